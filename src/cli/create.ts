@@ -1,0 +1,139 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { generateRepository } from '../generate/repository.js';
+import type { MeshPlugin } from '../plugin/api.js';
+import { DEFAULT_MESH } from '../plugin/builtin.js';
+import { normaliseTopology, parseTopology } from '../topology/parse.js';
+import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
+import type { Topology } from '../topology/types.js';
+import { writeRepository } from '../write/writer.js';
+import type { CliIo } from './io.js';
+import { listPlugins, resolvePluginOptions } from './plugins.js';
+
+export interface CreateArguments {
+  directory?: string;
+  mesh?: string;
+  topology?: string;
+  preset?: string;
+  yes: boolean;
+  force: boolean;
+  dryRun: boolean;
+  plugin: string[];
+  json: boolean;
+  /** Flags the core does not know; each must be an option of the chosen plugin. */
+  extraFlags: Record<string, unknown>;
+}
+
+/** Exit code for a run the user cancelled at a prompt. */
+export const CANCELLED = 130;
+
+/** Runs the default command: asks for what is missing, generates the repository and writes it. */
+export async function runCreate(args: CreateArguments, io: CliIo): Promise<number> {
+  if (args.topology && args.preset) throw new InputError('--topology and --preset cannot be used together. Pass one of them');
+  const canPrompt = io.interactive && !args.yes;
+  const prompt = io.prompt ?? (await import('./prompts.js')).promptWithPlop;
+
+  // 1. The topology: a file, a preset, or the user's choice.
+  let topologySource = args.topology ? { file: args.topology } : { preset: args.preset };
+  if (!args.topology && !args.preset && canPrompt) {
+    const answers = await prompt([
+      {
+        name: 'topology',
+        message: 'Topology: a preset, or a path to a topology file',
+        choices: [...PRESETS.map((preset) => ({ name: `${preset.name}: ${preset.description}`, value: preset.name })), { name: 'a file...', value: '' }],
+        default: DEFAULT_PRESET,
+      },
+    ]);
+    if (!answers) return CANCELLED;
+    if (answers.topology) {
+      topologySource = { preset: answers.topology };
+    } else {
+      const file = await prompt([{ name: 'file', message: 'Path to the topology file', default: 'topology.yaml' }]);
+      if (!file) return CANCELLED;
+      topologySource = { file: file.file! };
+    }
+  }
+  const topology = await loadTopology(topologySource, io);
+
+  // 2. The mesh and its plugin.
+  const plugins = await listPlugins(args.plugin, io.cwd);
+  let meshId = args.mesh;
+  if (!meshId && canPrompt) {
+    const answers = await prompt([
+      {
+        name: 'mesh',
+        message: 'Mesh',
+        choices: plugins.map((plugin) => ({ name: `${plugin.displayName}: ${plugin.description}`, value: plugin.id })),
+        default: args.plugin.length > 0 ? plugins[plugins.length - 1]!.id : DEFAULT_MESH,
+      },
+    ]);
+    if (!answers) return CANCELLED;
+    meshId = answers.mesh;
+  }
+  meshId ??= args.plugin.length === 1 ? plugins[plugins.length - 1]!.id : DEFAULT_MESH;
+  const plugin = plugins.find((candidate) => candidate.id === meshId);
+  if (!plugin) throw new InputError(`--mesh: unknown mesh "${meshId}". Use one of: ${plugins.map((candidate) => candidate.id).join(', ')}, or load a plugin with --plugin`);
+  const options = await resolvePluginOptions(plugin, args.extraFlags, canPrompt ? prompt : undefined);
+  if (!options) return CANCELLED;
+
+  // 3. The target directory.
+  let directory = args.directory;
+  if (!directory && canPrompt) {
+    const answers = await prompt([{ name: 'directory', message: 'Project directory', default: topology.name, validate: (value) => (value.trim() ? true : 'Enter a directory name') }]);
+    if (!answers) return CANCELLED;
+    directory = answers.directory;
+  }
+  directory ??= topology.name;
+  const target = isAbsolute(directory) ? directory : resolve(io.cwd, directory);
+
+  // 4. Generate in memory, then write, or only list with --dry-run.
+  const files = generateRepository({ topology, plugin, options });
+  if (args.dryRun) {
+    if (args.json) io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, [...files.keys()], [], true), null, 2)}\n`);
+    else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}`);
+    return 0;
+  }
+  const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }) });
+
+  if (args.json) {
+    io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, written.created, written.replaced, false), null, 2)}\n`);
+    return 0;
+  }
+  const shown = relative(io.cwd, target) || '.';
+  io.stdout.write(`Created ${shown}: ${topology.services.length} services, ${topology.edges.length} edges, on ${plugin.displayName} ${Object.values(plugin.meshVersions).join(', ')}.\n`);
+  if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
+  io.stdout.write(`\nNext:\n  cd ${shown}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
+  return 0;
+}
+
+async function loadTopology(source: { file?: string; preset?: string | undefined }, io: CliIo): Promise<Topology> {
+  if (source.file) {
+    const path = resolve(io.cwd, source.file);
+    let text: string;
+    try {
+      text = await io.fs.readFile(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new InputError(`--topology: ${source.file} not found. Check the path`);
+      if (code === 'EISDIR') throw new InputError(`--topology: ${source.file} is a directory. Give the path of a topology YAML file`);
+      if (code === 'EACCES' || code === 'EPERM') throw new InputError(`--topology: ${source.file} cannot be read: permission denied. Check its permissions`);
+      throw new InputError(`--topology: ${source.file} cannot be read (${(error as Error).message})`);
+    }
+    return parseTopology(text, source.file);
+  }
+  const name = source.preset ?? DEFAULT_PRESET;
+  const preset = findPreset(name);
+  if (!preset) throw new InputError(`--preset: unknown preset "${name}". Use one of: ${PRESETS.map((candidate) => candidate.name).join(', ')}`);
+  return normaliseTopology(preset.document, `preset ${preset.name}`);
+}
+
+function summarise(target: string, plugin: MeshPlugin, options: Record<string, string>, topology: Topology, created: string[], replaced: string[], dryRun: boolean) {
+  return {
+    directory: target,
+    dryRun,
+    mesh: { id: plugin.id, plugin: plugin.version, versions: plugin.meshVersions, options },
+    topology: { name: topology.name, services: topology.services.length, edges: topology.edges.length, namespaces: topology.namespaces },
+    files: { created, replaced },
+  };
+}
+

@@ -1,0 +1,115 @@
+import yargs from 'yargs';
+import { GenerationError, InputError } from '../errors.js';
+import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
+import { CANCELLED, runCreate } from './create.js';
+import type { CliIo } from './io.js';
+
+const CORE_FLAGS = new Set(['_', '$0', 'mesh', 'topology', 'preset', 'yes', 'y', 'force', 'dry-run', 'plugin', 'json', 'debug', 'all', 'help', 'version', 'directory']);
+
+/** Runs the command line and returns the exit code: 0 success, 1 failure, 2 invalid input, 130 cancelled. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    return await dispatch(argv, io);
+  } catch (error) {
+    if (error instanceof InputError || error instanceof GenerationError) {
+      io.stderr.write(`${GENERATOR_NAME}: ${error.message}\n`);
+      if (debug && error.stack) io.stderr.write(`${error.stack}\n`);
+      return error instanceof InputError ? 2 : 1;
+    }
+    io.stderr.write(`${GENERATOR_NAME}: unexpected error: ${(error as Error).message ?? String(error)}. Run again with --debug and report it\n`);
+    if (debug && (error as Error).stack) io.stderr.write(`${(error as Error).stack}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  let code = 0;
+  let helpOutput = '';
+
+  const parser = yargs(argv)
+    .scriptName(GENERATOR_NAME)
+    .version(GENERATOR_VERSION)
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
+    .exitProcess(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .option('plugin', { type: 'string', array: true, default: [], describe: 'Load a third-party mesh plugin (a package name or a path); may be repeated' })
+    .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces with errors' })
+    .command(
+      '$0 [directory]',
+      'Create a repository with zero-trust networking for a topology',
+      (command) =>
+        command
+          .positional('directory', { type: 'string', describe: 'Where to create the repository (default: the topology name)' })
+          .option('mesh', { type: 'string', describe: 'The mesh: istio, linkerd, kuma, cilium-spiffe, nsm, or a loaded plugin id' })
+          .option('topology', { type: 'string', describe: 'A topology file (YAML)' })
+          .option('preset', { type: 'string', describe: 'A built-in topology: workshop (default) or bookinfo' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'Take the defaults for everything not given; never prompt' })
+          .option('force', { type: 'boolean', default: false, describe: 'Write into a non-empty directory, replacing only generated files' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'List the files that would be written; write nothing' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable summary on stdout' })
+          .epilog('Mesh plugins may add options, such as --kuma-identity; `create-zero-trust-app plugins` lists them.'),
+      async (args) => {
+        code = await runCreate(
+          {
+            directory: args.directory,
+            mesh: args.mesh,
+            topology: args.topology,
+            preset: args.preset,
+            yes: args.yes,
+            force: args.force,
+            dryRun: args['dry-run'],
+            plugin: args.plugin,
+            json: args.json,
+            extraFlags: extraFlagsOf(args),
+          },
+          io,
+        );
+      },
+    )
+    .command(
+      'verify [directory]',
+      'Prove offline that a generated repository allows exactly its topology\'s edges, each over mTLS',
+      (command) =>
+        command
+          .positional('directory', { type: 'string', default: '.', describe: 'The generated repository' })
+          .option('all', { type: 'boolean', default: false, describe: 'List every client and port, not only mismatches' })
+          .option('json', { type: 'boolean', default: false, describe: 'Print the full result as JSON' }),
+      async (args) => {
+        rejectExtraFlags(args);
+        const { runVerify } = await import('./verify.js');
+        code = await runVerify({ directory: args.directory, all: args.all, json: args.json, plugin: args.plugin }, io);
+      },
+    )
+    .command(
+      'plugins',
+      'List the available mesh plugins',
+      (command) => command.option('json', { type: 'boolean', default: false, describe: 'Print the list as JSON' }),
+      async (args) => {
+        rejectExtraFlags(args);
+        const { runPlugins } = await import('./list.js');
+        code = await runPlugins({ plugin: args.plugin, json: args.json }, io);
+      },
+    )
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new InputError(`${message}. See --help`);
+    })
+    .help();
+
+  await parser.parseAsync(argv, {}, (_error, _args, output) => {
+    helpOutput = output;
+  });
+  if (helpOutput) io.stdout.write(`${helpOutput}\n`);
+  return code === CANCELLED ? CANCELLED : code;
+}
+
+/** Returns the flags that are not the core's own: they belong to the chosen plugin. */
+function extraFlagsOf(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(args).filter(([key]) => !CORE_FLAGS.has(key)));
+}
+
+function rejectExtraFlags(args: Record<string, unknown>): void {
+  const extra = Object.keys(extraFlagsOf(args));
+  if (extra.length > 0) throw new InputError(`--${extra[0]}: unknown option. See --help`);
+}

@@ -1,0 +1,57 @@
+import { InputError } from '../errors.js';
+import type { MeshPlugin } from '../plugin/api.js';
+import { builtinPluginIds } from '../plugin/builtin.js';
+import { loadBuiltinPlugin, loadPluginModule } from '../plugin/load.js';
+import type { Question } from './io.js';
+
+/** Loads the built-in plugins and those named with --plugin; a third-party id may not shadow a built-in one. */
+export async function listPlugins(specifiers: string[], cwd: string): Promise<MeshPlugin[]> {
+  const plugins = await Promise.all(builtinPluginIds().map(loadBuiltinPlugin));
+  for (const specifier of specifiers) {
+    const plugin = await loadPluginModule(specifier, cwd);
+    if (plugins.some((known) => known.id === plugin.id)) {
+      throw new InputError(`--plugin: ${specifier} has the id "${plugin.id}", which another plugin already uses. Give the plugin another id`);
+    }
+    plugins.push(plugin);
+  }
+  return plugins;
+}
+
+/**
+ * Resolves the plugin's options from flags, prompts (when `prompt` is given) or defaults, and rejects flags
+ * that neither the core nor the plugin knows.
+ */
+export async function resolvePluginOptions(
+  plugin: MeshPlugin,
+  flags: Record<string, unknown>,
+  prompt: ((questions: Question[]) => Promise<Record<string, string> | undefined>) | undefined,
+): Promise<Record<string, string> | undefined> {
+  const declared = plugin.options ?? [];
+  for (const flag of Object.keys(flags)) {
+    if (!declared.some((option) => option.name === flag)) {
+      const known = declared.map((option) => `--${option.name}`).join(', ');
+      throw new InputError(`--${flag}: unknown option for mesh ${plugin.id}. ${known ? `Its options are ${known}` : 'It takes no options'}; see --help`);
+    }
+  }
+
+  const options: Record<string, string> = {};
+  const missing: Question[] = [];
+  for (const option of declared) {
+    const value = flags[option.name];
+    if (value === undefined) {
+      if (prompt) missing.push({ name: option.name, message: option.description, default: option.default, choices: option.choices.map((choice) => ({ name: choice, value: choice })) });
+      options[option.name] = option.default;
+      continue;
+    }
+    if (typeof value !== 'string' || !option.choices.includes(value)) {
+      throw new InputError(`--${option.name}: "${String(value)}" is not valid. Use one of: ${option.choices.join(', ')}`);
+    }
+    options[option.name] = value;
+  }
+  if (missing.length > 0 && prompt) {
+    const answers = await prompt(missing);
+    if (!answers) return undefined;
+    Object.assign(options, answers);
+  }
+  return options;
+}

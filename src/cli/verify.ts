@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { readRepository } from '../verify/read.js';
+import { verifyRepository, type PairResult, type VerifyResult } from '../verify/offline.js';
+import type { CliIo } from './io.js';
+import { listPlugins } from './plugins.js';
+
+export interface VerifyArguments {
+  directory: string;
+  all: boolean;
+  json: boolean;
+  plugin: string[];
+}
+
+/** Runs `verify`: exit 0 when both layers allow exactly the declared edges with mTLS, else 1. */
+export async function runVerify(args: VerifyArguments, io: CliIo): Promise<number> {
+  const directory = resolve(io.cwd, args.directory);
+  const repository = await readRepository(io.fs, directory);
+  const plugins = await listPlugins(args.plugin, io.cwd);
+  const plugin = plugins.find((candidate) => candidate.id === repository.pluginId);
+  if (!plugin) throw new InputError(`${directory}: generated with mesh plugin "${repository.pluginId}", which is not loaded. Load it with --plugin`);
+
+  const result = verifyRepository({ topology: repository.topology, plugin, options: repository.options, objects: repository.objects, includeAllPairs: args.all });
+  io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, args.all));
+  return result.ok ? 0 : 1;
+}
+
+/** Formats the result for people: a summary, every check, and every mismatch (or every pair with --all). */
+export function formatResult(result: VerifyResult, all: boolean): string {
+  const lines: string[] = [];
+  const { counts } = result;
+  lines.push(`${result.topology} on ${result.mesh}: ${counts.pairs} client and port pairs checked, ${counts.declared} declared edges`);
+  lines.push(`  NetworkPolicy allows ${counts.networkPolicyAllowed} service connections; the mesh allows ${counts.meshAllowed}`);
+  for (const check of result.checks) lines.push(`  ${check.ok ? 'ok      ' : 'FAILED  '}${check.name}: ${check.detail}`);
+
+  if (all && result.pairs) {
+    lines.push('', `${'CLIENT'.padEnd(36)} ${'TARGET'.padEnd(30)} ${'DECLARED'.padEnd(9)} ${'NETPOL'.padEnd(7)} ${'MESH'.padEnd(7)} ${'MTLS'.padEnd(5)} STOPPED BY`);
+    for (const pair of result.pairs) lines.push(formatPair(pair));
+  }
+  if (result.mismatches.length > 0) {
+    lines.push('', `${result.mismatches.length} mismatches:`);
+    for (const pair of result.mismatches) for (const problem of pair.problems) lines.push(`  ${problem}`);
+  }
+  lines.push('', result.ok ? 'PASSED: each layer on its own allows exactly the declared edges, each over mTLS.' : 'FAILED: see the problems above.');
+  return `${lines.join('\n')}\n`;
+}
+
+function formatPair(pair: PairResult): string {
+  const client = pair.clientKind === 'service' ? pair.client : `${pair.client} (${pair.clientKind})`;
+  const yesNo = (value: boolean) => (value ? 'allow' : 'deny');
+  return `${client.padEnd(36)} ${`${pair.service}:${pair.port}`.padEnd(30)} ${(pair.declared ? 'yes' : 'no').padEnd(9)} ${yesNo(pair.networkPolicy.allowed).padEnd(7)} ${yesNo(pair.mesh.allowed).padEnd(7)} ${(pair.mesh.allowed ? (pair.mesh.mtls ? 'yes' : 'NO') : '-').padEnd(5)} ${pair.stoppedBy}`;
+}

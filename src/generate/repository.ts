@@ -1,0 +1,241 @@
+
+import type { GenerateContext, MeshGeneration, MeshPlugin } from '../plugin/api.js';
+import type { Service, Topology } from '../topology/types.js';
+import { stringifyTopology } from '../topology/serialise.js';
+import type { KubeObject } from '../k8s/object.js';
+import { buildCorePolicies, groupEdges } from '../k8s/network-policy.js';
+import { buildNamespace, buildPodTemplate, buildService, buildServiceAccount, buildWorkload } from '../k8s/workloads.js';
+import { render } from '../render/handlebars.js';
+import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
+import { CORE_VERSIONS } from '../versions.js';
+import { buildClientObjects, listClients } from './clients.js';
+import { sortTree, type FileTree } from './files.js';
+import { headerText, regenerateCommand } from './header.js';
+import { profileOf } from './images.js';
+import { sortObjects, toYamlStream } from './yaml.js';
+import readmeTemplate from '../../templates/README.md.hbs';
+import makefileTemplate from '../../templates/Makefile.hbs';
+import checkToolsTemplate from '../../templates/scripts/check-tools.sh.hbs';
+import createSecretsTemplate from '../../templates/scripts/create-secrets.sh.hbs';
+import waitReadyTemplate from '../../templates/scripts/wait-ready.sh.hbs';
+import installCniTemplate from '../../templates/scripts/install-cni.sh.hbs';
+import verifyTemplate from '../../templates/verify/verify.sh.hbs';
+import probeTemplate from '../../templates/verify/probe.sh.hbs';
+import ciTemplate from '../../templates/ci/verify.yaml.hbs';
+
+/** The name of the file that records how a repository was generated. */
+export const GENERATION_RECORD = 'generation.yaml';
+
+/** The schema of topology files, as published with the package, for editors. */
+export const TOPOLOGY_SCHEMA_URL = `https://unpkg.com/${GENERATOR_NAME}@${GENERATOR_VERSION}/schema/topology.schema.json`;
+
+export interface GenerateRequest {
+  topology: Topology;
+  plugin: MeshPlugin;
+  /** Values of the plugin's options, defaults filled in. */
+  options: Record<string, string>;
+}
+
+/** Generates a whole repository in memory. Pure: the same request always gives the same bytes. */
+export function generateRepository(request: GenerateRequest): FileTree {
+  const { topology, plugin, options } = request;
+  const context: GenerateContext = { topology, options, render };
+  const mesh = plugin.generate(context);
+  const header = headerText(plugin.id, options);
+  const files: FileTree = new Map();
+  const addText = (path: string, content: string, executable = false) => files.set(path, { content, executable });
+  const addYaml = (path: string, objects: readonly unknown[]) => addText(path, toYamlStream(objects, `# ${header}`));
+
+  // 1. Namespaces, identities and workloads.
+  addYaml('manifests/namespaces.yaml', topology.namespaces.map((namespace) => buildNamespace(namespace, topology, mesh.podSecurity, mesh.namespaceLabels)));
+  addYaml('manifests/identities.yaml', topology.services.map((service) => buildServiceAccount(service, topology)));
+  for (const service of topology.services) {
+    const template = buildPodTemplate(service, topology);
+    const meshTemplate = mesh.podTemplate ? mesh.podTemplate(service, template) : template;
+    const workload = buildWorkload(service, topology, meshTemplate);
+    const serviceObject = buildService(service, topology, (index) => mesh.appProtocol(service.ports[index]!, service));
+    addYaml(`manifests/workloads/${service.name}.yaml`, [workload, serviceObject]);
+  }
+
+  // 2. NetworkPolicies, one file per namespace, with the mesh's own after the core's.
+  const policies = [...buildCorePolicies(topology), ...sortObjects(mesh.networkPolicies)];
+  for (const namespace of topology.namespaces) {
+    addYaml(`manifests/network-policies/${namespace}.yaml`, policies.filter((policy) => policy.metadata.namespace === namespace));
+  }
+
+  // 3. The mesh's resources.
+  for (const file of mesh.manifests) addYaml(`manifests/mesh/${file.name}`, file.documents);
+  addYaml('manifests/kustomization.yaml', [buildKustomization(files)]);
+
+  // 4. Cluster, scripts, verification, CI and the record of this run.
+  const view = buildView(topology, plugin, options, mesh, header);
+  addYaml('kind.yaml', [buildKindConfig(topology)]);
+  if (mesh.cni === 'calico') addYaml('cni/calico-installation.yaml', buildCalicoInstallation());
+  addText('topology.yaml', `# ${header}\n# yaml-language-server: $schema=${TOPOLOGY_SCHEMA_URL}\n${stringifyTopology(topology)}`);
+  addYaml(GENERATION_RECORD, [buildGenerationRecord(plugin, options)]);
+  addText('README.md', render(readmeTemplate, view));
+  addText('Makefile', render(makefileTemplate, view));
+  addText('.gitignore', `# ${header}\n.bin/\nverify/report.json\n${(mesh.gitignore ?? []).map((line) => `${line}\n`).join('')}`);
+  addText('.github/workflows/verify.yaml', render(ciTemplate, view));
+  addText('scripts/check-tools.sh', render(checkToolsTemplate, view), true);
+  addText('scripts/create-secrets.sh', render(createSecretsTemplate, view), true);
+  addText('scripts/wait-ready.sh', render(waitReadyTemplate, view), true);
+  if (mesh.cni === 'calico') addText('scripts/install-cni.sh', render(installCniTemplate, view), true);
+  addText('scripts/install-mesh.sh', withHeader(mesh.installScript, header), true);
+
+  const clients = listClients(topology, mesh.verify);
+  addYaml('verify/clients.yaml', buildClientObjects(topology, clients, mesh.verify));
+  addText('verify/verify.sh', render(verifyTemplate, { ...view, clients: clients.map((client) => ({ line: `${client.pod} ${client.namespace} ${client.identity} ${client.kind}` })), clientNamespaces: [...new Set(clients.map((client) => client.namespace))].sort() }), true);
+  addText('verify/probe.sh', render(probeTemplate, view), true);
+  addText('verify/mesh-evidence.sh', withHeader(mesh.verify.evidenceScript, header), true);
+
+  for (const file of mesh.files ?? []) addText(file.path, file.content, file.executable ?? false);
+  return sortTree(files);
+}
+
+/** Puts the generated-file header after a script's shebang line. */
+function withHeader(script: string, header: string): string {
+  if (!script.startsWith('#!')) return `# ${header}\n${script}`;
+  const end = script.indexOf('\n');
+  return `${script.slice(0, end + 1)}# ${header}\n${script.slice(end + 1)}`;
+}
+
+function buildKustomization(files: FileTree): KubeObject {
+  const resources = [...files.keys()]
+    .filter((path) => path.startsWith('manifests/') && path !== 'manifests/kustomization.yaml')
+    .map((path) => path.slice('manifests/'.length))
+    .sort();
+  return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', metadata: { name: 'zero-trust' }, resources };
+}
+
+function buildKindConfig(topology: Topology): Record<string, unknown> {
+  return {
+    kind: 'Cluster',
+    apiVersion: 'kind.x-k8s.io/v1alpha4',
+    name: topology.name,
+    // The CNI (Calico, or the mesh's own) replaces kindnet, whose NetworkPolicy filtering fails open.
+    networking: { disableDefaultCNI: true, podSubnet: '192.168.0.0/16' },
+    nodes: [
+      { role: 'control-plane', image: CORE_VERSIONS.kindNodeImage },
+      { role: 'worker', image: CORE_VERSIONS.kindNodeImage },
+    ],
+  };
+}
+
+function buildCalicoInstallation(): KubeObject[] {
+  return [
+    {
+      apiVersion: 'operator.tigera.io/v1',
+      kind: 'Installation',
+      metadata: { name: 'default' },
+      spec: {
+        calicoNetwork: {
+          ipPools: [{ name: 'default-ipv4-ippool', cidr: '192.168.0.0/16', encapsulation: 'VXLANCrossSubnet', natOutgoing: 'Enabled', nodeSelector: 'all()' }],
+        },
+      },
+    },
+  ];
+}
+
+function buildGenerationRecord(plugin: MeshPlugin, options: Record<string, string>): Record<string, unknown> {
+  return {
+    generator: { name: GENERATOR_NAME, version: GENERATOR_VERSION },
+    plugin: { id: plugin.id, version: plugin.version, apiVersion: plugin.apiVersion, options },
+    meshVersions: plugin.meshVersions,
+    coreVersions: { ...CORE_VERSIONS },
+    regenerate: regenerateCommand(plugin.id, options),
+  };
+}
+
+/** Gathers the values the templates render. */
+function buildView(topology: Topology, plugin: MeshPlugin, options: Record<string, string>, mesh: MeshGeneration, header: string) {
+  const outgoing = groupEdges(topology.edges, (edge) => edge.from);
+  const services = topology.services.map((service) => describeService(service, outgoing.get(service.name) ?? []));
+  const secrets = collectSecrets(topology);
+  const calico = mesh.cni === 'calico' ? { version: CORE_VERSIONS.calico, manifestBase: `https://raw.githubusercontent.com/projectcalico/calico/${CORE_VERSIONS.calico}/manifests` } : null;
+  const coreTools = [
+    { name: 'kind', version: CORE_VERSIONS.kind, versionCommand: 'kind version', install: `curl -fsSLo "$BIN_DIR/kind" "https://github.com/kubernetes-sigs/kind/releases/download/${CORE_VERSIONS.kind}/kind-$OS-$ARCH" && chmod +x "$BIN_DIR/kind"` },
+    { name: 'kubectl', version: CORE_VERSIONS.kubectl, versionCommand: 'kubectl version --client', install: `curl -fsSLo "$BIN_DIR/kubectl" "https://dl.k8s.io/release/${CORE_VERSIONS.kubectl}/bin/$OS/$ARCH/kubectl" && chmod +x "$BIN_DIR/kubectl"` },
+    { name: 'helm', version: CORE_VERSIONS.helm, versionCommand: 'helm version --short', install: `curl -fsSL "https://get.helm.sh/helm-${CORE_VERSIONS.helm}-$OS-$ARCH.tar.gz" | tar -xzf - -C "$BIN_DIR" --strip-components=1 "$OS-$ARCH/helm"` },
+  ];
+  const firstEdge = topology.edges[0];
+
+  return {
+    header,
+    topology,
+    generatorVersion: GENERATOR_VERSION,
+    plugin: { id: plugin.id, displayName: plugin.displayName, version: plugin.version },
+    meshId: plugin.id,
+    meshName: plugin.displayName,
+    meshVersions: Object.entries(plugin.meshVersions).map(([name, version]) => ({ name, version })),
+    versions: CORE_VERSIONS,
+    calico,
+    services,
+    edges: topology.edges,
+    targets: topology.services.flatMap((service) =>
+      service.ports.map((port) => ({ line: `${service.name} ${service.namespace} ${port.port} ${port.protocol} ${service.name}.${service.namespace}.svc.cluster.local` })),
+    ),
+    secrets,
+    tools: [...coreTools, ...mesh.tools],
+    pluginTools: mesh.tools,
+    podSecurity: mesh.podSecurity,
+    podSecurityReason: mesh.podSecurityReason ?? '',
+    meshReadme: mesh.readme.trim(),
+    unmeshed: mesh.verify.unmeshedClient !== null,
+    unmeshedReason: mesh.verify.unmeshedReason ?? '',
+    mermaid: buildMermaid(topology),
+    exampleLine: firstEdge
+      ? `${`${firstEdge.from} (meshed)`.padEnd(34)} ${`${firstEdge.to}:${firstEdge.port.port}`.padEnd(34)} ${'open'.padEnd(9)} ${'open'.padEnd(9)} ok`
+      : `${'verify-stranger (stranger)'.padEnd(34)} ${'...'.padEnd(34)} ${'closed'.padEnd(9)} ${'closed'.padEnd(9)} ok`,
+    regenerate: regenerateCommand(plugin.id, options),
+  };
+}
+
+function describeService(service: Service, calls: { to: string; port: { port: number } }[]) {
+  const profile = profileOf(service.image);
+  const writable = [...profile.scratchPaths, ...(service.stateful && profile.dataPath ? [profile.dataPath] : [])];
+  return {
+    ...service,
+    workloadKind: service.stateful ? 'statefulset' : 'deployment',
+    portsText: service.ports.map((port) => `${port.port}/${port.protocol}`).join(', '),
+    callsText: calls.map((edge) => `${edge.to}:${edge.port.port}`).join(', ') || '(nothing)',
+    profile,
+    writablePaths: writable.map((path) => `\`${path}\``).join(', '),
+  };
+}
+
+function collectSecrets(topology: Topology): { name: string; namespaces: string[] }[] {
+  const namespacesBySecret = new Map<string, Set<string>>();
+  for (const service of topology.services) {
+    for (const variable of service.env) {
+      if (!('secret' in variable)) continue;
+      const namespaces = namespacesBySecret.get(variable.secret) ?? new Set<string>();
+      namespaces.add(service.namespace);
+      namespacesBySecret.set(variable.secret, namespaces);
+    }
+  }
+  return [...namespacesBySecret].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, namespaces]) => ({ name, namespaces: [...namespaces].sort() }));
+}
+
+/** Draws the topology as a Mermaid flowchart: one subgraph per namespace, one arrow per caller and callee. */
+function buildMermaid(topology: Topology): string {
+  const lines: string[] = [];
+  for (const namespace of topology.namespaces) {
+    lines.push(`  subgraph ns_${mermaidId(namespace)}["namespace ${namespace}"]`);
+    for (const service of topology.services.filter((candidate) => candidate.namespace === namespace)) {
+      lines.push(`    ${mermaidId(service.name)}["${service.name}"]`);
+    }
+    lines.push('  end');
+  }
+  const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
+  for (const edges of pairs.values()) {
+    const ports = edges.map((edge) => `${edge.port.port}/${edge.port.protocol}`).join(', ');
+    lines.push(`  ${mermaidId(edges[0]!.from)} -->|"mTLS ${ports}"| ${mermaidId(edges[0]!.to)}`);
+  }
+  return lines.join('\n');
+}
+
+function mermaidId(name: string): string {
+  return `s_${name.replace(/-/g, '_')}`;
+}
+

@@ -1,0 +1,14 @@
+import { stringify } from 'yaml';
+import type { KubeObject } from '../k8s/object.js';
+
+/** Serialises objects as one multi-document YAML stream, after a comment header. */
+export function toYamlStream(objects: readonly unknown[], header: string): string {
+  const documents = objects.map((object) => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false }));
+  return `${header}\n${documents.map((document) => `---\n${document}`).join('')}`;
+}
+
+/** Sorts objects into a stable order: by kind, namespace and name. */
+export function sortObjects(objects: KubeObject[]): KubeObject[] {
+  const keyOf = (object: KubeObject) => `${object.kind}\0${object.metadata.namespace ?? ''}\0${object.metadata.name}`;
+  return [...objects].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+}

@@ -1,0 +1,12 @@
+// The package's API for plugin authors and tools: the plugin contract, the builders plugins share, and verify.
+export * from './plugin/api.js';
+export { buildNetworkPolicy, podsInNamespace, tcp, groupEdges, indexServices, type NetworkPolicyPeer, type NetworkPolicyPort, type NetworkPolicyRule, type NetworkPolicyProps } from './k8s/network-policy.js';
+export { selectorOf, serviceLabels, SERVER_COMPONENT, type KubeObject, type LabelSelector, type ObjectMeta } from './k8s/object.js';
+export { matchesSelector, podTemplateOf, workloadOf } from './verify/objects.js';
+export { parseTopology, normaliseTopology } from './topology/parse.js';
+export { generateRepository, type GenerateRequest } from './generate/repository.js';
+export type { FileTree, FileEntry } from './generate/files.js';
+export { verifyRepository, type VerifyResult, type PairResult, type Check } from './verify/offline.js';
+export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
+export { InputError } from './errors.js';
+export { GENERATOR_VERSION } from './version.js';

@@ -1,0 +1,120 @@
+import type { Edge, Service, Topology } from '../topology/types.js';
+import { selectorOf, type KubeObject, type LabelSelector } from './object.js';
+
+/** A peer of a NetworkPolicy rule. */
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+/** A port of a NetworkPolicy rule. */
+export interface NetworkPolicyPort {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port?: number | string;
+  endPort?: number;
+}
+
+/** A NetworkPolicy rule: `from` for ingress, `to` for egress. */
+export interface NetworkPolicyRule {
+  peers: NetworkPolicyPeer[];
+  ports: NetworkPolicyPort[];
+}
+
+export interface NetworkPolicyProps {
+  name: string;
+  namespace: string;
+  podSelector: LabelSelector;
+  ingress?: NetworkPolicyRule[];
+  egress?: NetworkPolicyRule[];
+  labels?: Record<string, string>;
+}
+
+/** Builds a NetworkPolicy; `policyTypes` lists each direction that has rules, so an empty list denies that direction. */
+export function buildNetworkPolicy(props: NetworkPolicyProps): KubeObject {
+  const policyTypes = [...(props.ingress ? ['Ingress'] : []), ...(props.egress ? ['Egress'] : [])];
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: props.name, namespace: props.namespace, ...(props.labels && { labels: props.labels }) },
+    spec: {
+      podSelector: props.podSelector,
+      policyTypes,
+      ...(props.ingress && { ingress: props.ingress.map((rule) => ({ from: rule.peers, ports: rule.ports })) }),
+      ...(props.egress && { egress: props.egress.map((rule) => ({ to: rule.peers, ports: rule.ports })) }),
+    },
+  };
+}
+
+/** Selects pods by label in one namespace, named by its `kubernetes.io/metadata.name` label. */
+export function podsInNamespace(namespace: string, podLabels?: Record<string, string>): NetworkPolicyPeer {
+  return {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    podSelector: podLabels ? { matchLabels: podLabels } : {},
+  };
+}
+
+export function tcp(port: number): NetworkPolicyPort {
+  return { protocol: 'TCP', port };
+}
+
+/** Builds the NetworkPolicies every plugin shares: default deny, DNS, and both ends of each declared edge. */
+export function buildCorePolicies(topology: Topology): KubeObject[] {
+  const labels = { 'app.kubernetes.io/part-of': topology.name };
+  const policies: KubeObject[] = [];
+
+  for (const namespace of topology.namespaces) {
+    policies.push(buildNetworkPolicy({ name: 'default-deny', namespace, podSelector: {}, ingress: [], egress: [], labels }));
+    policies.push(
+      buildNetworkPolicy({
+        name: 'allow-dns',
+        namespace,
+        podSelector: {},
+        egress: [{ peers: [podsInNamespace('kube-system', { 'k8s-app': 'kube-dns' })], ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }],
+        labels,
+      }),
+    );
+  }
+
+  const byName = new Map(topology.services.map((service) => [service.name, service]));
+  const outgoing = groupEdges(topology.edges, (edge) => edge.from);
+  const incoming = groupEdges(topology.edges, (edge) => edge.to);
+
+  for (const service of topology.services) {
+    const calls = outgoing.get(service.name);
+    if (calls) {
+      const egress = [...groupEdges(calls, (edge) => edge.to)].map(([callee, edges]) => ({
+        peers: [podsInNamespace(byName.get(callee)!.namespace, selectorOf(callee))],
+        ports: edges.map((edge) => tcp(edge.port.targetPort)),
+      }));
+      policies.push(buildNetworkPolicy({ name: `${service.name}-egress`, namespace: service.namespace, podSelector: { matchLabels: selectorOf(service.name) }, egress, labels }));
+    }
+
+    const callers = incoming.get(service.name);
+    if (callers) {
+      const ingress = [...groupEdges(callers, (edge) => edge.from)].map(([caller, edges]) => ({
+        peers: [podsInNamespace(byName.get(caller)!.namespace, selectorOf(caller))],
+        ports: edges.map((edge) => tcp(edge.port.targetPort)),
+      }));
+      policies.push(buildNetworkPolicy({ name: `${service.name}-ingress`, namespace: service.namespace, podSelector: { matchLabels: selectorOf(service.name) }, ingress, labels }));
+    }
+  }
+  return policies;
+}
+
+/** Groups edges by a key, keeping the topology's sorted order inside each group. */
+export function groupEdges(edges: Edge[], keyOf: (edge: Edge) => string): Map<string, Edge[]> {
+  const groups = new Map<string, Edge[]>();
+  for (const edge of edges) {
+    const key = keyOf(edge);
+    const group = groups.get(key);
+    if (group) group.push(edge);
+    else groups.set(key, [edge]);
+  }
+  return groups;
+}
+
+/** Returns the services of a topology by name. */
+export function indexServices(topology: Topology): Map<string, Service> {
+  return new Map(topology.services.map((service) => [service.name, service]));
+}

@@ -1,0 +1,37 @@
+/** Metadata of a Kubernetes object, as far as the generator writes it. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** Any Kubernetes object: core kinds and custom resources alike, built as data and serialised with `yaml`. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** A label selector as Kubernetes defines it. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+/** The labels every object of a service carries. */
+export function serviceLabels(service: string, topologyName: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': topologyName };
+}
+
+/** The labels a policy selects a service's pods by: its name, so that verification clients with its identity match too. */
+export function selectorOf(service: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': service };
+}
+
+/**
+ * The component label of the application's own pods. Services select on it as well, so that the
+ * verification clients, which carry a service's name label but another component, never become endpoints.
+ */
+export const SERVER_COMPONENT = { 'app.kubernetes.io/component': 'server' } as const;

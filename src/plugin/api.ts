@@ -1,0 +1,179 @@
+import type { KubeObject } from '../k8s/object.js';
+import type { Edge, Service, ServicePort, Topology } from '../topology/types.js';
+
+/**
+ * The plugin API version this release implements. A plugin declares the version it was written for in
+ * `apiVersion`, and the loader rejects any other.
+ */
+export const PLUGIN_API_VERSION = 1;
+
+/** A mesh plugin: the one object a plugin module exports, as its default export or as `plugin`. */
+export interface MeshPlugin {
+  /** The plugin API version the plugin implements; must equal {@link PLUGIN_API_VERSION}. */
+  apiVersion: number;
+  /** The value of `--mesh`: a DNS-1123 label such as `istio`. */
+  id: string;
+  /** The mesh's name for people, such as `Istio`. */
+  displayName: string;
+  /** The plugin's own version, recorded in every repository it generates. */
+  version: string;
+  /** One line for `create-zero-trust-app plugins` and the mesh prompt. */
+  description: string;
+  /** Every component the plugin pins, by name, with its exact version: for example `{ istio: '1.30.1' }`. */
+  meshVersions: Record<string, string>;
+  /** Extra choices the plugin offers; each becomes a `--<name>` flag and, on a terminal, a prompt. */
+  options?: PluginOption[];
+  /** Builds the mesh's part of the repository. Must be pure: the same context always gives the same result. */
+  generate(context: GenerateContext): MeshGeneration;
+  /** Builds the evaluator that `verify` uses to decide what the mesh's own resources allow. */
+  evaluate(context: EvaluateContext): MeshEvaluator;
+}
+
+/** A choice a plugin offers, such as Istio's data plane mode. */
+export interface PluginOption {
+  /** The flag name without dashes; start it with the plugin id, as in `istio-mode`. */
+  name: string;
+  /** Help text for the flag and the prompt. */
+  description: string;
+  /** The values the option accepts. */
+  choices: string[];
+  /** The value used with `--yes`, without a terminal, or when the user accepts the default. */
+  default: string;
+}
+
+/** What `generate` receives. */
+export interface GenerateContext {
+  /** The validated, normalised topology. */
+  topology: Topology;
+  /** The value of every option the plugin declares, defaults filled in. */
+  options: Record<string, string>;
+  /** Renders a Handlebars template with the core's helpers (`shell`, `yamlString`, `json`, `join`). */
+  render(template: string, data: unknown): string;
+}
+
+/** A file the plugin adds to the repository, outside the manifests. */
+export interface GeneratedFile {
+  /** Path relative to the repository root, with `/` separators. */
+  path: string;
+  content: string;
+  /** Marks scripts, which are written with mode 0755. */
+  executable?: boolean;
+}
+
+/** A command-line tool the repository needs, checked by `make tools`. */
+export interface Tool {
+  /** The command name, such as `istioctl`. */
+  name: string;
+  /** The pinned version. */
+  version: string;
+  /** A shell command that prints the installed version. */
+  versionCommand: string;
+  /** How to install the pinned version, shown when the tool is missing. */
+  install: string;
+}
+
+/** The mesh's part of the repository, returned by {@link MeshPlugin.generate}; the core assembles the rest. */
+export interface MeshGeneration {
+  /**
+   * Who enforces NetworkPolicy in the kind cluster: `calico` makes the core install Calico, and
+   * `plugin` means the plugin's install script installs the CNI itself (as Cilium does).
+   */
+  cni: 'calico' | 'plugin';
+  /** Labels for every application namespace, such as the mesh's injection label. */
+  namespaceLabels: Record<string, string>;
+  /** The Pod Security level the application namespaces enforce, `restricted` unless the mesh cannot meet it. */
+  podSecurity: 'restricted' | 'baseline';
+  /** Why a level below `restricted` is needed; required when `podSecurity` is not `restricted`. */
+  podSecurityReason?: string;
+  /** Changes a service's pod template: mesh labels, annotations, extra containers. Returns the new template. */
+  podTemplate?(service: Service, template: PodTemplate): PodTemplate;
+  /** The Service `appProtocol` for a port, so the mesh never has to guess the protocol. */
+  appProtocol(port: ServicePort, service: Service): string | undefined;
+  /** NetworkPolicies the mesh's own traffic needs (proxy to control plane and the like), in application namespaces. */
+  networkPolicies: KubeObject[];
+  /** The mesh's resources, one file each under `manifests/mesh/`. */
+  manifests: ManifestFile[];
+  /** The body of `scripts/install-mesh.sh`, run by `make mesh` after the cluster and its CNI are up. */
+  installScript: string;
+  /** Extra tools `make tools` checks, beyond kind, kubectl and helm. */
+  tools: Tool[];
+  /** What the live verification needs from the mesh. */
+  verify: LiveVerification;
+  /** Markdown for the generated README: how the mesh enforces each guarantee, and its known limits. */
+  readme: string;
+  /** Extra files, such as scripts the install script calls. */
+  files?: GeneratedFile[];
+  /** Lines added to the generated `.gitignore`, such as generated certificates. */
+  gitignore?: string[];
+}
+
+/** A file of mesh resources. */
+export interface ManifestFile {
+  /** File name under `manifests/mesh/`, such as `authorization.yaml`. */
+  name: string;
+  documents: KubeObject[];
+}
+
+/** A pod template as the core builds it, before the plugin's changes. */
+export interface PodTemplate {
+  metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+  spec: Record<string, unknown> & { containers: Record<string, unknown>[] };
+}
+
+/** What the live verification script needs from the mesh. */
+export interface LiveVerification {
+  /** Annotations and labels that put a verification client pod into the mesh. */
+  meshedClient: { annotations: Record<string, string>; labels: Record<string, string> };
+  /**
+   * Annotations and labels that keep a client pod out of the mesh, while it carries a caller's labels, to show
+   * that mTLS is required. `null` when the mesh cannot run such a pod, with the reason in `unmeshedReason`.
+   */
+  unmeshedClient: { annotations: Record<string, string>; labels: Record<string, string> } | null;
+  unmeshedReason?: string;
+  /** The body of `verify/mesh-evidence.sh`: shows with the mesh's own tooling that each declared edge is mTLS. */
+  evidenceScript: string;
+}
+
+/** What `evaluate` receives: the topology and every object in the repository's manifests. */
+export interface EvaluateContext {
+  topology: Topology;
+  options: Record<string, string>;
+  objects: KubeObject[];
+}
+
+/** A workload that opens a connection, as the mesh sees it. */
+export interface Source {
+  /** The service whose identity the pod carries, or a name that is not a service for a stranger. */
+  service: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  /** False for a pod outside the mesh: no proxy, no workload certificate. */
+  meshed: boolean;
+}
+
+/** The mesh's decision on one connection. */
+export interface MeshDecision {
+  allowed: boolean;
+  /** True when the connection is mutual TLS. Meaningful only when allowed. */
+  mtls: boolean;
+  /** Which resource decided, in words: for example `AuthorizationPolicy data/lil-deebee-from-hero`. */
+  reason: string;
+}
+
+/** A problem the evaluator finds in the mesh resources, beyond single connections. */
+export interface Finding {
+  /** The object or setting at fault, such as `PeerAuthentication istio-system/default`. */
+  subject: string;
+  message: string;
+}
+
+/** Decides connections by the mesh's own resources. */
+export interface MeshEvaluator {
+  /** Decides whether `source` may open a connection to `port` of `target`. */
+  decide(source: Source, target: Service, port: ServicePort): MeshDecision;
+  /** Problems found in the mesh's setup as a whole, such as a permissive mTLS mode. */
+  findings: Finding[];
+}
+
+export type { Edge, Service, ServicePort, Topology };

@@ -1,0 +1,12 @@
+import type { MeshPlugin } from './api.js';
+
+/** The built-in plugins, loaded only when used so that `--help` and `--version` stay fast. */
+export const BUILTIN_PLUGINS: Record<string, () => Promise<MeshPlugin>> = {
+  istio: async () => (await import('../../plugins/istio/index.js')).istioPlugin,
+};
+
+export const DEFAULT_MESH = 'istio';
+
+export function builtinPluginIds(): string[] {
+  return Object.keys(BUILTIN_PLUGINS);
+}

@@ -1,0 +1,43 @@
+import { stringify } from 'yaml';
+import type { EnvVar, Topology } from './types.js';
+import { TOPOLOGY_API_VERSION } from './validate.js';
+
+/** Builds the normalised topology document, in the input format, that the generated repository keeps as its source of truth. */
+export function toTopologyDocument(topology: Topology): Record<string, unknown> {
+  const callsByCaller = new Map<string, { service: string; port: number }[]>();
+  for (const edge of topology.edges) {
+    const calls = callsByCaller.get(edge.from) ?? [];
+    calls.push({ service: edge.to, port: edge.port.port });
+    callsByCaller.set(edge.from, calls);
+  }
+
+  const services = topology.services.map((service) => {
+    const calls = callsByCaller.get(service.name) ?? [];
+    return {
+      name: service.name,
+      namespace: service.namespace,
+      image: service.image,
+      replicas: service.replicas,
+      ports: service.ports.map((port) => ({ name: port.name, port: port.port, targetPort: port.targetPort, protocol: port.protocol })),
+      ...(service.env.length > 0 && { env: toEnvMapping(service.env) }),
+      ...(calls.length > 0 && { calls }),
+    };
+  });
+
+  return {
+    apiVersion: TOPOLOGY_API_VERSION,
+    kind: 'Topology',
+    metadata: { name: topology.name },
+    spec: { namespace: topology.namespace, services },
+  };
+}
+
+export function stringifyTopology(topology: Topology): string {
+  return stringify(toTopologyDocument(topology), { lineWidth: 0 });
+}
+
+function toEnvMapping(env: EnvVar[]): Record<string, string | { secret: string }> {
+  const mapping: Record<string, string | { secret: string }> = {};
+  for (const variable of env) mapping[variable.name] = 'secret' in variable ? { secret: variable.secret } : variable.value;
+  return mapping;
+}

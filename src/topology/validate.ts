@@ -1,0 +1,301 @@
+import { InputError } from '../errors.js';
+import { PROTOCOLS, STATEFUL_PROTOCOLS, type EnvVar, type Protocol, type Service, type ServicePort } from './types.js';
+
+export const TOPOLOGY_API_VERSION = 'create-zero-trust-app/v1alpha1';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const PORT_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Registry host and port, path components, then an optional tag and digest: the reference grammar of the
+// distribution project (reference/regexp.go), without uppercase letters in the path.
+const IMAGE_REFERENCE =
+  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
+
+/** A call as written, before it is resolved into edges. */
+export interface CallReference {
+  service: string;
+  port?: number;
+  path: string;
+}
+
+/** A service as validated, with its calls still unresolved. */
+export interface ValidatedService extends Service {
+  calls: CallReference[];
+  path: string;
+}
+
+export interface ValidatedTopology {
+  name: string;
+  namespace: string;
+  services: ValidatedService[];
+}
+
+/** Walks an untyped document and turns every problem into an InputError naming the file and field path. */
+class Checker {
+  constructor(private readonly file: string) {}
+
+  fail(path: string, problem: string, fix: string): never {
+    const where = path ? `${this.file}: ${path}` : this.file;
+    throw new InputError(`${where}: ${problem}. ${fix}`);
+  }
+
+  object(value: unknown, path: string, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.fail(path, `must be a mapping, got ${describe(value)}`, `Write ${path || 'the document'} as key: value pairs`);
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!allowed.includes(key)) {
+        const suggestion = closest(key, allowed);
+        const hint = suggestion ? `did you mean "${suggestion}"?` : `allowed fields: ${allowed.join(', ')}`;
+        this.fail(join(path, key), 'unknown field', `Remove it or fix its name (${hint})`);
+      }
+    }
+    for (const key of required) {
+      if (record[key] === undefined || record[key] === null) {
+        this.fail(join(path, key), 'required field is missing', `Add ${key} to ${path || 'the document'}`);
+      }
+    }
+    return record;
+  }
+
+  string(value: unknown, path: string): string {
+    if (typeof value !== 'string') this.fail(path, `must be a string, got ${describe(value)}`, 'Write a string value');
+    return value;
+  }
+
+  label(value: unknown, path: string): string {
+    const text = this.string(value, path);
+    if (text.length === 0) this.fail(path, 'must not be empty', 'Give it a name such as "web"');
+    if (text.length > 63) this.fail(path, `"${text}" is longer than 63 characters`, 'Use a shorter name');
+    if (!DNS_LABEL.test(text)) {
+      this.fail(
+        path,
+        `"${printable(text)}" is not a valid DNS-1123 label`,
+        `Use lowercase letters, digits and "-", starting and ending with a letter or digit, for example "${suggestLabel(text)}"`,
+      );
+    }
+    return text;
+  }
+
+  port(value: unknown, path: string): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+      this.fail(path, `${describe(value)} is not a port number`, 'Use a whole number from 1 to 65535');
+    }
+    return value;
+  }
+
+  array(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, `must be a list, got ${describe(value)}`, 'Write it as a YAML list ("- item")');
+    return value;
+  }
+}
+
+/** Checks a parsed topology document; every problem is an InputError naming `file` and the field path. */
+export function validateTopology(document: unknown, file: string): ValidatedTopology {
+  const check = new Checker(file);
+  const root = check.object(document, '', ['apiVersion', 'kind', 'metadata', 'spec'], ['apiVersion', 'kind', 'metadata', 'spec']);
+
+  if (root.apiVersion !== TOPOLOGY_API_VERSION) {
+    check.fail('apiVersion', `"${printable(String(root.apiVersion))}" is not supported`, `Use apiVersion: ${TOPOLOGY_API_VERSION}`);
+  }
+  if (root.kind !== 'Topology') check.fail('kind', `"${printable(String(root.kind))}" is not supported`, 'Use kind: Topology');
+
+  const metadata = check.object(root.metadata, 'metadata', ['name'], ['name']);
+  const name = check.label(metadata.name, 'metadata.name');
+
+  const spec = check.object(root.spec, 'spec', ['namespace', 'services'], ['services']);
+  const namespace = spec.namespace === undefined ? 'default' : check.label(spec.namespace, 'spec.namespace');
+  const rawServices = check.array(spec.services, 'spec.services');
+  if (rawServices.length === 0) check.fail('spec.services', 'the list is empty', 'Declare at least one service');
+
+  const services = rawServices.map((raw, index) => validateService(check, raw, `spec.services[${index}]`, namespace));
+  checkUniqueServices(check, services);
+  checkCalls(check, services);
+  return { name, namespace, services };
+}
+
+function validateService(check: Checker, raw: unknown, path: string, defaultNamespace: string): ValidatedService {
+  const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls'];
+  const record = check.object(raw, path, fields, ['name', 'image', 'ports']);
+  const name = check.label(record.name, `${path}.name`);
+  const namespace = record.namespace === undefined ? defaultNamespace : check.label(record.namespace, `${path}.namespace`);
+
+  const image = check.string(record.image, `${path}.image`);
+  if (!IMAGE_REFERENCE.test(image) || image.length > 1024) {
+    check.fail(`${path}.image`, `"${printable(image)}" is not a valid image reference`, 'Use a reference such as docker.io/library/postgres:17');
+  }
+
+  let replicas = 1;
+  if (record.replicas !== undefined) {
+    if (typeof record.replicas !== 'number' || !Number.isInteger(record.replicas) || record.replicas < 1 || record.replicas > 1000) {
+      check.fail(`${path}.replicas`, `${describe(record.replicas)} is not a valid replica count`, 'Use a whole number from 1 to 1000');
+    }
+    replicas = record.replicas;
+  }
+
+  const rawPorts = check.array(record.ports, `${path}.ports`);
+  if (rawPorts.length === 0) check.fail(`${path}.ports`, 'the list is empty', 'Declare at least one port');
+  const ports = rawPorts.map((rawPort, index) => validatePort(check, rawPort, `${path}.ports[${index}]`));
+  checkUniquePorts(check, ports, `${path}.ports`);
+
+  const env = validateEnv(check, record.env, `${path}.env`);
+  const calls = record.calls === undefined ? [] : check.array(record.calls, `${path}.calls`).map((call, index) => validateCall(check, call, `${path}.calls[${index}]`));
+  const stateful = ports.some((port) => STATEFUL_PROTOCOLS.has(port.protocol));
+
+  return { name, namespace, image, replicas, ports, env, calls, stateful, path };
+}
+
+function validatePort(check: Checker, raw: unknown, path: string): ServicePort {
+  const record = check.object(raw, path, ['port', 'targetPort', 'protocol', 'name'], ['port', 'protocol']);
+  const port = check.port(record.port, `${path}.port`);
+  const targetPort = record.targetPort === undefined ? port : check.port(record.targetPort, `${path}.targetPort`);
+  const protocolText = check.string(record.protocol, `${path}.protocol`);
+  if (!(PROTOCOLS as readonly string[]).includes(protocolText)) {
+    check.fail(`${path}.protocol`, `"${printable(protocolText)}" is not a known protocol`, `Use one of: ${PROTOCOLS.join(', ')}`);
+  }
+  const protocol = protocolText as Protocol;
+
+  let name = `${protocol}-${port}`;
+  if (record.name !== undefined) {
+    name = check.string(record.name, `${path}.name`);
+    // Container port names follow IANA service names: at most 15 characters and at least one letter.
+    if (!PORT_NAME.test(name) || name.length > 15 || !/[a-z]/.test(name) || name.includes('--')) {
+      check.fail(`${path}.name`, `"${printable(name)}" is not a valid port name`, 'Use at most 15 lowercase letters, digits and single dashes, with at least one letter, for example "http"');
+    }
+  }
+  return { name, port, targetPort, protocol };
+}
+
+function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
+  if (raw === undefined) return [];
+  const record = check.object(raw, path, Object.keys(raw ?? {}), []);
+  const env: EnvVar[] = [];
+  for (const [name, value] of Object.entries(record)) {
+    const fieldPath = `${path}.${name}`;
+    if (!ENV_NAME.test(name)) {
+      check.fail(fieldPath, `"${printable(name)}" is not a valid environment variable name`, 'Use letters, digits and "_", not starting with a digit');
+    }
+    if (typeof value === 'string') {
+      env.push({ name, value });
+    } else if (typeof value === 'number' || typeof value === 'boolean') {
+      check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote it: ${name}: "${String(value)}"`);
+    } else {
+      const secretRef = check.object(value, fieldPath, ['secret'], ['secret']);
+      const secret = check.string(secretRef.secret, `${fieldPath}.secret`);
+      if (secret.length > 253 || !DNS_SUBDOMAIN.test(secret)) {
+        check.fail(`${fieldPath}.secret`, `"${printable(secret)}" is not a valid Secret name`, 'Use lowercase letters, digits, "-" and ".", for example "db-password"');
+      }
+      env.push({ name, secret });
+    }
+  }
+  return env.sort((a, b) => compare(a.name, b.name));
+}
+
+function validateCall(check: Checker, raw: unknown, path: string): CallReference {
+  if (typeof raw === 'string') return { service: check.label(raw, path), path };
+  const record = check.object(raw, path, ['service', 'port'], ['service']);
+  const service = check.label(record.service, `${path}.service`);
+  if (record.port === undefined) return { service, path };
+  return { service, port: check.port(record.port, `${path}.port`), path };
+}
+
+function checkUniqueServices(check: Checker, services: ValidatedService[]): void {
+  const seen = new Map<string, string>();
+  for (const service of services) {
+    const first = seen.get(service.name);
+    if (first) check.fail(`${service.path}.name`, `"${service.name}" is already declared at ${first}`, 'Give each service a unique name');
+    seen.set(service.name, service.path);
+  }
+}
+
+function checkUniquePorts(check: Checker, ports: ServicePort[], path: string): void {
+  const numbers = new Map<number, number>();
+  const targets = new Map<number, number>();
+  const names = new Map<string, number>();
+  ports.forEach((port, index) => {
+    const at = `${path}[${index}]`;
+    const samePort = numbers.get(port.port);
+    if (samePort !== undefined) check.fail(`${at}.port`, `port ${port.port} is already declared at ${path}[${samePort}]`, 'Declare each port once');
+    const sameTarget = targets.get(port.targetPort);
+    if (sameTarget !== undefined) check.fail(`${at}.targetPort`, `container port ${port.targetPort} is already used at ${path}[${sameTarget}]`, 'Give each port its own targetPort');
+    const sameName = names.get(port.name);
+    if (sameName !== undefined) check.fail(`${at}.name`, `port name "${port.name}" is already used at ${path}[${sameName}]`, 'Give each port a unique name');
+    numbers.set(port.port, index);
+    targets.set(port.targetPort, index);
+    names.set(port.name, index);
+  });
+}
+
+function checkCalls(check: Checker, services: ValidatedService[]): void {
+  const byName = new Map(services.map((service) => [service.name, service]));
+  for (const service of services) {
+    for (const call of service.calls) {
+      const callee = byName.get(call.service);
+      if (!callee) {
+        const suggestion = closest(call.service, [...byName.keys()]);
+        const hint = suggestion ? `did you mean "${suggestion}"?` : `declared services: ${[...byName.keys()].join(', ')}`;
+        check.fail(call.path, `calls unknown service "${call.service}"`, `Declare it under spec.services or fix the name (${hint})`);
+      }
+      if (call.port !== undefined && !callee.ports.some((port) => port.port === call.port)) {
+        const known = callee.ports.map((port) => port.port).join(', ');
+        check.fail(`${call.path}.port`, `"${callee.name}" has no port ${call.port}`, `Use one of its Service ports: ${known}`);
+      }
+    }
+  }
+}
+
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `"${printable(value)}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Shortens a value for an error message and shows control characters as escapes, so the message stays on one line. */
+export function printable(text: string): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped;
+}
+
+function suggestLabel(text: string): string {
+  const label = text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63).replace(/-+$/, '');
+  return label || 'web';
+}
+
+/** Returns the candidate within edit distance 2 of `word`, for "did you mean" hints. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

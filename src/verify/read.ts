@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { InputError } from '../errors.js';
+import { GENERATION_RECORD } from '../generate/repository.js';
+import type { KubeObject } from '../k8s/object.js';
+import { parseTopology } from '../topology/parse.js';
+import type { Topology } from '../topology/types.js';
+import type { FileSystem } from '../write/fs.js';
+
+/** A generated repository as `verify` reads it. */
+export interface GeneratedRepository {
+  topology: Topology;
+  pluginId: string;
+  options: Record<string, string>;
+  objects: KubeObject[];
+}
+
+/** Reads topology.yaml, the generation record and every manifest under manifests/. */
+export async function readRepository(fs: FileSystem, directory: string): Promise<GeneratedRepository> {
+  const topologyPath = join(directory, 'topology.yaml');
+  const topology = parseTopology(await readText(fs, topologyPath), topologyPath);
+
+  const recordPath = join(directory, GENERATION_RECORD);
+  const record = parse(await readText(fs, recordPath)) as { plugin?: { id?: unknown; options?: Record<string, unknown> } } | null;
+  const pluginId = record?.plugin?.id;
+  if (typeof pluginId !== 'string') throw new InputError(`${recordPath}: plugin.id is missing. Regenerate the repository`);
+  const options = Object.fromEntries(Object.entries(record?.plugin?.options ?? {}).map(([name, value]) => [name, String(value)]));
+
+  const objects: KubeObject[] = [];
+  for (const path of await listYamlFiles(fs, join(directory, 'manifests'))) {
+    if (path.endsWith('kustomization.yaml')) continue;
+    for (const document of parseAllDocuments(await readText(fs, path))) {
+      if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
+      const value = document.toJS() as KubeObject | null;
+      if (value === null) continue;
+      if (typeof value !== 'object' || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || typeof value.metadata?.name !== 'string') {
+        throw new InputError(`${path}: a document is not a Kubernetes object (apiVersion, kind and metadata.name are required)`);
+      }
+      objects.push(value);
+    }
+  }
+  return { topology, pluginId, options, objects };
+}
+
+async function readText(fs: FileSystem, path: string): Promise<string> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputError(`${path}: not found. Run verify on a folder that create-zero-trust-app generated`);
+    if (code === 'EISDIR') throw new InputError(`${path}: is a directory, not a file`);
+    throw new InputError(`${path}: cannot be read (${(error as Error).message})`);
+  }
+}
+
+async function listYamlFiles(fs: FileSystem, directory: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await fs.readdir(directory, { withFileTypes: true });
+  } catch {
+    throw new InputError(`${directory}: not found. Run verify on a folder that create-zero-trust-app generated`);
+  }
+  const files: string[] = [];
+  for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) files.push(...(await listYamlFiles(fs, path)));
+    else if (/\.ya?ml$/.test(entry.name)) files.push(path);
+  }
+  return files;
+}
