@@ -100,12 +100,12 @@ function withHeader(script: string, header: string): string {
   return `${script.slice(0, end + 1)}# ${header}\n${script.slice(end + 1)}`;
 }
 
-function buildKustomization(files: FileTree): KubeObject {
+function buildKustomization(files: FileTree): Record<string, unknown> {
   const resources = [...files.keys()]
     .filter((path) => path.startsWith('manifests/') && path !== 'manifests/kustomization.yaml')
     .map((path) => path.slice('manifests/'.length))
     .sort();
-  return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', metadata: { name: 'zero-trust' }, resources };
+  return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources };
 }
 
 function buildKindConfig(topology: Topology): Record<string, unknown> {
