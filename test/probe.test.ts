@@ -1,0 +1,82 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { istioPlugin } from '../plugins/istio/index.js';
+import { generatePreset, writeTreeToTemp } from './helpers/generate.js';
+
+// The probe runs in a busybox image in the cluster; here it runs under Debian's busybox with only
+// busybox applets on the PATH, against local servers that behave like allowed and refused peers.
+const busybox = spawnSync('which', ['busybox'], { encoding: 'utf8' }).stdout.trim() || 'busybox';
+let appletDirectory: string;
+let repository: string;
+const servers: Server[] = [];
+
+async function listen(server: Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+function probe(port: number, protocol: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(busybox, ['sh', join(repository, 'verify/probe.sh'), '127.0.0.1', String(port), protocol], { env: { PATH: appletDirectory } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('close', () => resolve(output.trim()));
+  });
+}
+
+beforeAll(() => {
+  appletDirectory = mkdtempSync(join(tmpdir(), 'busybox-applets-'));
+  for (const applet of ['nc', 'timeout', 'head', 'tr', 'sleep', 'printf', 'cat']) symlinkSync(busybox, join(appletDirectory, applet));
+  repository = writeTreeToTemp(generatePreset(istioPlugin));
+});
+
+afterAll(() => {
+  for (const server of servers) server.close();
+  rmSync(appletDirectory, { recursive: true, force: true });
+  rmSync(repository, { recursive: true, force: true });
+});
+
+describe.concurrent('verification probe', () => {
+  it('reports an HTTP server that answers as open', async () => {
+    const port = await listen(createHttpServer((_request, response) => response.end('hello')) as unknown as Server);
+    expect(await probe(port, 'http')).toBe('open');
+  });
+
+  it('reports a 403 from a mesh proxy as closed', async () => {
+    const port = await listen(createHttpServer((_request, response) => response.writeHead(403).end('RBAC: access denied')) as unknown as Server);
+    expect(await probe(port, 'http')).toBe('closed http-403');
+  });
+
+  it('reports a proxy error as closed', async () => {
+    const port = await listen(createHttpServer((_request, response) => response.writeHead(503).end('upstream connect error or disconnect/reset before headers')) as unknown as Server);
+    expect(await probe(port, 'grpc')).toBe('closed proxy-error');
+  });
+
+  it('reports a PostgreSQL answer to SSLRequest as open', async () => {
+    const port = await listen(createServer((socket) => socket.once('data', () => socket.end('N'))));
+    expect(await probe(port, 'postgres')).toBe('open');
+  });
+
+  it('reports a silent TCP server that keeps the connection as open', async () => {
+    const port = await listen(createServer(() => undefined));
+    expect(await probe(port, 'tcp')).toBe('open');
+  });
+
+  it('reports a TCP connection the far side closes as closed', async () => {
+    const port = await listen(createServer((socket) => socket.destroy()));
+    expect(await probe(port, 'tcp')).toMatch(/^closed/);
+  });
+
+  it('reports a refused connection as closed', async () => {
+    const port = await listen(createServer());
+    servers.pop()!.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await probe(port, 'postgres')).toMatch(/^closed/);
+  });
+});
