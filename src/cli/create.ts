@@ -29,7 +29,8 @@ export const CANCELLED = 130;
 
 /** Runs the default command: asks for what is missing, generates the repository and writes it. */
 export async function runCreate(args: CreateArguments, io: CliIo): Promise<number> {
-  if (args.topology && args.preset) throw new InputError('--topology and --preset cannot be used together. Pass one of them');
+  if (args.topology !== undefined && args.preset !== undefined) throw new InputError('--topology and --preset cannot be used together. Pass one of them');
+  if (args.topology === '') throw new InputError('--topology: the path is empty. Give the path of a topology YAML file');
   const canPrompt = io.interactive && !args.yes;
   const prompt = io.prompt ?? (await import('./prompts.js')).promptWithPlop;
 
@@ -84,6 +85,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     directory = answers.directory;
   }
   directory ??= topology.name;
+  if (directory.includes('\0')) throw new InputError('directory: the name contains a NUL character. Choose another directory name');
   const target = isAbsolute(directory) ? directory : resolve(io.cwd, directory);
 
   // 4. Generate in memory, then write, or only list with --dry-run.
@@ -108,6 +110,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
 
 async function loadTopology(source: { file?: string; preset?: string | undefined }, io: CliIo): Promise<Topology> {
   if (source.file) {
+    if (source.file.includes('\0')) throw new InputError('--topology: the path contains a NUL character. Give the path of a topology YAML file');
     const path = resolve(io.cwd, source.file);
     let text: string;
     try {
@@ -117,7 +120,7 @@ async function loadTopology(source: { file?: string; preset?: string | undefined
       if (code === 'ENOENT') throw new InputError(`--topology: ${source.file} not found. Check the path`);
       if (code === 'EISDIR') throw new InputError(`--topology: ${source.file} is a directory. Give the path of a topology YAML file`);
       if (code === 'EACCES' || code === 'EPERM') throw new InputError(`--topology: ${source.file} cannot be read: permission denied. Check its permissions`);
-      throw new InputError(`--topology: ${source.file} cannot be read (${(error as Error).message})`);
+      throw new InputError(`--topology: ${source.file} cannot be read (${(error as Error).message}). Check the path and its permissions`);
     }
     return parseTopology(text, source.file);
   }

@@ -13,11 +13,11 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await dispatch(argv, io);
   } catch (error) {
     if (error instanceof InputError || error instanceof GenerationError) {
-      io.stderr.write(`${GENERATOR_NAME}: ${error.message}\n`);
+      io.stderr.write(`${GENERATOR_NAME}: ${toOneLine(error.message)}\n`);
       if (debug && error.stack) io.stderr.write(`${error.stack}\n`);
       return error instanceof InputError ? 2 : 1;
     }
-    io.stderr.write(`${GENERATOR_NAME}: unexpected error: ${(error as Error).message ?? String(error)}. Run again with --debug and report it\n`);
+    io.stderr.write(`${GENERATOR_NAME}: unexpected error: ${toOneLine((error as Error).message ?? String(error))}. Run again with --debug and report it\n`);
     if (debug && (error as Error).stack) io.stderr.write(`${(error as Error).stack}\n`);
     return 1;
   }
@@ -50,6 +50,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
           .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable summary on stdout' })
           .epilog('Mesh plugins may add options, such as --kuma-identity; `create-zero-trust-app plugins` lists them.'),
       async (args) => {
+        rejectExtraArguments(args._);
+        rejectRepeats(args, ['directory', 'mesh', 'topology', 'preset']);
         code = await runCreate(
           {
             directory: args.directory,
@@ -107,6 +109,23 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
 /** Returns the flags that are not the core's own: they belong to the chosen plugin. */
 function extraFlagsOf(args: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([key]) => !CORE_FLAGS.has(key)));
+}
+
+/** Rejects a single-valued flag given more than once, which yargs turns into a list. */
+function rejectRepeats(args: Record<string, unknown>, flags: readonly string[]): void {
+  for (const flag of flags) {
+    const value = args[flag];
+    if (Array.isArray(value)) throw new InputError(`--${flag}: given ${value.length} times (${value.join(', ')}). Give it once`);
+  }
+}
+
+function rejectExtraArguments(extra: readonly unknown[]): void {
+  if (extra.length > 0) throw new InputError(`unexpected argument "${String(extra[0])}". Give at most one directory; see --help`);
+}
+
+/** Escapes line breaks and other control characters, so an error message that quotes the input stays on one line. */
+function toOneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function rejectExtraFlags(args: Record<string, unknown>): void {

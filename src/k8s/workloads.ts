@@ -41,7 +41,7 @@ export function buildPodTemplate(service: Service, topology: Topology): PodTempl
 
   const env: Record<string, unknown>[] = Object.entries(profile.env).map(([name, value]) => ({ name, value }));
   for (const variable of service.env) {
-    if (profile.env[variable.name] !== undefined) continue;
+    if (Object.hasOwn(profile.env, variable.name)) continue;
     if ('secret' in variable) {
       env.push({ name: variable.name, valueFrom: { secretKeyRef: { name: variable.secret, key: 'value' } } });
     } else {

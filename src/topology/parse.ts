@@ -1,4 +1,4 @@
-import { parseDocument, isMap } from 'yaml';
+import { parseDocument, isMap, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 import { compare, validateTopology } from './validate.js';
 import type { Edge, Topology } from './types.js';
@@ -10,12 +10,25 @@ export function parseTopology(text: string, file: string): Topology {
   if (problem) {
     const line = problem.linePos?.[0];
     const where = line ? `${file}:${line.line}:${line.col}` : file;
+    if (problem.code === 'MULTIPLE_DOCS') throw new InputError(`${where}: contains more than one YAML document. Keep one topology per file and remove the "---" separators`);
+    if (problem.code === 'RESOURCE_EXHAUSTION') throw new InputError(`${where}: invalid YAML: the document is nested too deeply. Flatten it`);
     throw new InputError(`${where}: invalid YAML: ${firstLine(problem.message)}. Fix the syntax at that position`);
   }
-  if (document.contents !== null && !isMap(document.contents)) {
-    throw new InputError(`${file}: the document must be a mapping with apiVersion, kind, metadata and spec. Start from a preset: create-zero-trust-app --dry-run`);
+  if (!isMap(document.contents)) {
+    throw new InputError(`${file}: the document must be a mapping with apiVersion, kind, metadata and spec. Write a Topology document; the topology.yaml of a generated repository is an example`);
   }
-  return normaliseTopology(document.toJS({ maxAliasCount: 100 }), file);
+  return normaliseTopology(toPlainData(document, file), file);
+}
+
+/** Converts the document to plain data; aliases are resolved here, so an unknown alias or an alias bomb fails here. */
+function toPlainData(document: Document, file: string): unknown {
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // yaml 2.x throws a ReferenceError for an alias without its anchor and for too many alias expansions.
+    if (!(error instanceof ReferenceError)) throw error;
+    throw new InputError(`${file}: invalid YAML: ${firstLine(error.message)}. Define each anchor before its alias, and use fewer aliases`);
+  }
 }
 
 /** Validates an already parsed document and fills every default: namespaces, port names and explicit edges. */

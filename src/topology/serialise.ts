@@ -36,8 +36,7 @@ export function stringifyTopology(topology: Topology): string {
   return stringify(toTopologyDocument(topology), { lineWidth: 0 });
 }
 
-function toEnvMapping(env: EnvVar[]): Record<string, string | { secret: string }> {
-  const mapping: Record<string, string | { secret: string }> = {};
-  for (const variable of env) mapping[variable.name] = 'secret' in variable ? { secret: variable.secret } : variable.value;
-  return mapping;
+// A Map, not an object, so that a variable named __proto__ is kept as a key instead of setting the prototype.
+function toEnvMapping(env: EnvVar[]): Map<string, string | { secret: string }> {
+  return new Map(env.map((variable) => [variable.name, 'secret' in variable ? { secret: variable.secret } : variable.value]));
 }

@@ -68,7 +68,7 @@ class Checker {
   label(value: unknown, path: string): string {
     const text = this.string(value, path);
     if (text.length === 0) this.fail(path, 'must not be empty', 'Give it a name such as "web"');
-    if (text.length > 63) this.fail(path, `"${text}" is longer than 63 characters`, 'Use a shorter name');
+    if (text.length > 63) this.fail(path, `"${printable(text)}" is longer than 63 characters`, 'Use a shorter name');
     if (!DNS_LABEL.test(text)) {
       this.fail(
         path,
@@ -98,9 +98,9 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
   const root = check.object(document, '', ['apiVersion', 'kind', 'metadata', 'spec'], ['apiVersion', 'kind', 'metadata', 'spec']);
 
   if (root.apiVersion !== TOPOLOGY_API_VERSION) {
-    check.fail('apiVersion', `"${printable(String(root.apiVersion))}" is not supported`, `Use apiVersion: ${TOPOLOGY_API_VERSION}`);
+    check.fail('apiVersion', `${describe(root.apiVersion)} is not supported`, `Use apiVersion: ${TOPOLOGY_API_VERSION}`);
   }
-  if (root.kind !== 'Topology') check.fail('kind', `"${printable(String(root.kind))}" is not supported`, 'Use kind: Topology');
+  if (root.kind !== 'Topology') check.fail('kind', `${describe(root.kind)} is not supported`, 'Use kind: Topology');
 
   const metadata = check.object(root.metadata, 'metadata', ['name'], ['name']);
   const name = check.label(metadata.name, 'metadata.name');
@@ -123,7 +123,7 @@ function validateService(check: Checker, raw: unknown, path: string, defaultName
   const namespace = record.namespace === undefined ? defaultNamespace : check.label(record.namespace, `${path}.namespace`);
 
   const image = check.string(record.image, `${path}.image`);
-  if (!IMAGE_REFERENCE.test(image) || image.length > 1024) {
+  if (image.length > 1024 || !IMAGE_REFERENCE.test(image)) {
     check.fail(`${path}.image`, `"${printable(image)}" is not a valid image reference`, 'Use a reference such as docker.io/library/postgres:17');
   }
 
@@ -173,11 +173,13 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
   const record = check.object(raw, path, Object.keys(raw ?? {}), []);
   const env: EnvVar[] = [];
   for (const [name, value] of Object.entries(record)) {
-    const fieldPath = `${path}.${name}`;
+    const fieldPath = join(path, name);
     if (!ENV_NAME.test(name)) {
       check.fail(fieldPath, `"${printable(name)}" is not a valid environment variable name`, 'Use letters, digits and "_", not starting with a digit');
     }
     if (typeof value === 'string') {
+      // A lone UTF-16 surrogate has no UTF-8 encoding, so it could not reach the manifest unchanged.
+      if (/[\uD800-\uDFFF]/u.test(value)) check.fail(fieldPath, 'contains an unpaired UTF-16 surrogate, which is not valid Unicode', 'Remove the lone \\uD800-\\uDFFF escape from the value');
       env.push({ name, value });
     } else if (typeof value === 'number' || typeof value === 'boolean') {
       check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote it: ${name}: "${String(value)}"`);
@@ -250,8 +252,10 @@ export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Appends a key to a field path; a key that is not a plain word is quoted, so the path stays on one line. */
 function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
+  const segment = /^[\w$-]+$/.test(key) ? key : `"${printable(key)}"`;
+  return path ? `${path}.${segment}` : segment;
 }
 
 function describe(value: unknown): string {
