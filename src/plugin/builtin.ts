@@ -3,6 +3,7 @@ import type { MeshPlugin } from './api.js';
 /** The built-in plugins, loaded only when used so that `--help` and `--version` stay fast. */
 export const BUILTIN_PLUGINS: Record<string, () => Promise<MeshPlugin>> = {
   istio: async () => (await import('../../plugins/istio/index.js')).istioPlugin,
+  'cilium-spiffe': async () => (await import('../../plugins/cilium-spiffe/index.js')).ciliumSpiffePlugin,
 };
 
 export const DEFAULT_MESH = 'istio';

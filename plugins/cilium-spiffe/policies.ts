@@ -1,0 +1,188 @@
+import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
+import type { Finding } from '../../src/plugin/api.js';
+import { peerSelectorMatches, selectorMatches, type Endpoint } from './selectors.js';
+
+export type Direction = 'ingress' | 'egress';
+
+/** What a rule's `authentication.mode` asks for; `unset` lets a broader rule decide. */
+export type AuthMode = 'unset' | 'disabled' | 'required' | 'test-always-fail';
+
+interface PortProtocol {
+  port?: string;
+  endPort?: number;
+  protocol?: string;
+}
+
+/** One rule of a CiliumNetworkPolicy, in the fields the evaluator reads. */
+export interface CiliumRule {
+  /** `CiliumNetworkPolicy <namespace>/<name> egress[1]`, for reasons and findings. */
+  id: string;
+  direction: Direction;
+  deny: boolean;
+  policyNamespace: string | undefined;
+  endpoints?: LabelSelector[];
+  entities?: string[];
+  cidrs?: unknown[];
+  toPorts?: { ports?: PortProtocol[]; rules?: unknown }[];
+  auth: AuthMode;
+  /** True when the rule uses a field the evaluator does not model; such a rule never matches. */
+  unsupported: boolean;
+}
+
+/** A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy, reduced to what decides L3/L4 connections. */
+export interface CiliumPolicy {
+  id: string;
+  namespace: string | undefined;
+  endpointSelector: LabelSelector | undefined;
+  defaultDeny: Record<Direction, boolean>;
+  rules: CiliumRule[];
+}
+
+// Fields the evaluator does not model; a rule that uses one is reported and never matches.
+const UNSUPPORTED: Record<Direction, string[]> = {
+  ingress: ['fromRequires', 'fromGroups', 'fromNodes'],
+  egress: ['toRequires', 'toGroups', 'toNodes', 'toServices', 'toFQDNs'],
+};
+
+/** Entities that include every pod of the cluster (pkg/policy/api/entity.go). */
+const POD_ENTITIES = new Set(['all', 'cluster']);
+
+/** Reads every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy, reporting what it cannot evaluate. */
+export function readCiliumPolicies(objects: readonly KubeObject[], findings: Finding[]): CiliumPolicy[] {
+  const policies: CiliumPolicy[] = [];
+  for (const object of objects) {
+    if (!object.apiVersion.startsWith('cilium.io/')) continue;
+    if (object.kind !== 'CiliumNetworkPolicy' && object.kind !== 'CiliumClusterwideNetworkPolicy') continue;
+    const namespace = object.kind === 'CiliumNetworkPolicy' ? (object.metadata.namespace ?? 'default') : undefined;
+    const id = `${object.kind} ${namespace ? `${namespace}/` : ''}${object.metadata.name}`;
+    const specs = [object.spec, ...((object.specs as unknown[] | undefined) ?? [])].filter((spec): spec is Record<string, unknown> => typeof spec === 'object' && spec !== null);
+    specs.forEach((spec, index) => policies.push(readSpec(spec, specs.length > 1 ? `${id} specs[${index}]` : id, namespace, findings)));
+  }
+  return policies;
+}
+
+function readSpec(spec: Record<string, unknown>, id: string, namespace: string | undefined, findings: Finding[]): CiliumPolicy {
+  if (spec.nodeSelector !== undefined) findings.push({ subject: id, message: 'is a host policy (nodeSelector), which verify does not evaluate' });
+  const list = (name: string) => (Array.isArray(spec[name]) ? (spec[name] as Record<string, unknown>[]) : []);
+  const rules = [
+    ...list('ingress').map((rule, index) => readRule(rule, `${id} ingress[${index}]`, 'ingress', false, namespace, findings)),
+    ...list('ingressDeny').map((rule, index) => readRule(rule, `${id} ingressDeny[${index}]`, 'ingress', true, namespace, findings)),
+    ...list('egress').map((rule, index) => readRule(rule, `${id} egress[${index}]`, 'egress', false, namespace, findings)),
+    ...list('egressDeny').map((rule, index) => readRule(rule, `${id} egressDeny[${index}]`, 'egress', true, namespace, findings)),
+  ];
+
+  // pkg/policy/api/rule_validation.go (Sanitize): without enableDefaultDeny, a direction is default deny
+  // exactly when the policy has allow or deny rules for it.
+  const explicit = (spec.enableDefaultDeny ?? {}) as Partial<Record<Direction, boolean>>;
+  const defaultDeny = {
+    ingress: explicit.ingress ?? (list('ingress').length > 0 || list('ingressDeny').length > 0),
+    egress: explicit.egress ?? (list('egress').length > 0 || list('egressDeny').length > 0),
+  };
+  return { id, namespace, endpointSelector: spec.endpointSelector as LabelSelector | undefined, defaultDeny, rules };
+}
+
+function readRule(rule: Record<string, unknown>, id: string, direction: Direction, deny: boolean, policyNamespace: string | undefined, findings: Finding[]): CiliumRule {
+  const prefix = direction === 'ingress' ? 'from' : 'to';
+  const unsupported = UNSUPPORTED[direction].filter((field) => rule[field] !== undefined);
+  for (const field of unsupported) {
+    findings.push({ subject: id, message: `uses ${field}, which verify does not evaluate; the rule is treated as matching nothing` });
+  }
+  const toPorts = rule.toPorts as CiliumRule['toPorts'];
+  if (toPorts?.some((portRule) => portRule.rules !== undefined)) {
+    findings.push({ subject: id, message: 'has L7 rules, which verify does not evaluate: it decides the connection at L4 only' });
+  }
+  const mode = (rule.authentication as { mode?: string } | undefined)?.mode;
+  return {
+    id,
+    direction,
+    deny,
+    policyNamespace,
+    endpoints: rule[`${prefix}Endpoints`] as LabelSelector[] | undefined,
+    entities: rule[`${prefix}Entities`] as string[] | undefined,
+    cidrs: rule[`${prefix}CIDR`] !== undefined || rule[`${prefix}CIDRSet`] !== undefined ? [...((rule[`${prefix}CIDR`] as unknown[]) ?? []), ...((rule[`${prefix}CIDRSet`] as unknown[]) ?? [])] : undefined,
+    toPorts,
+    auth: mode === 'required' || mode === 'disabled' || mode === 'test-always-fail' ? mode : 'unset',
+    unsupported: unsupported.length > 0,
+  };
+}
+
+/** Returns whether a policy applies to an endpoint: a namespaced policy only to pods of its namespace. */
+export function policySelects(policy: CiliumPolicy, endpoint: Endpoint): boolean {
+  if (!policy.endpointSelector) return false;
+  if (policy.namespace !== undefined && policy.namespace !== endpoint.namespace) return false;
+  return selectorMatches(policy.endpointSelector, endpoint);
+}
+
+/**
+ * Returns whether a rule's peer part admits an endpoint. A rule with ports and no peer field allows every
+ * peer on those ports; a rule without either allows nothing (Documentation/security/policy/language.rst).
+ * CIDR peers never match pods: Cilium applies them only to traffic from outside the cluster.
+ */
+export function peerMatches(rule: CiliumRule, peer: Endpoint): boolean {
+  if (rule.unsupported) return false;
+  const hasPeerField = rule.endpoints !== undefined || rule.entities !== undefined || rule.cidrs !== undefined;
+  if (!hasPeerField) return (rule.toPorts ?? []).length > 0;
+  if (rule.endpoints?.some((selector) => peerSelectorMatches(selector ?? {}, rule.policyNamespace, peer))) return true;
+  if (rule.entities?.some((entity) => POD_ENTITIES.has(entity))) return true;
+  return false;
+}
+
+/** Returns whether a rule's ports admit a destination port; named ports resolve on the destination pod. */
+export function portMatches(rule: CiliumRule, port: number, protocol: string, destination: Endpoint): boolean {
+  if (rule.toPorts === undefined || rule.toPorts.length === 0) return true;
+  return rule.toPorts.some((portRule) =>
+    (portRule.ports ?? []).some((entry) => {
+      const wanted = (entry.protocol ?? 'ANY').toUpperCase();
+      if (wanted !== 'ANY' && wanted !== protocol) return false;
+      const text = String(entry.port ?? '');
+      if (/^[0-9]+$/.test(text)) {
+        const first = Number(text);
+        if (first === 0) return true;
+        return entry.endPort !== undefined ? port >= first && port <= entry.endPort : port === first;
+      }
+      const named = destination.ports.find((candidate) => candidate.name?.toLowerCase() === text.toLowerCase());
+      return named !== undefined && named.containerPort === port && (named.protocol ?? 'TCP') === protocol;
+    }),
+  );
+}
+
+/** The outcome of one direction of a connection at the CiliumNetworkPolicy layer. */
+export interface DirectionDecision {
+  /** True when some policy puts the endpoint in default deny for this direction. */
+  enforced: boolean;
+  allowed: boolean;
+  /** The authentication the datapath requires; `none` when no allowing rule asks for any. */
+  auth: 'none' | 'spire' | 'always-fail';
+  /** The allowing rules, the denying rule, or the policies that enforce default deny. */
+  rules: string[];
+  /** Set when allowing rules disagree: one requires authentication, another explicitly disables it. */
+  conflict?: string;
+}
+
+/**
+ * Decides one direction: the policies selecting `subject` against traffic from or to `peer` on `port`.
+ * Deny rules win over allow rules. Authentication follows pkg/policy/mapstate.go (Merge): an explicit mode
+ * beats an unset one, and the higher of two explicit modes wins.
+ * NOTE: a more specific rule with `mode: disabled` keeps its own mode against a broader `required` rule in
+ * Cilium; the evaluator reports any such mix as a conflict instead of ranking rules by specificity.
+ */
+export function decideDirection(policies: readonly CiliumPolicy[], direction: Direction, subject: Endpoint, peer: Endpoint, port: number, protocol: string): DirectionDecision {
+  const selecting = policies.filter((policy) => policySelects(policy, subject));
+  const enforcing = selecting.filter((policy) => policy.defaultDeny[direction]);
+  const destination = direction === 'ingress' ? subject : peer;
+  const matching = selecting
+    .flatMap((policy) => policy.rules)
+    .filter((rule) => rule.direction === direction && peerMatches(rule, peer) && portMatches(rule, port, protocol, destination));
+
+  const deny = matching.find((rule) => rule.deny);
+  if (deny) return { enforced: true, allowed: false, auth: 'none', rules: [deny.id] };
+
+  const allows = matching.filter((rule) => !rule.deny);
+  const modes = new Set(allows.map((rule) => rule.auth));
+  const auth = modes.has('test-always-fail') ? 'always-fail' : modes.has('required') ? 'spire' : 'none';
+  const conflict = modes.has('required') && modes.has('disabled') ? `${allows.filter((rule) => rule.auth === 'disabled').map((rule) => rule.id).join(', ')} disable authentication that ${allows.filter((rule) => rule.auth === 'required').map((rule) => rule.id).join(', ')} require` : undefined;
+
+  if (enforcing.length === 0) return { enforced: false, allowed: true, auth, rules: allows.map((rule) => rule.id), ...(conflict && { conflict }) };
+  if (allows.length === 0) return { enforced: true, allowed: false, auth: 'none', rules: enforcing.map((policy) => policy.id) };
+  return { enforced: true, allowed: true, auth, rules: allows.map((rule) => rule.id), ...(conflict && { conflict }) };
+}

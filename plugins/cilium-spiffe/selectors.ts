@@ -1,0 +1,99 @@
+import type { LabelSelector } from '../../src/k8s/object.js';
+
+/**
+ * A pod as Cilium's policy engine sees it: the labels of its security identity, with their source prefix,
+ * and its container ports for named ports.
+ */
+export interface Endpoint {
+  namespace: string;
+  /** Identity labels keyed `k8s:<key>`, as Cilium derives them from the pod, its namespace and its ServiceAccount. */
+  labels: Record<string, string>;
+  ports: { name?: string; containerPort: number; protocol?: string }[];
+}
+
+const NAMESPACE_KEY = 'io.kubernetes.pod.namespace';
+
+/**
+ * Derives a pod's identity labels the way the Cilium agent does (pkg/k8s/apis/cilium.io/utils and
+ * pkg/labels at 1.19): every pod label with the `k8s:` source, plus its namespace, ServiceAccount, cluster
+ * and namespace labels. NOTE: Cilium leaves some labels out of identities (such as `pod-template-hash`);
+ * the repository's policies select none of them, so the model keeps every label.
+ */
+export function endpointOf(
+  namespace: string,
+  podLabels: Record<string, string>,
+  serviceAccount: string,
+  namespaceLabels: Record<string, string>,
+  ports: Endpoint['ports'] = [],
+): Endpoint {
+  const labels: Record<string, string> = {};
+  for (const [key, value] of Object.entries(podLabels)) labels[`k8s:${key}`] = value;
+  for (const [key, value] of Object.entries(namespaceLabels)) labels[`k8s:io.cilium.k8s.namespace.labels.${key}`] = value;
+  labels[`k8s:${NAMESPACE_KEY}`] = namespace;
+  labels['k8s:io.cilium.k8s.policy.serviceaccount'] = serviceAccount;
+  labels['k8s:io.cilium.k8s.policy.cluster'] = 'default';
+  return { namespace, labels, ports };
+}
+
+/**
+ * Looks up a selector key on an endpoint. A key without a source, or with `any:`, matches the `k8s:` label of
+ * that name; `k8s:` matches it exactly; other sources (`reserved:`, `cidr:`, ...) never match a pod label.
+ */
+function lookup(labels: Record<string, string>, key: string): string | undefined {
+  const colon = key.indexOf(':');
+  const source = colon < 0 ? 'any' : key.slice(0, colon);
+  const name = colon < 0 ? key : key.slice(colon + 1);
+  if (source !== 'any' && source !== 'k8s') return undefined;
+  return labels[`k8s:${name}`];
+}
+
+/** Returns whether a Cilium endpoint selector matches an endpoint's identity labels. */
+export function selectorMatches(selector: LabelSelector, endpoint: Endpoint): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (lookup(endpoint.labels, key) !== String(value)) return false;
+  }
+  for (const expression of selector.matchExpressions ?? []) {
+    const value = lookup(endpoint.labels, expression.key);
+    const values = (expression.values ?? []).map(String);
+    switch (expression.operator) {
+      case 'In':
+        if (value === undefined || !values.includes(value)) return false;
+        break;
+      case 'NotIn':
+        if (value !== undefined && values.includes(value)) return false;
+        break;
+      case 'Exists':
+        if (value === undefined) return false;
+        break;
+      case 'DoesNotExist':
+        if (value !== undefined) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/** Returns whether a selector names the pod namespace itself, with or without a source prefix. */
+function constrainsNamespace(selector: LabelSelector): boolean {
+  const isNamespaceKey = (key: string) => key === NAMESPACE_KEY || key === `k8s:${NAMESPACE_KEY}` || key === `any:${NAMESPACE_KEY}`;
+  return Object.keys(selector.matchLabels ?? {}).some(isNamespaceKey) || (selector.matchExpressions ?? []).some((expression) => isNamespaceKey(expression.key));
+}
+
+/** Returns whether a selector uses the `reserved:` source, which Cilium leaves without a namespace constraint. */
+function isReserved(selector: LabelSelector): boolean {
+  const keys = [...Object.keys(selector.matchLabels ?? {}), ...(selector.matchExpressions ?? []).map((expression) => expression.key)];
+  return keys.some((key) => key.startsWith('reserved:'));
+}
+
+/**
+ * Matches a peer selector of a rule the way Cilium scopes it (pkg/k8s/apis/cilium.io/utils, getEndpointSelector):
+ * without a namespace label, a namespaced policy's peer stays in the policy's namespace, and a clusterwide
+ * policy's peer must have some namespace.
+ */
+export function peerSelectorMatches(selector: LabelSelector, policyNamespace: string | undefined, endpoint: Endpoint): boolean {
+  if (!selectorMatches(selector, endpoint)) return false;
+  if (constrainsNamespace(selector) || isReserved(selector)) return true;
+  return policyNamespace === undefined || endpoint.namespace === policyNamespace;
+}
