@@ -52,7 +52,7 @@ export function buildClientObjects(topology: Topology, clients: VerificationClie
   ];
 
   for (const client of clients) {
-    const mesh = client.kind === 'unmeshed' ? verification.unmeshedClient! : verification.meshedClient;
+    const mesh = clientMeshSettings(topology, client, verification);
     objects.push({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -71,6 +71,7 @@ export function buildClientObjects(topology: Topology, clients: VerificationClie
         serviceAccountName: client.identity,
         automountServiceAccountToken: false,
         terminationGracePeriodSeconds: 1,
+        ...(client.kind !== 'unmeshed' && verification.meshedClient.volumes && { volumes: verification.meshedClient.volumes }),
         securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
         containers: [
           {
@@ -91,4 +92,12 @@ export function buildClientObjects(topology: Topology, clients: VerificationClie
     });
   }
   return objects;
+}
+
+/** The mesh's annotations and labels for a client: per identity where the mesh sets them so, else shared. */
+function clientMeshSettings(topology: Topology, client: VerificationClient, verification: LiveVerification): { annotations: Record<string, string>; labels: Record<string, string> } {
+  if (client.kind === 'unmeshed') return verification.unmeshedClient!;
+  const service = topology.services.find((candidate) => candidate.name === client.identity);
+  if (client.kind === 'meshed' && service && verification.meshedClientFor) return verification.meshedClientFor(service);
+  return verification.meshedClient;
 }

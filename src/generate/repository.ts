@@ -47,7 +47,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
   const addYaml = (path: string, objects: readonly unknown[]) => addText(path, toYamlStream(objects, `# ${header}`));
 
   // 1. Namespaces, identities and workloads.
-  addYaml('manifests/namespaces.yaml', topology.namespaces.map((namespace) => buildNamespace(namespace, topology, mesh.podSecurity, mesh.namespaceLabels)));
+  addYaml('manifests/namespaces.yaml', topology.namespaces.map((namespace) => buildNamespace(namespace, topology, mesh.podSecurity, mesh.namespaceLabels, mesh.namespaceAnnotations)));
   addYaml('manifests/identities.yaml', topology.services.map((service) => buildServiceAccount(service, topology)));
   for (const service of topology.services) {
     const template = buildPodTemplate(service, topology);

@@ -3,13 +3,14 @@ import type { Service, Topology } from '../topology/types.js';
 import { profileOf } from '../generate/images.js';
 import { SERVER_COMPONENT, serviceLabels, type KubeObject } from './object.js';
 
-/** Builds an application namespace with the Pod Security level enforced by label. */
-export function buildNamespace(name: string, topology: Topology, level: string, meshLabels: Record<string, string>): KubeObject {
+/** Builds an application namespace with the Pod Security level enforced by label, and the mesh's labels and annotations. */
+export function buildNamespace(name: string, topology: Topology, level: string, meshLabels: Record<string, string>, meshAnnotations: Record<string, string> = {}): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name,
+      ...(Object.keys(meshAnnotations).length > 0 && { annotations: { ...meshAnnotations } }),
       labels: {
         'app.kubernetes.io/part-of': topology.name,
         'pod-security.kubernetes.io/enforce': level,

@@ -81,6 +81,8 @@ export interface MeshGeneration {
   cni: 'calico' | 'plugin';
   /** Labels for every application namespace, such as the mesh's injection label. */
   namespaceLabels: Record<string, string>;
+  /** Annotations for every application namespace, for meshes configured by annotation (Linkerd's `linkerd.io/inject`). */
+  namespaceAnnotations?: Record<string, string>;
   /** The Pod Security level the application namespaces enforce, `restricted` unless the mesh cannot meet it. */
   podSecurity: 'restricted' | 'baseline';
   /** Why a level below `restricted` is needed; required when `podSecurity` is not `restricted`. */
@@ -123,13 +125,27 @@ export interface PodTemplate {
 /** What the live verification script needs from the mesh. */
 export interface LiveVerification {
   /** Annotations and labels that put a verification client pod into the mesh. */
-  meshedClient: { annotations: Record<string, string>; labels: Record<string, string> };
+  meshedClient: {
+    annotations: Record<string, string>;
+    labels: Record<string, string>;
+    /**
+     * Volumes added to each meshed client pod, for a proxy that needs one: Kuma's sidecar, for example, reads a
+     * projected ServiceAccount token because the clients do not mount the API token. Optional.
+     */
+    volumes?: Record<string, unknown>[];
+  };
   /**
    * Annotations and labels that keep a client pod out of the mesh, while it carries a caller's labels, to show
    * that mTLS is required. `null` when the mesh cannot run such a pod, with the reason in `unmeshedReason`.
    */
   unmeshedClient: { annotations: Record<string, string>; labels: Record<string, string> } | null;
   unmeshedReason?: string;
+  /**
+   * Annotations and labels for the meshed client that carries `service`'s identity, used instead of
+   * `meshedClient` for that client. For meshes whose clients ask for each callee themselves, as NSM clients
+   * do with one annotation per caller. The stranger client always uses `meshedClient`.
+   */
+  meshedClientFor?(service: Service): { annotations: Record<string, string>; labels: Record<string, string> };
   /** The body of `verify/mesh-evidence.sh`: shows with the mesh's own tooling that each declared edge is mTLS. */
   evidenceScript: string;
 }

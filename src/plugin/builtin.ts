@@ -4,6 +4,8 @@ import type { MeshPlugin } from './api.js';
 export const BUILTIN_PLUGINS: Record<string, () => Promise<MeshPlugin>> = {
   istio: async () => (await import('../../plugins/istio/index.js')).istioPlugin,
   'cilium-spiffe': async () => (await import('../../plugins/cilium-spiffe/index.js')).ciliumSpiffePlugin,
+  linkerd: async () => (await import('../../plugins/linkerd/index.js')).linkerdPlugin,
+  kuma: async () => (await import('../../plugins/kuma/index.js')).kumaPlugin,
 };
 
 export const DEFAULT_MESH = 'istio';

@@ -1,0 +1,297 @@
+import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { KubeObject } from '../../src/k8s/object.js';
+import { podTemplateOf } from '../../src/verify/objects.js';
+import type { Service, ServicePort } from '../../src/topology/types.js';
+import { NAMESPACE_TAG } from './resources.js';
+import { SYSTEM_NAMESPACE } from './versions.js';
+
+type TargetRef = { kind?: string; name?: string; namespace?: string; labels?: Record<string, string>; tags?: Record<string, string>; sectionName?: string };
+type Match = { spiffeID?: { type?: string; value?: string }; sni?: unknown };
+
+interface Permission {
+  id: string;
+  mesh: string;
+  namespace: string;
+  targetRef: TargetRef;
+  from: { targetRef: TargetRef; action: string }[];
+  rules: { deny: Match[]; allow: Match[] }[];
+}
+
+interface Identity {
+  id: string;
+  mesh: string;
+  matchLabels: Record<string, string> | undefined;
+  trustDomain: string;
+  path: string;
+}
+
+/** How a pod is seen by Kuma: whether it has a sidecar, its mesh, and its Dataplane labels. */
+interface Workload {
+  injected: boolean;
+  mesh: string;
+  labels: Record<string, string>;
+}
+
+/** The mTLS a data plane enforces on its inbounds. */
+interface MtlsSetting {
+  mode: 'STRICT' | 'PERMISSIVE' | 'OFF';
+  /** `mesh` when the certificate comes from Mesh.mtls, `identity` when from a MeshIdentity. */
+  source: 'mesh' | 'identity' | 'none';
+  identity?: Identity;
+  by: string;
+}
+
+/**
+ * Evaluates Kuma's Mesh, MeshIdentity, MeshTLS and MeshTrafficPermission resources the way a sidecar of
+ * Kuma 2.14 does. A connection to a meshed pod needs mTLS from the same mesh when the mode is STRICT; with mTLS on,
+ * the connection is then allowed only when a MeshTrafficPermission on the callee's inbound allows the caller.
+ * NOTE: conflicting `from` entries of equal specificity, `MeshService` and `MeshServiceSubset` references and
+ * SNI matches are not evaluated; each is reported as a finding and never matches.
+ */
+export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
+  const findings: Finding[] = [];
+  const { objects, topology } = context;
+
+  const namespaceLabels = new Map(objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.labels ?? {}]));
+  const meshes = new Map(objects.filter(isKuma('Mesh')).map((object) => [object.metadata.name, object]));
+  const identities = objects.filter(isKuma('MeshIdentity')).map((object) => readIdentity(object, findings));
+  const meshTlsModes = objects.filter(isKuma('MeshTLS')).map((object) => readMeshTls(object, findings));
+  const permissions = objects.filter(isKuma('MeshTrafficPermission')).map((object) => readPermission(object, findings));
+
+  // 1. Which pods have a sidecar, and in which mesh.
+  const workloadOf = (namespace: string, podLabels: Record<string, string>): Workload => {
+    const labels = namespaceLabels.get(namespace) ?? {};
+    const podSetting = podLabels['kuma.io/sidecar-injection'];
+    const injected = podSetting !== undefined ? podSetting === 'enabled' || podSetting === 'true' : labels['kuma.io/sidecar-injection'] === 'enabled' || labels['kuma.io/sidecar-injection'] === 'true';
+    const mesh = podLabels['kuma.io/mesh'] ?? labels['kuma.io/mesh'] ?? 'default';
+    return { injected, mesh, labels: { ...podLabels, [NAMESPACE_TAG]: namespace, 'kuma.io/mesh': mesh } };
+  };
+  const workloads = new Map<string, Workload>();
+  for (const service of topology.services) {
+    const template = podTemplateOf(objects, service);
+    workloads.set(service.name, workloadOf(service.namespace, template?.metadata.labels ?? {}));
+  }
+
+  for (const namespace of topology.namespaces) {
+    const labels = namespaceLabels.get(namespace) ?? {};
+    if (labels['kuma.io/sidecar-injection'] !== 'enabled') {
+      findings.push({ subject: `Namespace ${namespace}`, message: 'lacks the label kuma.io/sidecar-injection=enabled, so its pods get no sidecar' });
+    }
+    const mesh = labels['kuma.io/mesh'];
+    if (mesh === undefined) findings.push({ subject: `Namespace ${namespace}`, message: 'lacks the label kuma.io/mesh, so its pods join the mesh "default"' });
+    else if (!meshes.has(mesh)) findings.push({ subject: `Namespace ${namespace}`, message: `names the mesh "${mesh}" in kuma.io/mesh, but no Mesh of that name is in the manifests` });
+  }
+  for (const [name, mesh] of meshes) {
+    const setting = meshMtls(mesh);
+    if (setting.mode === 'PERMISSIVE') findings.push({ subject: `Mesh ${name}`, message: 'accepts plaintext (mtls backend mode PERMISSIVE): set the mode to STRICT' });
+    if (setting.problem) findings.push({ subject: `Mesh ${name}`, message: setting.problem });
+  }
+  for (const tls of meshTlsModes) {
+    if (tls.mode === 'Permissive') findings.push({ subject: tls.id, message: 'accepts plaintext (mode Permissive): set the mode to Strict' });
+  }
+
+  // 2. The mTLS a data plane enforces: a MeshIdentity that selects it wins over the Mesh's builtin CA.
+  const mtlsOf = (workload: Workload): MtlsSetting => {
+    const mesh = meshes.get(workload.mesh);
+    if (!mesh) return { mode: 'OFF', source: 'none', by: `no Mesh "${workload.mesh}" in the manifests` };
+    const identity = bestIdentity(identities, workload);
+    if (identity) {
+      const permissive = meshTlsModes.find((tls) => tls.mesh === workload.mesh && tls.mode === 'Permissive');
+      if (permissive) return { mode: 'PERMISSIVE', source: 'identity', identity, by: permissive.id };
+      return { mode: 'STRICT', source: 'identity', identity, by: identity.id };
+    }
+    const setting = meshMtls(mesh);
+    if (setting.mode === 'OFF') return { mode: 'OFF', source: 'none', by: `Mesh ${workload.mesh} has no enabled mTLS backend` };
+    return { mode: setting.mode, source: 'mesh', by: `Mesh ${workload.mesh} (${setting.mode})` };
+  };
+
+  const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
+    const targetWorkload = workloads.get(target.name)!;
+    if (!targetWorkload.injected) {
+      return { allowed: true, mtls: false, reason: `${target.namespace}/${target.name} has no Kuma sidecar, so Kuma enforces nothing on it` };
+    }
+    const mtls = mtlsOf(targetWorkload);
+    if (mtls.mode === 'OFF') {
+      return { allowed: true, mtls: false, reason: `${mtls.by}: without mTLS Kuma enforces no MeshTrafficPermission` };
+    }
+
+    const sourceWorkload = workloadOf(source.namespace, source.labels);
+    const sourceMeshed = source.meshed && sourceWorkload.injected;
+    const sameMesh = sourceMeshed && sourceWorkload.mesh === targetWorkload.mesh;
+    if (!sameMesh) {
+      if (mtls.mode === 'STRICT') {
+        const why = sourceMeshed ? `the client's certificate comes from the mesh "${sourceWorkload.mesh}"` : 'the client has no Kuma certificate';
+        return { allowed: false, mtls: false, reason: `${mtls.by} requires mTLS and ${why}` };
+      }
+      return { allowed: true, mtls: false, reason: `${mtls.by} accepts plaintext, and Kuma applies no permission to it` };
+    }
+
+    // 3. The permissions on this inbound, judged on what the caller's certificate proves.
+    const sourceTags = sourceTagsOf(source, sourceWorkload, topology.services);
+    const sourceIdentity = mtlsOf(sourceWorkload);
+    const spiffeId = sourceIdentity.identity ? renderSpiffeId(sourceIdentity.identity, source) : undefined;
+    const applicable = permissions.filter((permission) => permission.mesh === targetWorkload.mesh && appliesTo(permission, target, port, targetWorkload));
+    const verdict = judge(applicable, mtls.source === 'identity' ? { spiffeId } : { tags: sourceTags, spiffeId }, findings);
+    if (!verdict) return { allowed: false, mtls: true, reason: `no MeshTrafficPermission on ${target.namespace}/${target.name} port ${port.name} allows the caller, and Kuma denies by default with mTLS on` };
+    return { allowed: verdict.allowed, mtls: true, reason: `${verdict.allowed ? 'allowed' : 'denied'} by ${verdict.by}` };
+  };
+
+  return { decide, findings };
+}
+
+/** The mTLS mode of a Mesh's enabled backend; a backend without `mode` is STRICT, the first value of Kuma's Mode enum. */
+function meshMtls(mesh: KubeObject): { mode: 'STRICT' | 'PERMISSIVE' | 'OFF'; problem?: string } {
+  const mtls = (mesh.spec as { mtls?: { enabledBackend?: string; backends?: { name?: string; type?: string; mode?: string }[] } } | undefined)?.mtls;
+  if (!mtls?.enabledBackend) return { mode: 'OFF' };
+  const backend = (mtls.backends ?? []).find((candidate) => candidate.name === mtls.enabledBackend);
+  if (!backend) return { mode: 'OFF', problem: `enables the mtls backend "${mtls.enabledBackend}", which is not in spec.mtls.backends` };
+  const mode = backend.mode ?? 'STRICT';
+  if (mode !== 'STRICT' && mode !== 'PERMISSIVE') return { mode: 'OFF', problem: `has the unknown mtls mode "${mode}": use STRICT` };
+  return { mode };
+}
+
+/** The most specific MeshIdentity of the mesh that selects the workload: most labels, then the first name. */
+function bestIdentity(identities: Identity[], workload: Workload): Identity | undefined {
+  return identities
+    .filter((identity) => identity.mesh === workload.mesh && identity.matchLabels !== undefined && labelsMatch(identity.matchLabels, workload.labels))
+    .sort((a, b) => Object.keys(b.matchLabels!).length - Object.keys(a.matchLabels!).length || (a.id < b.id ? -1 : 1))[0];
+}
+
+function renderSpiffeId(identity: Identity, source: Source): string {
+  const path = identity.path.replace(/\{\{\s*\.Namespace\s*\}\}/g, source.namespace).replace(/\{\{\s*\.ServiceAccount\s*\}\}/g, source.serviceAccount);
+  return `spiffe://${identity.trustDomain}${path}`;
+}
+
+/**
+ * The tags a caller's certificate carries in mesh-mtls mode: its pod labels, namespace and `kuma.io/service`
+ * (`<service>_<namespace>_svc_<port>` for each port of the Service that selects it, `pkg/core/ca/issuer`, v2.14.3).
+ */
+function sourceTagsOf(source: Source, workload: Workload, services: Service[]): Map<string, Set<string>> {
+  const tags = new Map<string, Set<string>>();
+  const add = (key: string, value: string) => tags.set(key, (tags.get(key) ?? new Set()).add(value));
+  for (const [key, value] of Object.entries(workload.labels)) if (!key.includes('kuma.io/') || key === NAMESPACE_TAG) add(key, value);
+  const service = services.find((candidate) => candidate.name === source.service && candidate.namespace === source.namespace);
+  if (service) for (const port of service.ports) add('kuma.io/service', `${service.name}_${service.namespace}_svc_${port.port}`);
+  else add('kuma.io/service', `${source.service}_${source.namespace}_svc`);
+  return tags;
+}
+
+/** Whether a permission's top-level targetRef selects the callee's inbound for this port. */
+function appliesTo(permission: Permission, target: Service, port: ServicePort, workload: Workload): boolean {
+  // A policy outside the system namespace applies only to data planes in its own namespace.
+  if (permission.namespace !== SYSTEM_NAMESPACE && permission.namespace !== target.namespace) return false;
+  const ref = permission.targetRef;
+  const sectionOk = ref.sectionName === undefined || ref.sectionName === port.name || ref.sectionName === String(port.targetPort);
+  switch (ref.kind ?? 'Mesh') {
+    case 'Mesh':
+      return true;
+    case 'Dataplane':
+      if (ref.name !== undefined) return false;
+      return ref.labels !== undefined && labelsMatch(ref.labels, workload.labels) && sectionOk;
+    case 'MeshSubset': {
+      const tags = { ...workload.labels, 'kuma.io/service': `${target.name}_${target.namespace}_svc_${port.port}` };
+      return labelsMatch(ref.tags ?? {}, tags);
+    }
+    default:
+      return false;
+  }
+}
+
+interface Caller {
+  tags?: Map<string, Set<string>>;
+  spiffeId?: string;
+}
+
+/**
+ * Decides by the applicable permissions. `rules` work as Kuma documents them: any deny match denies, else any
+ * allow match allows. For `from`, the most specific entry that matches the caller decides (MeshSubset over Mesh,
+ * more tags over fewer). Returns undefined when nothing matches.
+ */
+function judge(permissions: Permission[], caller: Caller, findings: Finding[]): { allowed: boolean; by: string } | undefined {
+  const matchesSpiffe = (match: Match) =>
+    caller.spiffeId !== undefined &&
+    match.spiffeID?.value !== undefined &&
+    (match.spiffeID.type === 'Prefix' ? caller.spiffeId.startsWith(match.spiffeID.value) : caller.spiffeId === match.spiffeID.value);
+  const denied = permissions.find((permission) => permission.rules.some((rule) => rule.deny.some(matchesSpiffe)));
+  if (denied) return { allowed: false, by: `MeshTrafficPermission ${denied.id}` };
+  const allowed = permissions.find((permission) => permission.rules.some((rule) => rule.allow.some(matchesSpiffe)));
+  if (allowed) return { allowed: true, by: `MeshTrafficPermission ${allowed.id}` };
+
+  let best: { rank: number; action: string; id: string } | undefined;
+  for (const permission of permissions) {
+    for (const entry of permission.from) {
+      const rank = fromRank(entry.targetRef, caller);
+      if (rank === undefined) continue;
+      if (best && rank === best.rank && entry.action !== best.action) {
+        findings.push({ subject: permission.id, message: `conflicts with ${best.id}: entries of equal specificity allow and deny the same caller` });
+      }
+      if (!best || rank > best.rank || (rank === best.rank && entry.action === 'Deny')) best = { rank, action: entry.action, id: permission.id };
+    }
+  }
+  if (!best) return undefined;
+  return { allowed: best.action === 'Allow' || best.action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${best.id}` };
+}
+
+/** The specificity of a `from` entry that matches the caller, or undefined when it does not match. */
+function fromRank(ref: TargetRef, caller: Caller): number | undefined {
+  if (ref.kind === 'Mesh') return 0;
+  if (ref.kind !== 'MeshSubset' || !caller.tags) return undefined;
+  const tags = Object.entries(ref.tags ?? {});
+  return tags.every(([key, value]) => caller.tags!.get(key)?.has(value)) ? 1 + tags.length : undefined;
+}
+
+function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+function isKuma(kind: string): (object: KubeObject) => boolean {
+  return (object) => object.kind === kind && object.apiVersion.startsWith('kuma.io/');
+}
+
+function meshLabelOf(object: KubeObject): string {
+  return object.metadata.labels?.['kuma.io/mesh'] ?? 'default';
+}
+
+function readPermission(object: KubeObject, findings: Finding[]): Permission {
+  const spec = (object.spec ?? {}) as { targetRef?: TargetRef; from?: { targetRef?: TargetRef; default?: { action?: string } }[]; rules?: { default?: { allow?: Match[]; allowWithShadowDeny?: Match[]; deny?: Match[] } }[] };
+  const id = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+  const subject = `MeshTrafficPermission ${id}`;
+  const targetRef = spec.targetRef ?? { kind: 'Mesh' };
+  if (!['Mesh', 'Dataplane', 'MeshSubset'].includes(targetRef.kind ?? 'Mesh') || (targetRef.kind === 'Dataplane' && targetRef.name !== undefined)) {
+    findings.push({ subject, message: `targets ${targetRef.kind}${targetRef.name ? ` ${targetRef.name}` : ''}, which verify does not evaluate; select data planes by labels instead` });
+  }
+  if (object.metadata.labels?.['kuma.io/mesh'] === undefined) findings.push({ subject, message: 'lacks the label kuma.io/mesh, so it belongs to the mesh "default"' });
+  if (object.metadata.labels?.['kuma.io/effect'] === 'shadow') findings.push({ subject, message: 'is labelled kuma.io/effect=shadow, so Kuma does not enforce it' });
+
+  const from = (spec.from ?? []).map((entry) => {
+    const ref = entry.targetRef ?? {};
+    if (ref.kind !== 'Mesh' && ref.kind !== 'MeshSubset') findings.push({ subject, message: `has a "from" entry of kind ${ref.kind}, which verify does not evaluate and never matches` });
+    return { targetRef: ref, action: entry.default?.action ?? 'Deny' };
+  });
+  const rules = (spec.rules ?? []).map((rule) => {
+    const all = [...(rule.default?.deny ?? []), ...(rule.default?.allow ?? []), ...(rule.default?.allowWithShadowDeny ?? [])];
+    if (all.some((match) => match.sni !== undefined)) findings.push({ subject, message: 'matches by SNI, which verify does not evaluate and never matches' });
+    return { deny: rule.default?.deny ?? [], allow: [...(rule.default?.allow ?? []), ...(rule.default?.allowWithShadowDeny ?? [])] };
+  });
+  return { id, mesh: meshLabelOf(object), namespace: object.metadata.namespace ?? 'default', targetRef, from, rules };
+}
+
+function readIdentity(object: KubeObject, findings: Finding[]): Identity {
+  const spec = (object.spec ?? {}) as { selector?: { dataplane?: { matchLabels?: Record<string, string> } }; spiffeID?: { trustDomain?: string; path?: string } };
+  const mesh = meshLabelOf(object);
+  const id = `MeshIdentity ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+  if (object.metadata.namespace !== SYSTEM_NAMESPACE) findings.push({ subject: id, message: `is outside ${SYSTEM_NAMESPACE}, where Kuma ignores it` });
+  const trustDomain = spec.spiffeID?.trustDomain ?? `${mesh}.default.mesh.local`;
+  if (trustDomain.includes('{{')) findings.push({ subject: id, message: 'has a templated trust domain, so verify cannot tell the SPIFFE IDs it issues' });
+  // Kuma selects nothing when the selector or its dataplane part is missing.
+  const matchLabels = object.metadata.namespace === SYSTEM_NAMESPACE ? spec.selector?.dataplane?.matchLabels ?? (spec.selector?.dataplane ? {} : undefined) : undefined;
+  return { id, mesh, matchLabels, trustDomain, path: spec.spiffeID?.path ?? '/ns/{{ .Namespace }}/sa/{{ .ServiceAccount }}' };
+}
+
+function readMeshTls(object: KubeObject, findings: Finding[]): { id: string; mesh: string; mode: string } {
+  const spec = (object.spec ?? {}) as { targetRef?: TargetRef; rules?: { default?: { mode?: string } }[]; from?: { default?: { mode?: string } }[] };
+  const id = `MeshTLS ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+  const modes = [...(spec.rules ?? []), ...(spec.from ?? [])].map((entry) => entry.default?.mode).filter((mode): mode is string => mode !== undefined);
+  if ((spec.targetRef?.kind ?? 'Mesh') !== 'Mesh') findings.push({ subject: id, message: 'targets a subset of the mesh, which verify treats as the whole mesh' });
+  return { id, mesh: meshLabelOf(object), mode: modes.includes('Permissive') ? 'Permissive' : 'Strict' };
+}

@@ -1,0 +1,43 @@
+/**
+ * Kuma 2.14.3, the newest 2.14 patch: kumahq/kuma `versions.yml` marks it `latest` (tag v2.14.3, 2026-08-07).
+ * The Helm chart `kuma/kuma` is published with the same version as Kuma itself.
+ */
+export const KUMA_VERSION = '2.14.3';
+export const KUMA_HELM_REPOSITORY = 'https://kumahq.github.io/charts';
+
+/** The namespace and Helm release of the control plane; its pods carry `app: kuma-control-plane` (chart `_helpers.tpl`, kuma.cpLabels). */
+export const SYSTEM_NAMESPACE = 'kuma-system';
+export const CONTROL_PLANE_LABELS = { app: 'kuma-control-plane' } as const;
+
+/** The control plane's dp-server port: data plane bootstrap, xDS and certificates (chart `cp-service.yaml`, port `dp-server`, v2.14.3). */
+export const DP_SERVER_PORT = 5678;
+/** The control plane's HTTP API, which kumactl reads through a port-forward (chart `cp-service.yaml`, port `http-api-server`). */
+export const API_SERVER_PORT = 5681;
+/** The admission webhook's container port (chart value `controlPlane.admissionServerPort`, v2.14.3). */
+export const ADMISSION_SERVER_PORT = 5443;
+/** The sidecar's application probe proxy, which answers kubelet probes in plaintext (`pkg/config/plugins/runtime/k8s/config.go`, v2.14.3). */
+export const PROBE_PROXY_PORT = 9001;
+
+/** The name of the builtin certificate authority backend of the Mesh. */
+export const BUILTIN_BACKEND = 'ca-1';
+
+/** The volume with a projected ServiceAccount token that the sidecar uses to authenticate to the control plane. */
+export const TOKEN_VOLUME = 'kuma-sidecar-token';
+
+/** The plugin option that picks how workloads get their mTLS identity. */
+export const IDENTITY_OPTION = 'kuma-identity';
+export type IdentityMode = 'mesh-mtls' | 'meshidentity';
+export const IDENTITY_MODES: readonly IdentityMode[] = ['mesh-mtls', 'meshidentity'];
+
+/** The SPIFFE trust domain of a mesh in `meshidentity` mode, set explicitly so that permissions can name exact IDs. */
+export function trustDomainOf(mesh: string): string {
+  return `${mesh}.mesh.local`;
+}
+
+/**
+ * The SPIFFE ID a MeshIdentity gives a pod: Kuma's default Kubernetes path `/ns/<namespace>/sa/<service account>`
+ * (`pkg/core/resources/apis/meshidentity/api/v1alpha1/helpers.go`, v2.14.3).
+ */
+export function spiffeIdOf(mesh: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomainOf(mesh)}/ns/${namespace}/sa/${serviceAccount}`;
+}

@@ -1,0 +1,317 @@
+import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
+import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
+import type { Service, ServicePort } from '../../src/topology/types.js';
+import { DEFAULT_POLICY_ANNOTATION, INJECT_ANNOTATION } from './resources.js';
+import { CONTROL_PLANE_NAMESPACE, TRUST_DOMAIN, identityOf } from './versions.js';
+
+const SKIP_INBOUND_ANNOTATION = 'config.linkerd.io/skip-inbound-ports';
+const SKIP_OUTBOUND_ANNOTATION = 'config.linkerd.io/skip-outbound-ports';
+
+/** The cluster-wide default inbound policy: `proxy.defaultInboundPolicy` in linkerd-control-plane, left unchanged here. */
+const CLUSTER_DEFAULT_POLICY = 'all-unauthenticated';
+
+/** Default policies that let a client without a Linkerd certificate through (linkerd/website `2-edge/reference/authorization-policy.md`). */
+const UNAUTHENTICATED_POLICIES = new Set(['all-unauthenticated', 'cluster-unauthenticated', 'audit']);
+const AUTHENTICATED_POLICIES = new Set(['all-authenticated', 'cluster-authenticated']);
+
+interface Workload {
+  labels: Record<string, string>;
+  injected: boolean;
+  defaultPolicy: { value: string; by: string };
+  containerPorts: { name?: string; containerPort: number }[];
+  skipInbound: Set<number>;
+  skipOutbound: Set<number>;
+}
+
+interface Server {
+  id: string;
+  name: string;
+  namespace: string;
+  podSelector?: LabelSelector;
+  port: number | string;
+  accessPolicy: string;
+}
+
+/** A client identity match, as Linkerd parses it: exact, or `*` / `*.suffix`. */
+type IdentityMatch = { exact: string } | { suffix: string };
+
+interface AuthorizationPolicy {
+  id: string;
+  namespace: string;
+  target: { kind: 'Server'; name: string } | { kind: 'Namespace' } | { kind: 'Route' };
+  /** The identities one of which the client must prove with mTLS; undefined when the policy needs none. */
+  identities?: IdentityMatch[];
+  /** Why Linkerd ignores the policy, when it does. */
+  invalid?: string;
+}
+
+/**
+ * Evaluates Linkerd's policy resources the way the policy controller of edge-26.8.3 does
+ * (policy-controller/k8s/index/src/inbound in linkerd/linkerd2): a port selected by a Server allows what an
+ * AuthorizationPolicy on that Server (or on its namespace) allows, and otherwise applies the Server's
+ * `accessPolicy`; a port without a Server applies the default inbound policy of the pod, its namespace, or
+ * the cluster. Meshed traffic between proxies is always mutual TLS, so a connection is mTLS when the client
+ * has a proxy and the server port does not bypass its proxy.
+ * NOTE: NetworkAuthentication networks are not compared with pod addresses: verify assumes they contain
+ * every client, and route-level authorization (HTTPRoute, GRPCRoute) is reported instead of evaluated.
+ */
+export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
+  const findings: Finding[] = [];
+  const namespaceAnnotations = new Map(
+    context.objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.annotations ?? {}]),
+  );
+
+  const workloads = new Map<string, Workload>();
+  for (const service of context.topology.services) {
+    workloads.set(service.name, readWorkload(context.objects, service, namespaceAnnotations.get(service.namespace) ?? {}));
+  }
+  checkDefaultPolicies(context, workloads, findings);
+
+  const servers = context.objects.filter(isPolicyKind('Server')).map((object) => readServer(object, findings));
+  const authentications = readAuthentications(context.objects, findings);
+  const policies = context.objects.filter(isPolicyKind('AuthorizationPolicy')).map((object) => readAuthorizationPolicy(object, authentications));
+  checkServers(context, servers, workloads, findings);
+  checkPolicies(policies, servers, findings);
+  reportUnevaluated(context.objects, findings);
+
+  const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
+    const workload = workloads.get(target.name)!;
+    if (!workload.injected) {
+      return { allowed: true, mtls: false, reason: `${target.namespace}/${target.name} has no Linkerd proxy, so Linkerd enforces nothing on it` };
+    }
+    if (workload.skipInbound.has(port.targetPort)) {
+      return { allowed: true, mtls: false, reason: `port ${port.targetPort} of ${target.namespace}/${target.name} bypasses the proxy (${SKIP_INBOUND_ANNOTATION})` };
+    }
+
+    const meshed = isSourceMeshed(source, port, workloads, namespaceAnnotations);
+    const identity = meshed ? identityOf(source.namespace, source.serviceAccount) : undefined;
+    const server = servers.find((candidate) => selectsPort(candidate, target, port, workload));
+    if (!server) {
+      const { value, by } = workload.defaultPolicy;
+      return decideDefault(value, meshed, `no Server selects port ${port.targetPort} of ${target.namespace}/${target.name}, so ${by} applies`);
+    }
+
+    const applicable = policies.filter(
+      (policy) => policy.namespace === server.namespace && !policy.invalid && (policy.target.kind === 'Namespace' || (policy.target.kind === 'Server' && policy.target.name === server.name)),
+    );
+    const allow = applicable.find((policy) => !policy.identities || (identity !== undefined && policy.identities.some((match) => matchesIdentity(match, identity))));
+    if (allow) {
+      const how = allow.identities ? `the client's identity ${identity}` : 'any client, authenticated or not';
+      return { allowed: true, mtls: meshed, reason: `${allow.id} lets ${how} use ${server.id}` };
+    }
+    const names = applicable.map((policy) => policy.id).join(', ') || 'none';
+    return decideDefault(server.accessPolicy, meshed, `no AuthorizationPolicy on ${server.id} matches ${identity ?? 'a client without a Linkerd identity'} (policies: ${names}), so its accessPolicy applies`);
+  };
+
+  return { decide, findings };
+}
+
+/** Applies a default policy, or a Server's accessPolicy, which take the same values. */
+function decideDefault(policy: string, meshed: boolean, why: string): MeshDecision {
+  if (UNAUTHENTICATED_POLICIES.has(policy)) return { allowed: true, mtls: meshed, reason: `${why}: "${policy}" allows clients without mTLS` };
+  if (AUTHENTICATED_POLICIES.has(policy)) {
+    return meshed ? { allowed: true, mtls: true, reason: `${why}: "${policy}" allows every meshed client` } : { allowed: false, mtls: false, reason: `${why}: "${policy}" requires mTLS` };
+  }
+  return { allowed: false, mtls: meshed, reason: `${why}: "${policy}" denies it` };
+}
+
+function readWorkload(objects: KubeObject[], service: Service, namespaceAnnotations: Record<string, string>): Workload {
+  const template = podTemplateOf(objects, service);
+  const annotations = template?.metadata.annotations ?? {};
+  const injection = annotations[INJECT_ANNOTATION] ?? namespaceAnnotations[INJECT_ANNOTATION];
+  const podPolicy = annotations[DEFAULT_POLICY_ANNOTATION];
+  const namespacePolicy = namespaceAnnotations[DEFAULT_POLICY_ANNOTATION];
+  const defaultPolicy = podPolicy
+    ? { value: podPolicy, by: `the pod annotation ${DEFAULT_POLICY_ANNOTATION}` }
+    : namespacePolicy
+      ? { value: namespacePolicy, by: `the annotation ${DEFAULT_POLICY_ANNOTATION} of namespace ${service.namespace}` }
+      : { value: CLUSTER_DEFAULT_POLICY, by: 'the cluster default inbound policy' };
+  const containers = (template?.spec.containers ?? []) as { ports?: { name?: string; containerPort: number }[] }[];
+  return {
+    labels: template?.metadata.labels ?? {},
+    injected: injection === 'enabled' || injection === 'ingress',
+    defaultPolicy,
+    containerPorts: containers.flatMap((container) => container.ports ?? []),
+    skipInbound: parsePorts(annotations[SKIP_INBOUND_ANNOTATION] ?? namespaceAnnotations[SKIP_INBOUND_ANNOTATION]),
+    skipOutbound: parsePorts(annotations[SKIP_OUTBOUND_ANNOTATION] ?? namespaceAnnotations[SKIP_OUTBOUND_ANNOTATION]),
+  };
+}
+
+/** A client is meshed when it has a proxy and its connection to the port does not bypass that proxy. */
+function isSourceMeshed(source: Source, port: ServicePort, workloads: Map<string, Workload>, namespaceAnnotations: Map<string, Record<string, string>>): boolean {
+  if (!source.meshed) return false;
+  const workload = workloads.get(source.service);
+  if (workload) return workload.injected && !workload.skipOutbound.has(port.targetPort) && !workload.skipOutbound.has(port.port);
+  const injection = namespaceAnnotations.get(source.namespace)?.[INJECT_ANNOTATION];
+  return injection === 'enabled' || injection === 'ingress';
+}
+
+/** Parses Linkerd's port lists: comma-separated ports and `low-high` ranges. */
+function parsePorts(value: string | undefined): Set<number> {
+  const ports = new Set<number>();
+  for (const part of (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean)) {
+    const [low, high] = part.split('-').map(Number);
+    if (low === undefined || Number.isNaN(low)) continue;
+    for (let port = low; port <= (high ?? low); port++) ports.add(port);
+  }
+  return ports;
+}
+
+function selectsPort(server: Server, target: Service, port: ServicePort, workload: Workload): boolean {
+  if (server.namespace !== target.namespace || !server.podSelector || !matchesSelector(server.podSelector, workload.labels)) return false;
+  if (typeof server.port === 'number') return server.port === port.targetPort;
+  return workload.containerPorts.some((containerPort) => containerPort.name === server.port && containerPort.containerPort === port.targetPort);
+}
+
+function matchesIdentity(match: IdentityMatch, identity: string): boolean {
+  if ('exact' in match) return match.exact === identity;
+  return match.suffix === '' || identity.endsWith(`.${match.suffix}`);
+}
+
+function parseIdentity(value: string): IdentityMatch {
+  if (value === '*') return { suffix: '' };
+  if (value.startsWith('*.')) return { suffix: value.slice(2) };
+  return { exact: value };
+}
+
+function isPolicyKind(kind: string): (object: KubeObject) => boolean {
+  return (object) => object.kind === kind && object.apiVersion.startsWith('policy.linkerd.io/');
+}
+
+function readServer(object: KubeObject, findings: Finding[]): Server {
+  const spec = (object.spec ?? {}) as { podSelector?: LabelSelector; port?: number | string; accessPolicy?: string };
+  const id = `Server ${object.metadata.namespace}/${object.metadata.name}`;
+  const accessPolicy = spec.accessPolicy ?? 'deny';
+  if (accessPolicy !== 'deny') findings.push({ subject: id, message: `accessPolicy "${accessPolicy}" lets through clients that no AuthorizationPolicy names: set it to deny` });
+  return { id, name: object.metadata.name, namespace: object.metadata.namespace ?? 'default', podSelector: spec.podSelector, port: spec.port ?? 0, accessPolicy };
+}
+
+interface Authentications {
+  meshTls: Map<string, IdentityMatch[]>;
+  networks: Set<string>;
+}
+
+function readAuthentications(objects: KubeObject[], findings: Finding[]): Authentications {
+  const meshTls = new Map<string, IdentityMatch[]>();
+  for (const object of objects.filter(isPolicyKind('MeshTLSAuthentication'))) {
+    const namespace = object.metadata.namespace ?? 'default';
+    const spec = (object.spec ?? {}) as { identities?: string[]; identityRefs?: { kind: string; name?: string; namespace?: string }[] };
+    const matches = (spec.identities ?? []).map(parseIdentity);
+    for (const reference of spec.identityRefs ?? []) {
+      const referenceNamespace = reference.namespace ?? namespace;
+      if (reference.kind === 'ServiceAccount') {
+        // NOTE: a ServiceAccount reference without a name is read as every ServiceAccount of its namespace.
+        matches.push(reference.name ? { exact: identityOf(referenceNamespace, reference.name) } : { suffix: `${referenceNamespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}` });
+      } else if (reference.kind === 'Namespace') {
+        matches.push({ suffix: `${reference.name ?? referenceNamespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}` });
+      } else {
+        findings.push({ subject: `MeshTLSAuthentication ${namespace}/${object.metadata.name}`, message: `identityRefs names a ${reference.kind}, which Linkerd does not support` });
+      }
+    }
+    meshTls.set(`${namespace}/${object.metadata.name}`, matches);
+  }
+
+  const networks = new Set<string>();
+  for (const object of objects.filter(isPolicyKind('NetworkAuthentication'))) {
+    const key = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+    networks.add(key);
+    findings.push({ subject: `NetworkAuthentication ${key}`, message: 'authenticates by address, not identity; verify assumes its networks contain every client' });
+  }
+  return { meshTls, networks };
+}
+
+/** Reads an AuthorizationPolicy as the policy controller's `policy_client_authz` does, including when it ignores one. */
+function readAuthorizationPolicy(object: KubeObject, authentications: Authentications): AuthorizationPolicy {
+  const namespace = object.metadata.namespace ?? 'default';
+  const id = `AuthorizationPolicy ${namespace}/${object.metadata.name}`;
+  const spec = (object.spec ?? {}) as { targetRef?: { group?: string; kind?: string; name?: string }; requiredAuthenticationRefs?: { group?: string; kind?: string; name?: string; namespace?: string }[] };
+  const targetKind = spec.targetRef?.kind;
+  const target: AuthorizationPolicy['target'] =
+    targetKind === 'Server' ? { kind: 'Server', name: spec.targetRef?.name ?? '' } : targetKind === 'Namespace' ? { kind: 'Namespace' } : { kind: 'Route' };
+
+  let identities: IdentityMatch[] | undefined;
+  let invalid: string | undefined;
+  for (const reference of spec.requiredAuthenticationRefs ?? []) {
+    const key = `${reference.namespace ?? namespace}/${reference.name ?? ''}`;
+    if (reference.kind === 'MeshTLSAuthentication' || reference.kind === 'ServiceAccount') {
+      if (identities) invalid = 'names more than one MeshTLSAuthentication or ServiceAccount, so Linkerd ignores it';
+      const matches = reference.kind === 'ServiceAccount' ? [{ exact: identityOf(reference.namespace ?? namespace, reference.name ?? '') }] : authentications.meshTls.get(key);
+      if (!matches) invalid = `requires MeshTLSAuthentication ${key}, which does not exist, so Linkerd ignores it`;
+      identities = matches ?? [];
+    } else if (reference.kind === 'NetworkAuthentication') {
+      if (!authentications.networks.has(key)) invalid = `requires NetworkAuthentication ${key}, which does not exist, so Linkerd ignores it`;
+    } else {
+      invalid = `requires a ${String(reference.kind)}, which Linkerd does not support, so it ignores the policy`;
+    }
+  }
+  if (targetKind !== 'Server' && targetKind !== 'Namespace' && targetKind !== 'HTTPRoute' && targetKind !== 'GRPCRoute') {
+    invalid = `targets a ${String(targetKind)}, which Linkerd does not support, so it ignores the policy`;
+  }
+  return { id, namespace, target, identities, ...(invalid && { invalid }) };
+}
+
+function checkDefaultPolicies(context: EvaluateContext, workloads: Map<string, Workload>, findings: Finding[]): void {
+  const reported = new Set<string>();
+  for (const service of context.topology.services) {
+    const { value, by } = workloads.get(service.name)!.defaultPolicy;
+    if (value === 'deny' || reported.has(by)) continue;
+    reported.add(by);
+    const subject = by.startsWith('the pod') ? `pod template of ${service.namespace}/${service.name}` : by.includes('namespace') ? `Namespace ${service.namespace}` : 'cluster default inbound policy';
+    const effect = UNAUTHENTICATED_POLICIES.has(value) ? 'accepts plaintext from clients outside the mesh' : 'accepts any meshed client';
+    findings.push({ subject, message: `default inbound policy "${value}" ${effect} on ports without a Server: set ${DEFAULT_POLICY_ANNOTATION} to deny` });
+  }
+}
+
+/** Reports Servers that select no pod, a port their pods do not have, or a port another Server already selects. */
+function checkServers(context: EvaluateContext, servers: Server[], workloads: Map<string, Workload>, findings: Finding[]): void {
+  const owners = new Map<string, string>();
+  for (const server of servers) {
+    const selected = context.topology.services.filter(
+      (service) => service.namespace === server.namespace && server.podSelector !== undefined && matchesSelector(server.podSelector, workloads.get(service.name)!.labels),
+    );
+    if (selected.length === 0) {
+      findings.push({ subject: server.id, message: 'selects no pod of the topology' });
+      continue;
+    }
+    for (const service of selected) {
+      const port = service.ports.find((candidate) => selectsPort(server, service, candidate, workloads.get(service.name)!));
+      if (!port) {
+        findings.push({ subject: server.id, message: `selects port ${server.port}, which no container of ${service.namespace}/${service.name} exposes (container ports: ${service.ports.map((candidate) => candidate.targetPort).join(', ')})` });
+        continue;
+      }
+      const key = `${service.name}:${port.targetPort}`;
+      const owner = owners.get(key);
+      if (owner) findings.push({ subject: server.id, message: `selects port ${port.targetPort} of ${service.name}, which ${owner} also selects; Servers must not overlap` });
+      else owners.set(key, server.id);
+    }
+  }
+}
+
+function checkPolicies(policies: AuthorizationPolicy[], servers: Server[], findings: Finding[]): void {
+  for (const policy of policies) {
+    if (policy.invalid) findings.push({ subject: policy.id, message: policy.invalid });
+    else if (policy.target.kind === 'Route') findings.push({ subject: policy.id, message: 'targets a route; verify does not evaluate route-level authorization' });
+    else if (policy.target.kind === 'Server') {
+      const name = policy.target.name;
+      if (!servers.some((server) => server.namespace === policy.namespace && server.name === name)) {
+        findings.push({ subject: policy.id, message: `targets Server ${policy.namespace}/${name}, which does not exist` });
+      }
+    }
+  }
+}
+
+/** Reports resources that change Linkerd's authorization in ways this evaluator does not model. */
+function reportUnevaluated(objects: KubeObject[], findings: Finding[]): void {
+  for (const object of objects) {
+    const subject = `${object.kind} ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+    if (isPolicyKind('ServerAuthorization')(object)) {
+      findings.push({ subject, message: 'ServerAuthorization is the older policy resource, which verify does not evaluate: use AuthorizationPolicy' });
+    }
+    const routeKind = object.kind === 'HTTPRoute' || object.kind === 'GRPCRoute';
+    const parents = ((object.spec ?? {}) as { parentRefs?: { kind?: string }[] }).parentRefs ?? [];
+    if (routeKind && parents.some((parent) => parent.kind === 'Server')) {
+      findings.push({ subject, message: 'attaches to a Server, which replaces its default routes and probe authorizations; verify does not evaluate routes' });
+    }
+  }
+}
