@@ -1,0 +1,249 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
+import type { KubeObject } from '../../src/k8s/object.js';
+import { createNetworkPolicyEvaluator, type NetworkPolicyObject, type PodModel } from '../../src/netpol/evaluate.js';
+import { findPreset } from '../../src/topology/presets.js';
+import { kumaPlugin } from './index.js';
+
+describeConformance(kumaPlugin, { crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)), allChoices: true });
+
+const workshop = findPreset('workshop')!.document;
+const bookinfo = findPreset('bookinfo')!.document;
+
+type Spec<T> = KubeObject & { spec: T };
+
+function find<T = Record<string, unknown>>(generated: GeneratedCase, kind: string, namespace: string | undefined, name: string): Spec<T> {
+  const object = generated.objects.find((candidate) => candidate.kind === kind && candidate.metadata.namespace === namespace && candidate.metadata.name === name);
+  if (!object) throw new Error(`${kind} ${namespace ?? ''}/${name} is not in the generated manifests`);
+  return object as Spec<T>;
+}
+
+function problemsOf(generated: GeneratedCase, options: Record<string, string> = {}): string[] {
+  return checkExactEdges(verifyCase(kumaPlugin, generated, options));
+}
+
+describe('kuma Mesh', () => {
+  // The Mesh CRD keeps its spec open (x-kubernetes-preserve-unknown-fields), so schema validation checks nothing in it.
+  it('uses the builtin CA in STRICT mode by default', () => {
+    const mesh = find<{ mtls: { enabledBackend: string; backends: { name: string; type: string; mode: string }[] } }>(generateCase(kumaPlugin, workshop), 'Mesh', undefined, 'hero');
+    expect(mesh.spec.mtls.enabledBackend).toBe('ca-1');
+    expect(mesh.spec.mtls.backends).toEqual([{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }]);
+  });
+
+  it('turns off passthrough and default policies', () => {
+    const mesh = find<Record<string, unknown>>(generateCase(kumaPlugin, workshop), 'Mesh', undefined, 'hero');
+    expect(mesh.spec.networking).toEqual({ outbound: { passthrough: false } });
+    expect(mesh.spec.skipCreatingInitialPolicies).toEqual(['*']);
+    expect(Object.keys(mesh.spec).sort()).toEqual(['mtls', 'networking', 'skipCreatingInitialPolicies']);
+  });
+
+  it('has no mtls block in meshidentity mode', () => {
+    const generated = generateCase(kumaPlugin, workshop, { 'kuma-identity': 'meshidentity' });
+    const mesh = find<Record<string, unknown>>(generated, 'Mesh', undefined, 'hero');
+    expect(mesh.spec.mtls).toBeUndefined();
+    expect(mesh.spec.meshServices).toEqual({ mode: 'Exclusive' });
+    expect(find(generated, 'MeshTLS', 'kuma-system', 'hero-strict').spec).toEqual({ targetRef: { kind: 'Mesh' }, rules: [{ default: { mode: 'Strict' } }] });
+  });
+
+  it('labels every namespace for injection and the mesh', () => {
+    const generated = generateCase(kumaPlugin, bookinfo);
+    const namespaces = generated.objects.filter((object) => object.kind === 'Namespace');
+    expect(namespaces).toHaveLength(1);
+    expect(namespaces[0]!.metadata.labels).toMatchObject({ 'kuma.io/sidecar-injection': 'enabled', 'kuma.io/mesh': 'bookinfo', 'pod-security.kubernetes.io/enforce': 'restricted' });
+  });
+});
+
+describe('kuma MeshTrafficPermission', () => {
+  it('allows exactly the caller on the callee port', () => {
+    const permission = find<unknown>(generateCase(kumaPlugin, workshop), 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    expect(permission.metadata.labels?.['kuma.io/mesh']).toBe('hero');
+    expect(permission.spec).toEqual({
+      targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' }, sectionName: 'postgres-5432' },
+      from: [{ targetRef: { kind: 'MeshSubset', tags: { 'app.kubernetes.io/name': 'hero', 'k8s.kuma.io/namespace': 'production' } }, default: { action: 'Allow' } }],
+    });
+  });
+
+  it('names the SPIFFE ID in meshidentity mode', () => {
+    const permission = find<unknown>(generateCase(kumaPlugin, workshop, { 'kuma-identity': 'meshidentity' }), 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    expect(permission.spec).toEqual({
+      targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' }, sectionName: 'postgres-5432' },
+      rules: [{ default: { allow: [{ spiffeID: { type: 'Exact', value: 'spiffe://hero.mesh.local/ns/production/sa/hero' } }] } }],
+    });
+  });
+
+  it('has one permission per edge on bookinfo', () => {
+    const generated = generateCase(kumaPlugin, bookinfo);
+    const names = generated.objects.filter((object) => object.kind === 'MeshTrafficPermission').map((object) => object.metadata.name).sort();
+    expect(names).toEqual(['details-http-from-productpage', 'ratings-http-from-reviews', 'reviews-http-from-productpage']);
+  });
+});
+
+describe('kuma workloads', () => {
+  it('declares every container port and a Kuma appProtocol', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const service = find<{ ports: { appProtocol: string; targetPort: string }[] }>(generated, 'Service', 'production', 'hero');
+    expect(service.spec.ports.map((port) => port.appProtocol)).toEqual(['http']);
+    const database = find<{ ports: { appProtocol: string }[] }>(generated, 'Service', 'data', 'lil-deebee');
+    expect(database.spec.ports.map((port) => port.appProtocol)).toEqual(['tcp']);
+    const workload = find<{ template: { spec: { containers: { ports: { name: string; containerPort: number }[] }[] } } }>(generated, 'StatefulSet', 'data', 'lil-deebee');
+    expect(workload.spec.template.spec.containers[0]!.ports).toEqual([{ name: 'postgres-5432', containerPort: 5432, protocol: 'TCP' }]);
+  });
+
+  it('gives only the sidecar a token', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const workload = find<{ template: { metadata: { annotations: Record<string, string> }; spec: { automountServiceAccountToken: boolean; volumes: { name: string }[]; containers: { volumeMounts: { name: string }[] }[] } } }>(
+      generated,
+      'Deployment',
+      'production',
+      'hero',
+    );
+    expect(workload.spec.template.metadata.annotations['kuma.io/service-account-token-volume']).toBe('kuma-sidecar-token');
+    expect(workload.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(workload.spec.template.spec.volumes.map((volume) => volume.name)).toContain('kuma-sidecar-token');
+    expect(workload.spec.template.spec.containers[0]!.volumeMounts.map((mount) => mount.name)).not.toContain('kuma-sidecar-token');
+  });
+
+  it('keeps the unmeshed client out of the mesh', () => {
+    const clients = generateCase(kumaPlugin, workshop).documents.get('verify/clients.yaml') as KubeObject[];
+    const unmeshed = clients.find((object) => object.metadata.name === 'verify-unmeshed-hero')!;
+    expect(unmeshed.metadata.labels?.['kuma.io/sidecar-injection']).toBe('disabled');
+    expect((unmeshed.spec as { volumes?: unknown[] }).volumes).toBeUndefined();
+    const meshed = clients.find((object) => object.metadata.name === 'verify-hero')!;
+    expect((meshed.spec as { volumes: { name: string }[] }).volumes.map((volume) => volume.name)).toEqual(['kuma-sidecar-token']);
+  });
+});
+
+describe('kuma plumbing NetworkPolicy', () => {
+  const generated = generateCase(kumaPlugin, workshop);
+  const policies = generated.objects.filter((object) => object.kind === 'NetworkPolicy') as unknown as NetworkPolicyObject[];
+  const namespaces = ['production', 'data', 'kuma-system', 'kube-system'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name } }));
+  const evaluator = createNetworkPolicyEvaluator(policies, namespaces);
+  const hero: PodModel = { name: 'hero', namespace: 'production', labels: { 'app.kubernetes.io/name': 'hero', 'app.kubernetes.io/component': 'server' } };
+  const database: PodModel = { name: 'lil-deebee', namespace: 'data', labels: { 'app.kubernetes.io/name': 'lil-deebee', 'app.kubernetes.io/component': 'server' } };
+  const controlPlane: PodModel = { name: 'kuma-control-plane', namespace: 'kuma-system', labels: { app: 'kuma-control-plane' } };
+  const otherSystemPod: PodModel = { name: 'other', namespace: 'kuma-system', labels: { app: 'other' } };
+
+  it('opens the control plane on 5678 only', () => {
+    expect(evaluator.decide({ from: hero, to: controlPlane, port: 5678 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: database, to: controlPlane, port: 5678 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: hero, to: controlPlane, port: 5681 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: hero, to: controlPlane, port: 5443 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: hero, to: otherSystemPod, port: 5678 }).allowed).toBe(false);
+  });
+
+  it('keeps the probe proxy closed to pods', () => {
+    expect(evaluator.decide({ from: hero, to: database, port: 9001 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: controlPlane, to: database, port: 9001 }).allowed).toBe(false);
+  });
+});
+
+describe('kuma verify on generated output', () => {
+  for (const [name, document] of [
+    ['workshop', workshop],
+    ['bookinfo', bookinfo],
+  ] as const) {
+    for (const mode of ['mesh-mtls', 'meshidentity']) {
+      it(`allows exactly the ${name} edges over mTLS (${mode})`, () => {
+        const generated = generateCase(kumaPlugin, document, { 'kuma-identity': mode });
+        const result = verifyCase(kumaPlugin, generated, { 'kuma-identity': mode });
+        expect(checkExactEdges(result)).toEqual([]);
+        expect(result.counts.meshAllowed).toBe(generated.topology.edges.length);
+      });
+    }
+  }
+});
+
+describe('kuma verify on hand-broken output', () => {
+  it('names a permission for the wrong caller', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const permission = find<{ from: { targetRef: { tags: Record<string, string> } }[] }>(generated, 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    permission.spec.from[0]!.targetRef.tags = { 'app.kubernetes.io/name': 'lil-deebee', 'k8s.kuma.io/namespace': 'data' };
+    const problems = problemsOf(generated);
+    expect(problems).toContain(
+      'hero -> lil-deebee:5432 is declared, but the mesh denies it: no MeshTrafficPermission on data/lil-deebee port postgres-5432 allows the caller, and Kuma denies by default with mTLS on',
+    );
+    expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by MeshTrafficPermission data/lil-deebee-postgres-5432-from-hero');
+  });
+
+  it('names a SPIFFE ID of the wrong caller', () => {
+    const options = { 'kuma-identity': 'meshidentity' };
+    const generated = generateCase(kumaPlugin, workshop, options);
+    const permission = find<{ rules: { default: { allow: { spiffeID: { value: string } }[] } }[] }>(generated, 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    permission.spec.rules[0]!.default.allow[0]!.spiffeID.value = 'spiffe://hero.mesh.local/ns/data/sa/lil-deebee';
+    const problems = problemsOf(generated, options);
+    expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by MeshTrafficPermission data/lil-deebee-postgres-5432-from-hero');
+    expect(problems.some((problem) => problem.startsWith('hero -> lil-deebee:5432 is declared, but the mesh denies it'))).toBe(true);
+  });
+
+  it('names a permission on every port', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const permission = find<{ targetRef: Record<string, unknown> }>(generated, 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    permission.spec.targetRef = { kind: 'Mesh' };
+    permission.metadata.namespace = 'kuma-system';
+    const problems = problemsOf(generated);
+    expect(problems).toContain('hero -> hero:8080 is not declared, but the mesh allows it: allowed by MeshTrafficPermission kuma-system/lil-deebee-postgres-5432-from-hero');
+  });
+
+  it('names PERMISSIVE mTLS', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const mesh = find<{ mtls: { backends: { mode: string }[] } }>(generated, 'Mesh', undefined, 'hero');
+    mesh.spec.mtls.backends[0]!.mode = 'PERMISSIVE';
+    const problems = problemsOf(generated);
+    expect(problems).toContain('Mesh hero: accepts plaintext (mtls backend mode PERMISSIVE): set the mode to STRICT');
+    expect(problems).toContain('hero (unmeshed) -> lil-deebee:5432 is not declared, but the mesh allows it: Mesh hero (PERMISSIVE) accepts plaintext, and Kuma applies no permission to it');
+  });
+
+  it('names Permissive MeshTLS', () => {
+    const options = { 'kuma-identity': 'meshidentity' };
+    const generated = generateCase(kumaPlugin, workshop, options);
+    find<{ rules: { default: { mode: string } }[] }>(generated, 'MeshTLS', 'kuma-system', 'hero-strict').spec.rules[0]!.default.mode = 'Permissive';
+    const problems = problemsOf(generated, options);
+    expect(problems).toContain('MeshTLS kuma-system/hero-strict: accepts plaintext (mode Permissive): set the mode to Strict');
+    expect(problems.some((problem) => problem.startsWith('hero (unmeshed) -> lil-deebee:5432 is not declared, but the mesh allows it'))).toBe(true);
+  });
+
+  it('names mTLS turned off', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    delete find<Record<string, unknown>>(generated, 'Mesh', undefined, 'hero').spec.mtls;
+    const problems = problemsOf(generated);
+    expect(problems).toContain(
+      'hero -> lil-deebee:5432 is declared, but the mesh does not require mTLS on it: Mesh hero has no enabled mTLS backend: without mTLS Kuma enforces no MeshTrafficPermission',
+    );
+  });
+
+  it('names a namespace without the mesh label', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    delete find(generated, 'Namespace', undefined, 'data').metadata.labels!['kuma.io/mesh'];
+    const problems = problemsOf(generated);
+    expect(problems).toContain('Namespace data: lacks the label kuma.io/mesh, so its pods join the mesh "default"');
+    expect(problems).toContain(
+      'hero -> lil-deebee:5432 is declared, but the mesh does not require mTLS on it: no Mesh "default" in the manifests: without mTLS Kuma enforces no MeshTrafficPermission',
+    );
+  });
+
+  it('names a permission without the mesh label', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    delete find(generated, 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero').metadata.labels!['kuma.io/mesh'];
+    const problems = problemsOf(generated);
+    expect(problems).toContain('MeshTrafficPermission data/lil-deebee-postgres-5432-from-hero: lacks the label kuma.io/mesh, so it belongs to the mesh "default"');
+    expect(problems.some((problem) => problem.startsWith('hero -> lil-deebee:5432 is declared, but the mesh denies it'))).toBe(true);
+  });
+
+  it('names a namespace without injection', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    delete find(generated, 'Namespace', undefined, 'data').metadata.labels!['kuma.io/sidecar-injection'];
+    const problems = problemsOf(generated);
+    expect(problems).toContain('Namespace data: lacks the label kuma.io/sidecar-injection=enabled, so its pods get no sidecar');
+    expect(problems).toContain('verify-outside (outside) -> lil-deebee:5432 is not declared, but the mesh allows it: data/lil-deebee has no Kuma sidecar, so Kuma enforces nothing on it');
+  });
+
+  it('names missing permissions', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    generated.objects = generated.objects.filter((object) => !(object.kind === 'MeshTrafficPermission'));
+    const problems = problemsOf(generated);
+    expect(problems).toEqual([
+      'hero -> lil-deebee:5432 is declared, but the mesh denies it: no MeshTrafficPermission on data/lil-deebee port postgres-5432 allows the caller, and Kuma denies by default with mTLS on',
+    ]);
+  });
+});
