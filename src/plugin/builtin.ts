@@ -6,6 +6,7 @@ export const BUILTIN_PLUGINS: Record<string, () => Promise<MeshPlugin>> = {
   'cilium-spiffe': async () => (await import('../../plugins/cilium-spiffe/index.js')).ciliumSpiffePlugin,
   linkerd: async () => (await import('../../plugins/linkerd/index.js')).linkerdPlugin,
   kuma: async () => (await import('../../plugins/kuma/index.js')).kumaPlugin,
+  nsm: async () => (await import('../../plugins/nsm/index.js')).nsmPlugin,
 };
 
 export const DEFAULT_MESH = 'istio';

@@ -1,0 +1,224 @@
+import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
+import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
+import type { Service, ServicePort } from '../../src/topology/types.js';
+import { CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+
+/** An endpoint container found in a service's pod template. */
+interface Endpoint {
+  service: string;
+  networkServices: string[];
+  /** SPIFFE IDs the caller policy allows, or `null` when the endpoint has no caller policy of its own. */
+  allowedCallers: Set<string> | null;
+  policySource: string;
+}
+
+interface SpiffeRegistration {
+  id: string;
+  template: string;
+  podSelector: LabelSelector;
+  namespaceSelector: LabelSelector;
+}
+
+/** The NetworkService spec fields NSM v1.18.0 defines (api/pkg/api/registry NetworkService: payload, matches). */
+const NETWORK_SERVICE_FIELDS = new Set(['payload', 'matches']);
+const PAYLOADS = new Set(['IP', 'ETHERNET']);
+
+/**
+ * Evaluates NSM the way a connection is made: the client pod must ask for a network service by annotation,
+ * an endpoint of the callee must serve that network service, the NetworkService must exist, and the endpoint's
+ * caller policy must allow the client's SPIFFE ID. A connection is counted as mTLS when its NetworkService
+ * has `payload: IP`, which the forwarders carry between nodes over WireGuard.
+ * NOTE: NSM connects at layer 3, so a decision holds for every port of the callee.
+ */
+export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
+  const findings: Finding[] = [];
+  const networkServices = readNetworkServices(context.objects, findings);
+  const registrations = context.objects.filter(isKind('spire.spiffe.io', 'ClusterSPIFFEID')).map(readRegistration);
+  const configMaps = new Map(context.objects.filter((object) => object.kind === 'ConfigMap').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
+  const namespaceLabels = new Map(context.objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.labels ?? {}]));
+
+  const requests = new Map<string, string[]>();
+  const endpoints = new Map<string, Endpoint>();
+  for (const service of context.topology.services) {
+    const template = podTemplateOf(context.objects, service);
+    if (!template) continue;
+    requests.set(service.name, parseClientAnnotation(template.metadata.annotations?.[CLIENT_ANNOTATION], `${service.namespace}/${service.name}`, findings));
+    const endpoint = readEndpoint(service, template.spec, configMaps, findings);
+    if (endpoint) endpoints.set(service.name, endpoint);
+  }
+
+  checkRequests(context, requests, endpoints, findings);
+  checkRegistrations(context, registrations, namespaceLabels, findings);
+
+  const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
+    const endpoint = endpoints.get(target.name);
+    if (!endpoint) return deny(`${target.namespace}/${target.name} runs no NSM endpoint, so no client reaches it over NSM`);
+    if (!source.meshed) return deny(`the client asks for no network service, so it has no NSM interface to ${target.name}`);
+
+    const requested = context.topology.services.some((service) => service.name === source.service) ? (requests.get(source.service) ?? []) : [];
+    const shared = endpoint.networkServices.filter((name) => requested.includes(name));
+    if (shared.length === 0) return deny(`${source.namespace}/${source.service} does not ask for ${endpoint.networkServices.join(', ')} in its ${CLIENT_ANNOTATION} annotation`);
+    const networkService = shared.map((name) => networkServices.get(name)).find((candidate) => candidate !== undefined);
+    if (!networkService) return deny(`NetworkService ${shared.join(', ')} does not exist, so NSM finds no endpoint for it`);
+
+    const labels = { ...source.labels, [SPIFFE_LABEL]: 'true' };
+    const identity = identityOf(registrations, source.namespace, source.serviceAccount, labels, namespaceLabels.get(source.namespace) ?? {});
+    if (!identity) return deny(`no ClusterSPIFFEID gives ${source.namespace}/${source.serviceAccount} a SPIFFE ID by ServiceAccount, so it cannot be told apart from other clients`);
+    if (endpoint.allowedCallers && !endpoint.allowedCallers.has(identity)) return deny(`${endpoint.policySource} does not allow ${identity}`);
+
+    const mtls = networkService.payload === 'IP';
+    const by = endpoint.allowedCallers ? `${endpoint.policySource} allows ${identity}` : `${target.name}'s endpoint has no caller policy, so it accepts any client`;
+    const transport = mtls ? 'WireGuard between nodes' : `payload ${networkService.payload ?? 'unset'}, not encrypted between nodes`;
+    return { allowed: true, mtls, reason: `${by} on ${networkService.id} (${transport}, every port of ${target.name} including ${port.port})` };
+  };
+
+  return { decide, findings };
+}
+
+function deny(reason: string): MeshDecision {
+  return { allowed: false, mtls: false, reason };
+}
+
+/** Splits the client annotation, such as `kernel://a/nsm-0,kernel://b/nsm-1`, into network service names. */
+function parseClientAnnotation(value: string | undefined, owner: string, findings: Finding[]): string[] {
+  if (!value) return [];
+  const names: string[] = [];
+  const interfaces = new Set<string>();
+  for (const request of value.split(',')) {
+    const match = /^(?:[a-z]+:\/\/)?([^/@?]+)(?:@[^/?]+)?(?:\/([^?]*))?/.exec(request.trim());
+    if (!match) {
+      findings.push({ subject: `pod template ${owner}`, message: `cannot read the network service request "${request}" in its ${CLIENT_ANNOTATION} annotation` });
+      continue;
+    }
+    names.push(match[1]!);
+    const interfaceName = match[2] ?? '';
+    if (interfaceName.length > 15) findings.push({ subject: `pod template ${owner}`, message: `interface name "${interfaceName}" is longer than the 15 characters Linux allows` });
+    if (interfaceName && interfaces.has(interfaceName)) findings.push({ subject: `pod template ${owner}`, message: `interface name "${interfaceName}" is requested twice` });
+    interfaces.add(interfaceName);
+  }
+  return names;
+}
+
+function readNetworkServices(objects: KubeObject[], findings: Finding[]): Map<string, { id: string; payload?: string }> {
+  const result = new Map<string, { id: string; payload?: string }>();
+  for (const object of objects.filter(isKind('networkservicemesh.io', 'NetworkService'))) {
+    const id = `NetworkService ${object.metadata.namespace}/${object.metadata.name}`;
+    const spec = (object.spec ?? {}) as Record<string, unknown>;
+    // The CRD keeps the spec open (x-kubernetes-preserve-unknown-fields), so a misspelled field would pass the API server.
+    for (const field of Object.keys(spec)) {
+      if (!NETWORK_SERVICE_FIELDS.has(field)) findings.push({ subject: id, message: `has the unknown spec field "${field}": NSM reads only payload and matches` });
+    }
+    const payload = typeof spec.payload === 'string' ? spec.payload : undefined;
+    if (payload === undefined || !PAYLOADS.has(payload)) {
+      findings.push({ subject: id, message: `spec.payload is ${JSON.stringify(spec.payload)}: set it to IP` });
+    } else if (payload !== 'IP') {
+      findings.push({ subject: id, message: `spec.payload is ${payload}, which the forwarders carry between nodes in plain VXLAN: set it to IP for WireGuard` });
+    }
+    if (spec.matches !== undefined) findings.push({ subject: id, message: 'has matches, which can route clients to other endpoints: verify does not evaluate them' });
+    if (result.has(object.metadata.name)) findings.push({ subject: id, message: 'has the same name as another NetworkService; NSM network service names must be unique' });
+    result.set(object.metadata.name, { id, payload });
+  }
+  return result;
+}
+
+function readEndpoint(service: Service, spec: Record<string, unknown>, configMaps: Map<string, KubeObject>, findings: Finding[]): Endpoint | undefined {
+  const containers = (spec.containers ?? []) as { name?: string; env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string; subPath?: string }[] }[];
+  const endpoint = containers.find((container) => container.env?.some((variable) => variable.name === 'NSM_SERVICE_NAMES'));
+  if (!endpoint) return undefined;
+
+  const networkServices = (endpoint.env!.find((variable) => variable.name === 'NSM_SERVICE_NAMES')!.value ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const subject = `endpoint ${service.namespace}/${service.name}`;
+  const policyMounts = (endpoint.volumeMounts ?? []).filter((mount) => mount.mountPath === ENDPOINT_POLICY_DIR || mount.mountPath.startsWith(`${ENDPOINT_POLICY_DIR}/`));
+  if (policyMounts.length === 0) {
+    findings.push({ subject, message: `mounts no caller policy under ${ENDPOINT_POLICY_DIR}, so any pod that asks for ${networkServices.join(', ')} is connected` });
+    return { service: service.name, networkServices, allowedCallers: null, policySource: subject };
+  }
+
+  const volumes = (spec.volumes ?? []) as { name: string; configMap?: { name: string } }[];
+  const allowed = new Set<string>();
+  const sources: string[] = [];
+  for (const mount of policyMounts) {
+    const configMapName = volumes.find((volume) => volume.name === mount.name)?.configMap?.name;
+    const configMap = configMapName ? configMaps.get(`${service.namespace}/${configMapName}`) : undefined;
+    if (!configMap) {
+      findings.push({ subject, message: `mounts volume "${mount.name}" as its caller policy, but no ConfigMap ${service.namespace}/${configMapName ?? '(none)'} is in the manifests` });
+      continue;
+    }
+    sources.push(`ConfigMap ${service.namespace}/${configMap.metadata.name}`);
+    for (const [key, text] of Object.entries((configMap.data ?? {}) as Record<string, string>)) {
+      if (mount.subPath !== undefined && mount.subPath !== key) continue;
+      for (const id of readAllowedCallers(text, `ConfigMap ${service.namespace}/${configMap.metadata.name}`, findings)) allowed.add(id);
+    }
+  }
+  return { service: service.name, networkServices, allowedCallers: allowed, policySource: sources.join(', ') || subject };
+}
+
+/**
+ * Reads the SPIFFE IDs of a caller policy in the form that renderCallerPolicy writes. Any other Rego is reported,
+ * because verify cannot decide what it allows.
+ */
+function readAllowedCallers(text: string, subject: string, findings: Finding[]): string[] {
+  const ids: string[] = [];
+  const body = text.replace(/#.*$/gm, '');
+  const rules = body.split(/\n(?=valid\s*\{)/).slice(1);
+  for (const rule of rules) {
+    const match = /^valid\s*\{\s*\[_, payload, _\] := io\.jwt\.decode\(input\.path_segments\[0\]\.token\)\s*payload\.sub == "([^"]+)"\s*\}\s*$/.exec(rule.trim());
+    if (match) ids.push(match[1]!);
+    else findings.push({ subject, message: `has a rule verify cannot evaluate: ${rule.trim().split('\n')[0]}` });
+  }
+  if (!/^package nsm$/m.test(body) || !/^default valid = false$/m.test(body)) {
+    findings.push({ subject, message: 'must be package nsm with "default valid = false", as the endpoint evaluates the rule valid' });
+  }
+  return ids;
+}
+
+/** Reports annotations that ask for a network service that is not a declared edge, or that no endpoint serves. */
+function checkRequests(context: EvaluateContext, requests: Map<string, string[]>, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
+  const servedBy = new Map<string, string>();
+  for (const endpoint of endpoints.values()) for (const name of endpoint.networkServices) servedBy.set(name, endpoint.service);
+  const declared = new Set(context.topology.edges.map((edge) => `${edge.from}\0${edge.to}`));
+
+  for (const service of context.topology.services) {
+    for (const name of requests.get(service.name) ?? []) {
+      const callee = servedBy.get(name);
+      const subject = `pod template ${service.namespace}/${service.name}`;
+      if (callee === undefined) findings.push({ subject, message: `asks for network service ${name}, which no endpoint in the topology serves` });
+      else if (!declared.has(`${service.name}\0${callee}`)) findings.push({ subject, message: `asks for network service ${name} of ${callee}, but ${service.name} -> ${callee} is not a declared edge` });
+    }
+  }
+}
+
+/** Reports application namespaces whose pods would get a per-pod SPIFFE ID, which no caller policy can name. */
+function checkRegistrations(context: EvaluateContext, registrations: SpiffeRegistration[], namespaceLabels: Map<string, Record<string, string>>, findings: Finding[]): void {
+  for (const namespace of context.topology.namespaces) {
+    const labels = { ...(namespaceLabels.get(namespace) ?? {}), 'kubernetes.io/metadata.name': namespace };
+    const matching = registrations.filter((registration) => matchesSelector(registration.namespaceSelector, labels) && matchesSelector(registration.podSelector, { [SPIFFE_LABEL]: 'true' }));
+    if (matching.length > 1) findings.push({ subject: `namespace ${namespace}`, message: `pods get SPIFFE IDs from ${matching.map((registration) => registration.id).join(' and ')}; keep one, so each pod has one identity` });
+    for (const registration of matching) {
+      if (!registration.template.includes('.PodSpec.ServiceAccountName')) {
+        findings.push({ subject: registration.id, message: `gives pods in ${namespace} an ID that does not name their ServiceAccount (${registration.template})` });
+      }
+    }
+  }
+}
+
+function identityOf(registrations: SpiffeRegistration[], namespace: string, serviceAccount: string, labels: Record<string, string>, namespaceLabels: Record<string, string>): string | undefined {
+  const matching = registrations.filter(
+    (registration) => matchesSelector(registration.namespaceSelector, { ...namespaceLabels, 'kubernetes.io/metadata.name': namespace }) && matchesSelector(registration.podSelector, labels),
+  );
+  if (matching.length !== 1 || !matching[0]!.template.includes('.PodSpec.ServiceAccountName')) return undefined;
+  return matching[0]!.template
+    .replace(/\{\{\s*\.TrustDomain\s*\}\}/g, TRUST_DOMAIN)
+    .replace(/\{\{\s*\.PodMeta\.Namespace\s*\}\}/g, namespace)
+    .replace(/\{\{\s*\.PodSpec\.ServiceAccountName\s*\}\}/g, serviceAccount);
+}
+
+function readRegistration(object: KubeObject): SpiffeRegistration {
+  const spec = (object.spec ?? {}) as { spiffeIDTemplate?: string; podSelector?: LabelSelector; namespaceSelector?: LabelSelector };
+  return { id: `ClusterSPIFFEID ${object.metadata.name}`, template: spec.spiffeIDTemplate ?? '', podSelector: spec.podSelector ?? {}, namespaceSelector: spec.namespaceSelector ?? {} };
+}
+
+function isKind(group: string, kind: string): (object: KubeObject) => boolean {
+  return (object) => object.kind === kind && object.apiVersion.startsWith(`${group}/`);
+}

@@ -1,0 +1,84 @@
+import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type MeshPlugin } from '../../src/plugin/api.js';
+import { STRANGER, strangerNamespace } from '../../src/generate/clients.js';
+import { evaluateNsm } from './evaluate.js';
+import {
+  applyToPodTemplate,
+  buildCallerPolicies,
+  buildNetworkServices,
+  buildSpiffeIds,
+  clientAnnotationOf,
+  interfaceVariableOf,
+  planNetworkServices,
+} from './resources.js';
+import { CLIENT_ANNOTATION, DEPLOYMENTS_RAW, DEPLOYMENTS_REPOSITORY, NSM_NAMESPACE, NSM_VERSION, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+import installTemplate from './templates/install-mesh.sh.hbs';
+import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
+import readmeTemplate from './templates/README.md.hbs';
+
+/** The verification client pod of a service, named as src/generate/clients.ts names it. */
+function clientPodOf(service: string): string {
+  return `verify-${service}`.slice(0, 63).replace(/-+$/, '');
+}
+
+function generateNsm(context: GenerateContext): MeshGeneration {
+  const { topology, render } = context;
+  const plan = planNetworkServices(topology);
+  const callees = [...plan.callees.values()];
+
+  const networkServices = callees.map((callee) => ({ line: `${callee.networkService} ${callee.service.namespace} ${callee.service.name}` }));
+  const edges = [...plan.calleesOf].flatMap(([caller, targets]) => {
+    const namespace = topology.services.find((service) => service.name === caller)!.namespace;
+    return targets.map((callee) => ({
+      line: `${clientPodOf(caller)} ${namespace} ${callee.service.name} ${callee.interfaceName} ${callee.service.ports.map((port) => `${port.targetPort}/${port.protocol}`).join(',')}`,
+    }));
+  });
+
+  return {
+    cni: 'calico',
+    namespaceLabels: {},
+    podSecurity: 'restricted',
+    podTemplate: (service, template) => applyToPodTemplate(plan, service, template),
+    // NSM carries IP packets; it never reads the application protocol.
+    appProtocol: () => undefined,
+    networkPolicies: [],
+    manifests: [
+      { name: 'network-services.yaml', documents: buildNetworkServices(topology, plan) },
+      { name: 'spiffe-ids.yaml', documents: buildSpiffeIds(topology) },
+      { name: 'caller-policies.yaml', documents: buildCallerPolicies(topology, plan) },
+    ],
+    installScript: render(installTemplate, { version: NSM_VERSION, repository: DEPLOYMENTS_REPOSITORY, raw: DEPLOYMENTS_RAW, nsmNamespace: NSM_NAMESPACE }),
+    tools: [],
+    verify: {
+      meshedClient: { annotations: {}, labels: {} },
+      meshedClientFor: (service): { annotations: Record<string, string>; labels: Record<string, string> } => {
+        const targets = plan.calleesOf.get(service.name) ?? [];
+        if (targets.length === 0) return { annotations: {}, labels: {} };
+        return { annotations: { [CLIENT_ANNOTATION]: clientAnnotationOf(targets) }, labels: { [SPIFFE_LABEL]: 'true' } };
+      },
+      unmeshedClient: null,
+      unmeshedReason:
+        'NSM adds no proxy on the cluster network: a pod with a caller\'s labels and no NSM annotation reaches the callee\'s Service there as NetworkPolicy allows. verify/mesh-evidence.sh shows that a pod without the annotation has no NSM interface and cannot reach the callee over NSM.',
+      evidenceScript: render(evidenceTemplate, { networkServices, edges, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),
+    },
+    readme: render(readmeTemplate, {
+      version: NSM_VERSION,
+      trustDomain: TRUST_DOMAIN,
+      podSecurity: 'restricted',
+      interfaces: callees.map((callee) => `\`${interfaceVariableOf(callee)}=${callee.interfaceName}\``),
+    }),
+  };
+}
+
+/** The NSM plugin: one network service per called service, an endpoint beside each callee, callers by annotation. */
+export const nsmPlugin: MeshPlugin = {
+  apiVersion: PLUGIN_API_VERSION,
+  id: 'nsm',
+  displayName: 'Network Service Mesh',
+  version: '0.1.0',
+  description: 'Network Service Mesh with SPIRE: a network service per callee, callers by annotation, SPIFFE caller policies and WireGuard',
+  meshVersions: { nsm: NSM_VERSION, 'deployments-k8s': NSM_VERSION },
+  generate: generateNsm,
+  evaluate: evaluateNsm,
+};
+
+export default nsmPlugin;

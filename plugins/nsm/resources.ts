@@ -1,0 +1,264 @@
+import type { PodTemplate } from '../../src/plugin/api.js';
+import { groupEdges, indexServices } from '../../src/k8s/network-policy.js';
+import { serviceLabels, type KubeObject } from '../../src/k8s/object.js';
+import type { Service, Topology } from '../../src/topology/types.js';
+import {
+  CLIENT_ANNOTATION,
+  ENDPOINT_IMAGE,
+  ENDPOINT_POLICY_DIR,
+  ENDPOINT_WORKING_DIR,
+  NSM_CSI_DRIVER,
+  NSM_NAMESPACE,
+  NSM_PREFIX_BASE,
+  NSM_PREFIX_COUNT,
+  SPIFFE_CSI_DRIVER,
+  SPIFFE_LABEL,
+  TRUST_DOMAIN,
+} from './versions.js';
+
+/** The file name of an endpoint's caller policy, in its ConfigMap and under {@link ENDPOINT_POLICY_DIR}. */
+export const POLICY_FILE = 'allowed-callers.rego';
+
+/** The name of the endpoint container added to each called service's pods. */
+export const ENDPOINT_CONTAINER = 'nse';
+
+/** A called service as NSM serves it: its network service, the address range of its endpoint and its callers. */
+export interface Callee {
+  service: Service;
+  /** The NetworkService name, which is also the first part of the client annotation. */
+  networkService: string;
+  /** The kernel interface each caller gets for this service: at most 15 characters, as Linux allows. */
+  interfaceName: string;
+  /** The endpoint's NSM_CIDR_PREFIX. */
+  prefix: string;
+  /** The services that declare an edge to this one, sorted by name. */
+  callers: Service[];
+}
+
+/** The NSM plan of a topology: every called service, and the called services of every caller. */
+export interface NsmPlan {
+  callees: Map<string, Callee>;
+  calleesOf: Map<string, Callee[]>;
+}
+
+/**
+ * Plans one network service per called service. NSM connects a client to an endpoint at layer 3, so once
+ * connected a caller reaches every port of the callee: an edge narrowed to some ports cannot be kept.
+ */
+export function planNetworkServices(topology: Topology): NsmPlan {
+  const services = indexServices(topology);
+  const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
+  for (const edges of pairs.values()) {
+    const callee = services.get(edges[0]!.to)!;
+    if (edges.length < callee.ports.length) {
+      const declared = edges.map((edge) => edge.port.port).join(', ');
+      throw new Error(
+        `${edges[0]!.from} calls ${callee.name} on port ${declared} only, but NSM connects a caller to every port of ${callee.name}: ` +
+          `call ${callee.name} without a port, or split the other ports into a service of their own`,
+      );
+    }
+  }
+
+  const calledNames = [...new Set(topology.edges.map((edge) => edge.to))].sort();
+  if (calledNames.length > NSM_PREFIX_COUNT) {
+    throw new Error(`the topology has ${calledNames.length} called services, but the NSM address plan has room for ${NSM_PREFIX_COUNT}: split the topology`);
+  }
+  const incoming = groupEdges(topology.edges, (edge) => edge.to);
+  const callees = new Map<string, Callee>();
+  calledNames.forEach((name, index) => {
+    const callerNames = [...new Set((incoming.get(name) ?? []).map((edge) => edge.from))].sort();
+    callees.set(name, {
+      service: services.get(name)!,
+      networkService: `${topology.name}-${name}`,
+      interfaceName: `nsm-${index}`,
+      prefix: `${NSM_PREFIX_BASE[0]}.${NSM_PREFIX_BASE[1] + Math.floor(index / 256)}.${index % 256}.0/24`,
+      callers: callerNames.map((caller) => services.get(caller)!),
+    });
+  });
+
+  const calleesOf = new Map<string, Callee[]>();
+  for (const [caller, edges] of groupEdges(topology.edges, (edge) => edge.from)) {
+    const names = [...new Set(edges.map((edge) => edge.to))].sort();
+    calleesOf.set(caller, names.map((name) => callees.get(name)!));
+  }
+  return { callees, calleesOf };
+}
+
+/** The SPIFFE ID SPIRE gives a pod of an application namespace, by the ClusterSPIFFEID from {@link buildSpiffeIds}. */
+export function spiffeIdOf(namespace: string, serviceAccount: string): string {
+  return `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** The value of the client annotation that asks for exactly the network services of `callees`. */
+export function clientAnnotationOf(callees: Callee[]): string {
+  return callees.map((callee) => `kernel://${callee.networkService}/${callee.interfaceName}`).join(',');
+}
+
+/** The environment variable that hands a caller the NSM interface of one callee, such as `NSM_LIL_DEEBEE_INTERFACE`. */
+export function interfaceVariableOf(callee: Callee): string {
+  return `NSM_${callee.service.name.toUpperCase().replace(/-/g, '_')}_INTERFACE`;
+}
+
+/** The ConfigMap that holds an endpoint's caller policy. */
+export function policyConfigMapName(callee: Callee): string {
+  return `${callee.service.name}-nsm-callers`;
+}
+
+/**
+ * Builds one NetworkService per called service. `payload: IP` makes the forwarders connect nodes with WireGuard,
+ * the default IP remote mechanism of the basic setup (examples/ipsec_mechanism/README.md at v1.18.0); an
+ * ETHERNET payload would travel in plain VXLAN instead.
+ */
+export function buildNetworkServices(topology: Topology, plan: NsmPlan): KubeObject[] {
+  return [...plan.callees.values()].map((callee) => ({
+    apiVersion: 'networkservicemesh.io/v1',
+    kind: 'NetworkService',
+    metadata: { name: callee.networkService, namespace: callee.service.namespace, labels: serviceLabels(callee.service.name, topology.name) },
+    spec: { payload: 'IP' },
+  }));
+}
+
+/**
+ * Builds the SPIRE registrations. Upstream's `nsm-workloads` names pods, so every replica and every stranger
+ * would carry an identity of its own; here it is kept for nsm-system only, and pods of the application
+ * namespaces get an ID from their ServiceAccount, which the endpoints' caller policies match.
+ */
+export function buildSpiffeIds(topology: Topology): KubeObject[] {
+  const spiffeSelector = { matchLabels: { [SPIFFE_LABEL]: 'true' } };
+  return [
+    {
+      apiVersion: 'spire.spiffe.io/v1alpha1',
+      kind: 'ClusterSPIFFEID',
+      // The same name as examples/spire/single_cluster/clusterspiffeid-template.yaml at v1.18.0, so that applying
+      // either one replaces the other instead of giving application pods two identities.
+      metadata: { name: 'nsm-workloads' },
+      spec: {
+        spiffeIDTemplate: 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/pod/{{ .PodMeta.Name }}',
+        autoPopulateDNSNames: true,
+        podSelector: spiffeSelector,
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NSM_NAMESPACE } },
+      },
+    },
+    {
+      apiVersion: 'spire.spiffe.io/v1alpha1',
+      kind: 'ClusterSPIFFEID',
+      metadata: { name: `${topology.name}-workloads`, labels: { 'app.kubernetes.io/part-of': topology.name } },
+      spec: {
+        spiffeIDTemplate: 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}',
+        podSelector: spiffeSelector,
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...topology.namespaces] }] },
+      },
+    },
+  ];
+}
+
+/**
+ * Renders an endpoint's caller policy in Rego, in the form of the sdk's own policies (package `nsm`, rule `valid`).
+ * The first path segment is the client; its token's `sub` is the client's SPIFFE ID. nsmgr has already checked
+ * that token against the client's certificate (server/prev_token_signed.rego) and the endpoint checks the chain
+ * (common/tokens_chained.rego), so the ID cannot be forged by a hop in between.
+ */
+export function renderCallerPolicy(callee: Callee): string {
+  const lines = [
+    `# Callers allowed to connect to the network service ${callee.networkService}: the declared callers of ${callee.service.name}.`,
+    'package nsm',
+    '',
+    'default valid = false',
+  ];
+  for (const caller of callee.callers) {
+    lines.push('', 'valid {', '\t[_, payload, _] := io.jwt.decode(input.path_segments[0].token)', `\tpayload.sub == "${spiffeIdOf(caller.namespace, caller.name)}"`, '}');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Builds the ConfigMap of each endpoint's caller policy, in the callee's namespace. */
+export function buildCallerPolicies(topology: Topology, plan: NsmPlan): KubeObject[] {
+  return [...plan.callees.values()].map((callee) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: policyConfigMapName(callee), namespace: callee.service.namespace, labels: serviceLabels(callee.service.name, topology.name) },
+    data: { [POLICY_FILE]: renderCallerPolicy(callee) },
+  }));
+}
+
+/**
+ * Builds the endpoint container of a called service, after apps/nse-kernel and examples/pss/use-cases/nginx at
+ * v1.18.0: it registers the pod as an endpoint of the service's network service, hands out addresses from
+ * the service's range and checks each client against the caller policy.
+ */
+function buildEndpointContainer(callee: Callee): Record<string, unknown> {
+  return {
+    name: ENDPOINT_CONTAINER,
+    image: ENDPOINT_IMAGE,
+    workingDir: ENDPOINT_WORKING_DIR,
+    env: [
+      { name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///run/spire/sockets/agent.sock' },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NSM_NAME', value: '$(POD_NAME)' },
+      { name: 'NSM_LOG_LEVEL', value: 'INFO' },
+      { name: 'NSM_CONNECT_TO', value: 'unix:///var/lib/networkservicemesh/nsm.io.sock' },
+      { name: 'NSM_SERVICE_NAMES', value: callee.networkService },
+      // The NetworkService comes from manifests/mesh, with payload IP, so the endpoint must not register its own.
+      { name: 'NSM_REGISTER_SERVICE', value: 'false' },
+      { name: 'NSM_CIDR_PREFIX', value: callee.prefix },
+    ],
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      // The image (alpine) runs as root; 10001 is the user of examples/pss/use-cases/nginx.
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'spire-agent-socket', mountPath: '/run/spire/sockets', readOnly: true },
+      { name: 'nsm-socket', mountPath: '/var/lib/networkservicemesh', readOnly: true },
+      { name: 'nsm-callers', mountPath: `${ENDPOINT_POLICY_DIR}/${POLICY_FILE}`, subPath: POLICY_FILE, readOnly: true },
+      // The endpoint creates its listening socket in a temporary directory.
+      { name: 'nse-tmp', mountPath: '/tmp' },
+    ],
+    resources: { requests: { cpu: '100m', memory: '40Mi' }, limits: { cpu: '200m', memory: '80Mi' } },
+  };
+}
+
+/**
+ * Changes a service's pod template for NSM: a called service runs an endpoint container beside the app, and a
+ * caller asks for the network service of each callee and learns each interface name from the environment.
+ */
+export function applyToPodTemplate(plan: NsmPlan, service: Service, template: PodTemplate): PodTemplate {
+  const callee = plan.callees.get(service.name);
+  const callees = plan.calleesOf.get(service.name) ?? [];
+  if (!callee && callees.length === 0) return template;
+
+  const labels = { ...template.metadata.labels, [SPIFFE_LABEL]: 'true' };
+  const annotations = { ...template.metadata.annotations, ...(callees.length > 0 && { [CLIENT_ANNOTATION]: clientAnnotationOf(callees) }) };
+  const containers = template.spec.containers.map((container, index) => (index === 0 && callees.length > 0 ? withInterfaceVariables(container, callees) : container));
+  const volumes = [...((template.spec.volumes as Record<string, unknown>[] | undefined) ?? [])];
+
+  if (callee) {
+    containers.push(buildEndpointContainer(callee));
+    volumes.push(
+      { name: 'spire-agent-socket', csi: { driver: SPIFFE_CSI_DRIVER, readOnly: true } },
+      { name: 'nsm-socket', csi: { driver: NSM_CSI_DRIVER, readOnly: true } },
+      { name: 'nsm-callers', configMap: { name: policyConfigMapName(callee), items: [{ key: POLICY_FILE, path: POLICY_FILE }] } },
+      { name: 'nse-tmp', emptyDir: {} },
+    );
+  }
+
+  return {
+    metadata: { ...template.metadata, labels, ...(Object.keys(annotations).length > 0 && { annotations }) },
+    spec: { ...template.spec, containers, volumes },
+  };
+}
+
+function withInterfaceVariables(container: Record<string, unknown>, callees: Callee[]): Record<string, unknown> {
+  const env = [...((container.env as { name: string }[] | undefined) ?? [])];
+  for (const callee of callees) {
+    const name = interfaceVariableOf(callee);
+    if (!env.some((variable) => variable.name === name)) env.push({ name, value: callee.interfaceName } as { name: string });
+  }
+  env.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { ...container, env };
+}
