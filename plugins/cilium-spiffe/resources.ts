@@ -15,6 +15,9 @@ function portsOf(edges: Edge[]): { ports: { port: string; protocol: 'TCP' }[] }[
   return [{ ports: edges.map((edge) => ({ port: String(edge.port.targetPort), protocol: 'TCP' as const })) }];
 }
 
+/** The per-namespace policy: default deny in both directions, and DNS. */
+export const NAMESPACE_POLICY = 'default-deny-allow-dns';
+
 /** The only egress every pod needs outside its edges: cluster DNS, never behind authentication. */
 export function dnsEgressRule(): Record<string, unknown> {
   return {
@@ -24,7 +27,7 @@ export function dnsEgressRule(): Record<string, unknown> {
 }
 
 /**
- * Builds the CiliumNetworkPolicies: per namespace, default deny in both directions and DNS without
+ * Builds the CiliumNetworkPolicies: per namespace, default deny in both directions with DNS allowed without
  * authentication; per service, ingress from exactly its declared callers and egress to exactly its declared
  * callees, port by port, each rule requiring SPIRE mutual authentication.
  */
@@ -39,10 +42,9 @@ export function buildCiliumPolicies(topology: Topology): KubeObject[] {
   const policies: KubeObject[] = [];
 
   for (const namespace of topology.namespaces) {
-    // enableDefaultDeny without rules denies everything the other policies do not allow.
-    policies.push(policy('default-deny', namespace, { endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true } }));
-    // Authentication is never required here: while SPIRE is not issuing identities it would drop DNS too.
-    policies.push(policy('allow-dns', namespace, { endpointSelector: {}, egress: [dnsEgressRule()] }));
+    // The CRD schema requires at least one rule list, so DNS shares the policy that turns on default deny.
+    // Authentication is never required on DNS: while SPIRE is not issuing identities it would drop DNS too.
+    policies.push(policy(NAMESPACE_POLICY, namespace, { endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true }, egress: [dnsEgressRule()] }));
   }
 
   const services = indexServices(topology);

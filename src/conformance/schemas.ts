@@ -62,7 +62,10 @@ export class SchemaValidator {
       const Ajv = this.require('ajv').default as new (options: unknown) => { compile(schema: unknown): Validator };
       const addFormats = this.require('ajv-formats').default as (ajv: unknown) => void;
       // The schemas use OpenAPI keywords (x-kubernetes-*) and formats such as int32, so strict mode is off.
-      this.ajv = new Ajv({ strict: false, allErrors: true });
+      // CRD patterns are Go (RE2) regular expressions, whose one-letter Unicode classes such as `\PC` (in
+      // Cilium's CRDs) JavaScript writes `\P{C}`.
+      const regExp = (pattern: string, flags: string) => new RegExp(pattern.replace(/\\([pP])([A-Z])/g, '\\$1{$2}'), flags);
+      this.ajv = new Ajv({ strict: false, allErrors: true, code: { regExp } });
       addFormats(this.ajv);
       (this.ajv as unknown as { addFormat(name: string, format: unknown): void }).addFormat('int32', { type: 'number', validate: (value: number) => Number.isInteger(value) && Math.abs(value) <= 2 ** 31 });
       (this.ajv as unknown as { addFormat(name: string, format: unknown): void }).addFormat('int64', { type: 'number', validate: (value: number) => Number.isInteger(value) });
