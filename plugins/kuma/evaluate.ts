@@ -25,7 +25,7 @@ interface Identity {
   path: string;
 }
 
-/** How a pod is seen by Kuma: whether it has a sidecar, its mesh, and its Dataplane labels. */
+/** A pod as Kuma sees it: whether it has a sidecar, its mesh and its Dataplane labels. */
 interface Workload {
   injected: boolean;
   mesh: string;
@@ -45,8 +45,8 @@ interface MtlsSetting {
  * Evaluates Kuma's Mesh, MeshIdentity, MeshTLS and MeshTrafficPermission resources the way a sidecar of
  * Kuma 2.14 does. A connection to a meshed pod needs mTLS from the same mesh when the mode is STRICT; with mTLS on,
  * the connection is then allowed only when a MeshTrafficPermission on the callee's inbound allows the caller.
- * NOTE: conflicting `from` entries of equal specificity, `MeshService` and `MeshServiceSubset` references and
- * SNI matches are not evaluated; each is reported as a finding and never matches.
+ * NOTE: verify does not evaluate `MeshService` and `MeshServiceSubset` references or SNI matches. Each is reported
+ * as a finding and never matches, and so are conflicting `from` entries of equal specificity.
  */
 export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];
@@ -120,8 +120,8 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     const sameMesh = sourceMeshed && sourceWorkload.mesh === targetWorkload.mesh;
     if (!sameMesh) {
       if (mtls.mode === 'STRICT') {
-        const why = sourceMeshed ? `the client's certificate comes from the mesh "${sourceWorkload.mesh}"` : 'the client has no Kuma certificate';
-        return { allowed: false, mtls: false, reason: `${mtls.by} requires mTLS and ${why}` };
+        const cause = sourceMeshed ? `the client's certificate comes from the mesh "${sourceWorkload.mesh}"` : 'the client has no Kuma certificate';
+        return { allowed: false, mtls: false, reason: `${mtls.by} requires mTLS and ${cause}` };
       }
       return { allowed: true, mtls: false, reason: `${mtls.by} accepts plaintext, and Kuma applies no permission to it` };
     }
@@ -139,7 +139,7 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   return { decide, findings };
 }
 
-/** The mTLS mode of a Mesh's enabled backend; a backend without `mode` is STRICT, the first value of Kuma's Mode enum. */
+/** Returns the mTLS mode of a Mesh's enabled backend. A backend without `mode` is STRICT, the first value of Kuma's Mode enum. */
 function meshMtls(mesh: KubeObject): { mode: 'STRICT' | 'PERMISSIVE' | 'OFF'; problem?: string } {
   const mtls = (mesh.spec as { mtls?: { enabledBackend?: string; backends?: { name?: string; type?: string; mode?: string }[] } } | undefined)?.mtls;
   if (!mtls?.enabledBackend) return { mode: 'OFF' };
@@ -150,7 +150,7 @@ function meshMtls(mesh: KubeObject): { mode: 'STRICT' | 'PERMISSIVE' | 'OFF'; pr
   return { mode };
 }
 
-/** The most specific MeshIdentity of the mesh that selects the workload: most labels, then the first name. */
+/** Finds the most specific MeshIdentity of the mesh that selects the workload: most labels, then the first name. */
 function bestIdentity(identities: Identity[], workload: Workload): Identity | undefined {
   return identities
     .filter((identity) => identity.mesh === workload.mesh && identity.matchLabels !== undefined && labelsMatch(identity.matchLabels, workload.labels))
@@ -163,7 +163,7 @@ function renderSpiffeId(identity: Identity, source: Source): string {
 }
 
 /**
- * The tags a caller's certificate carries in mesh-mtls mode: its pod labels, namespace and `kuma.io/service`
+ * Lists the tags a caller's certificate carries in mesh-mtls mode: its pod labels, namespace and `kuma.io/service`
  * (`<service>_<namespace>_svc_<port>` for each port of the Service that selects it, `pkg/core/ca/issuer`, v2.14.3).
  */
 function sourceTagsOf(source: Source, workload: Workload, services: Service[]): Map<string, Set<string>> {
@@ -176,7 +176,7 @@ function sourceTagsOf(source: Source, workload: Workload, services: Service[]): 
   return tags;
 }
 
-/** Whether a permission's top-level targetRef selects the callee's inbound for this port. */
+/** Checks whether a permission's top-level targetRef selects the callee's inbound for this port. */
 function appliesTo(permission: Permission, target: Service, port: ServicePort, workload: Workload): boolean {
   // A policy outside the system namespace applies only to data planes in its own namespace.
   if (permission.namespace !== SYSTEM_NAMESPACE && permission.namespace !== target.namespace) return false;
@@ -232,7 +232,7 @@ function judge(permissions: Permission[], caller: Caller, findings: Finding[]): 
   return { allowed: best.action === 'Allow' || best.action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${best.id}` };
 }
 
-/** The specificity of a `from` entry that matches the caller, or undefined when it does not match. */
+/** Ranks a `from` entry that matches the caller by specificity, and returns undefined when it does not match. */
 function fromRank(ref: TargetRef, caller: Caller): number | undefined {
   if (ref.kind === 'Mesh') return 0;
   if (ref.kind !== 'MeshSubset' || !caller.tags) return undefined;
@@ -283,8 +283,9 @@ function readIdentity(object: KubeObject, findings: Finding[]): Identity {
   if (object.metadata.namespace !== SYSTEM_NAMESPACE) findings.push({ subject: id, message: `is outside ${SYSTEM_NAMESPACE}, where Kuma ignores it` });
   const trustDomain = spec.spiffeID?.trustDomain ?? `${mesh}.default.mesh.local`;
   if (trustDomain.includes('{{')) findings.push({ subject: id, message: 'has a templated trust domain, so verify cannot tell the SPIFFE IDs it issues' });
-  // Kuma selects nothing when the selector or its dataplane part is missing.
-  const matchLabels = object.metadata.namespace === SYSTEM_NAMESPACE ? spec.selector?.dataplane?.matchLabels ?? (spec.selector?.dataplane ? {} : undefined) : undefined;
+  // Kuma selects nothing when the selector or its dataplane part is missing, or outside the system namespace.
+  let matchLabels: Record<string, string> | undefined;
+  if (object.metadata.namespace === SYSTEM_NAMESPACE && spec.selector?.dataplane) matchLabels = spec.selector.dataplane.matchLabels ?? {};
   return { id, mesh, matchLabels, trustDomain, path: spec.spiffeID?.path ?? '/ns/{{ .Namespace }}/sa/{{ .ServiceAccount }}' };
 }
 

@@ -21,8 +21,8 @@ import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
 import readmeTemplate from './templates/README.md.hbs';
 
 /**
- * Kuma's protocol for a port. Kuma reads a Service port's `appProtocol` when it is one of its own protocols
- * (`tcp`, `http`, `http2`, `grpc`, `kafka`, ...; `pkg/core/metadata/protocol.go`, v2.14.3); databases are plain TCP.
+ * Kuma's protocol for a port. Kuma reads a Service port's `appProtocol` only when it names one of its own
+ * protocols, such as `tcp`, `http`, `http2` or `grpc` (`pkg/core/metadata/protocol.go`, v2.14.3). Databases are plain TCP.
  */
 function appProtocolOf(port: ServicePort): string {
   switch (port.protocol) {
@@ -72,7 +72,7 @@ function generateKuma(context: GenerateContext): MeshGeneration {
         name: 'kumactl',
         version: KUMA_VERSION,
         versionCommand: 'kumactl version 2>/dev/null | head -n 1',
-        // URL layout from Kuma's installer.sh for 2.2 and later; the archive holds kuma-<version>/bin/kumactl.
+        // URL layout from Kuma's installer.sh for 2.2 and later; the archive contains kuma-<version>/bin/kumactl.
         install: `curl -fsSL "https://packages.konghq.com/public/kuma-binaries-release/raw/names/kuma-$OS-$ARCH/versions/${KUMA_VERSION}/kuma-${KUMA_VERSION}-$OS-$ARCH.tar.gz" | tar -xzf - -C "$BIN_DIR" --strip-components=2 "kuma-${KUMA_VERSION}/bin/kumactl"`,
       },
     ],

@@ -8,7 +8,7 @@ import { BUILTIN_BACKEND, CONTROL_PLANE_LABELS, DP_SERVER_PORT, SYSTEM_NAMESPACE
 export const NAMESPACE_TAG = 'k8s.kuma.io/namespace';
 
 /**
- * Builds the Mesh. In `mesh-mtls` mode it turns on the builtin CA in STRICT mode; in `meshidentity` mode
+ * Builds the Mesh. In `mesh-mtls` mode it turns on the builtin CA in STRICT mode. In `meshidentity` mode
  * mTLS comes from a MeshIdentity instead, which needs MeshServices in Exclusive mode.
  * Passthrough is off so sidecars refuse destinations outside the mesh, and no default policies are created
  * (Kuma otherwise adds retry, timeout and circuit breaker policies to every new Mesh).
@@ -94,7 +94,7 @@ export function buildTrafficPermissions(topology: Topology, mesh: string, mode: 
 /**
  * Lets every pod of each application namespace reach the control plane's dp-server, and nothing more.
  * The admission webhook (API server to the control plane) and the probe proxy (kubelet to the pod on the same
- * node) need no rule here: the first runs in kuma-system, which has no default deny, and CNIs such as Calico
+ * node) need no rule here. The webhook runs in kuma-system, which has no default deny, and CNIs such as Calico
  * let a node reach its own pods.
  */
 export function buildPlumbingPolicies(topology: Topology): KubeObject[] {
@@ -110,8 +110,8 @@ export function buildPlumbingPolicies(topology: Topology): KubeObject[] {
 }
 
 /**
- * A projected ServiceAccount token for the sidecar. The core never mounts the API token, but the sidecar proves
- * its identity to the control plane with it; Kuma mounts the volume named by `kuma.io/service-account-token-volume`
+ * Builds a projected ServiceAccount token volume for the sidecar. The core never mounts the API token, but the
+ * sidecar proves its identity to the control plane with it. Kuma mounts the volume named by `kuma.io/service-account-token-volume`
  * into the sidecar only (`pkg/plugins/runtime/k8s/webhooks/injector/injector.go`, v2.14.3).
  */
 export function buildTokenVolume(): Record<string, unknown> {

@@ -15,7 +15,7 @@ export const DP_SERVER_PORT = 5678;
 export const API_SERVER_PORT = 5681;
 /** The admission webhook's container port (chart value `controlPlane.admissionServerPort`, v2.14.3). */
 export const ADMISSION_SERVER_PORT = 5443;
-/** The sidecar's application probe proxy, which answers kubelet probes in plaintext (`pkg/config/plugins/runtime/k8s/config.go`, v2.14.3). */
+/** The sidecar's application probe proxy, which serves kubelet probes in plaintext (`pkg/config/plugins/runtime/k8s/config.go`, v2.14.3). */
 export const PROBE_PROXY_PORT = 9001;
 
 /** The name of the builtin certificate authority backend of the Mesh. */
@@ -29,13 +29,13 @@ export const IDENTITY_OPTION = 'kuma-identity';
 export type IdentityMode = 'mesh-mtls' | 'meshidentity';
 export const IDENTITY_MODES: readonly IdentityMode[] = ['mesh-mtls', 'meshidentity'];
 
-/** The SPIFFE trust domain of a mesh in `meshidentity` mode, set explicitly so that permissions can name exact IDs. */
+/** Returns the SPIFFE trust domain of a mesh in `meshidentity` mode, set explicitly so that permissions can name exact IDs. */
 export function trustDomainOf(mesh: string): string {
   return `${mesh}.mesh.local`;
 }
 
 /**
- * The SPIFFE ID a MeshIdentity gives a pod: Kuma's default Kubernetes path `/ns/<namespace>/sa/<service account>`
+ * Returns the SPIFFE ID a MeshIdentity gives a pod: Kuma's default Kubernetes path `/ns/<namespace>/sa/<service account>`
  * (`pkg/core/resources/apis/meshidentity/api/v1alpha1/helpers.go`, v2.14.3).
  */
 export function spiffeIdOf(mesh: string, namespace: string, serviceAccount: string): string {
