@@ -42,16 +42,16 @@ interface AuthorizationPolicy {
   target: { kind: 'Server'; name: string } | { kind: 'Namespace' } | { kind: 'Route' };
   /** The identities one of which the client must prove with mTLS; undefined when the policy needs none. */
   identities?: IdentityMatch[];
-  /** Why Linkerd ignores the policy, when it does. */
+  /** The reason Linkerd ignores the policy, when it does. */
   invalid?: string;
 }
 
 /**
  * Evaluates Linkerd's policy resources the way the policy controller of edge-26.8.3 does
- * (policy-controller/k8s/index/src/inbound in linkerd/linkerd2): a port selected by a Server allows what an
- * AuthorizationPolicy on that Server (or on its namespace) allows, and otherwise applies the Server's
- * `accessPolicy`; a port without a Server applies the default inbound policy of the pod, its namespace, or
- * the cluster. Meshed traffic between proxies is always mutual TLS, so a connection is mTLS when the client
+ * (policy-controller/k8s/index/src/inbound in linkerd/linkerd2). A port selected by a Server allows what an
+ * AuthorizationPolicy on that Server or on its namespace allows, and otherwise applies the Server's
+ * `accessPolicy`. A port without a Server applies the default inbound policy of the pod, its namespace, or
+ * the cluster. Traffic between two proxies is always mutual TLS, so a connection is mTLS when the client
  * has a proxy and the server port does not bypass its proxy.
  * NOTE: NetworkAuthentication networks are not compared with pod addresses: verify assumes they contain
  * every client, and route-level authorization (HTTPRoute, GRPCRoute) is reported instead of evaluated.
@@ -97,8 +97,8 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     );
     const allow = applicable.find((policy) => !policy.identities || (identity !== undefined && policy.identities.some((match) => matchesIdentity(match, identity))));
     if (allow) {
-      const how = allow.identities ? `the client's identity ${identity}` : 'any client, authenticated or not';
-      return { allowed: true, mtls: meshed, reason: `${allow.id} lets ${how} use ${server.id}` };
+      const clients = allow.identities ? `the client's identity ${identity}` : 'any client, authenticated or not';
+      return { allowed: true, mtls: meshed, reason: `${allow.id} lets ${clients} use ${server.id}` };
     }
     const names = applicable.map((policy) => policy.id).join(', ') || 'none';
     return decideDefault(server.accessPolicy, meshed, `no AuthorizationPolicy on ${server.id} matches ${identity ?? 'a client without a Linkerd identity'} (policies: ${names}), so its accessPolicy applies`);
@@ -108,12 +108,12 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
 }
 
 /** Applies a default policy, or a Server's accessPolicy, which take the same values. */
-function decideDefault(policy: string, meshed: boolean, why: string): MeshDecision {
-  if (UNAUTHENTICATED_POLICIES.has(policy)) return { allowed: true, mtls: meshed, reason: `${why}: "${policy}" allows clients without mTLS` };
+function decideDefault(policy: string, meshed: boolean, cause: string): MeshDecision {
+  if (UNAUTHENTICATED_POLICIES.has(policy)) return { allowed: true, mtls: meshed, reason: `${cause}: "${policy}" allows clients without mTLS` };
   if (AUTHENTICATED_POLICIES.has(policy)) {
-    return meshed ? { allowed: true, mtls: true, reason: `${why}: "${policy}" allows every meshed client` } : { allowed: false, mtls: false, reason: `${why}: "${policy}" requires mTLS` };
+    return meshed ? { allowed: true, mtls: true, reason: `${cause}: "${policy}" allows every meshed client` } : { allowed: false, mtls: false, reason: `${cause}: "${policy}" requires mTLS` };
   }
-  return { allowed: false, mtls: meshed, reason: `${why}: "${policy}" denies it` };
+  return { allowed: false, mtls: meshed, reason: `${cause}: "${policy}" denies it` };
 }
 
 function readWorkload(objects: KubeObject[], service: Service, namespaceAnnotations: Record<string, string>): Workload {
@@ -138,7 +138,7 @@ function readWorkload(objects: KubeObject[], service: Service, namespaceAnnotati
   };
 }
 
-/** A client is meshed when it has a proxy and its connection to the port does not bypass that proxy. */
+/** Decides whether a client is meshed: it has a proxy, and its connection to the port does not bypass that proxy. */
 function isSourceMeshed(source: Source, port: ServicePort, workloads: Map<string, Workload>, namespaceAnnotations: Map<string, Record<string, string>>): boolean {
   if (!source.meshed) return false;
   const workload = workloads.get(source.service);

@@ -44,7 +44,7 @@ export function proxyProtocolOf(port: ServicePort): string {
 /**
  * The Service `appProtocol` of a port, with the values Linkerd maps to a protocol (linkerd/website
  * `2-edge/features/protocol-detection.md`): `http` is HTTP/1, `kubernetes.io/h2c` is HTTP/2 (gRPC included),
- * and `linkerd.io/opaque` is opaque TCP. Any other value would also be opaque, but only these say so.
+ * and `linkerd.io/opaque` is opaque TCP. Linkerd treats any other value as opaque too, so only these name the protocol.
  */
 export function appProtocolOf(port: ServicePort): string {
   switch (port.protocol) {
@@ -97,7 +97,7 @@ export function buildServers(topology: Topology): KubeObject[] {
       spec: {
         // Only the application's own pods: the verification clients carry the name label but not the component.
         podSelector: { matchLabels: { ...selectorOf(service.name), ...SERVER_COMPONENT } },
-        // The container port, which is where the proxy sees the connection once the transport header is read.
+        // The container port: the inbound proxy matches Servers on the port named in the transport header.
         port: port.targetPort,
         proxyProtocol: proxyProtocolOf(port),
         accessPolicy: 'deny',
@@ -147,7 +147,7 @@ export function buildAuthorizations(topology: Topology): KubeObject[] {
  * - per declared caller and callee, the caller's proxy reaches the callee's proxy on its inbound port 4143.
  *   Since edge-25.3.2 (linkerd/linkerd2 commit "Default meshed traffic to inbound proxy port", the
  *   `proxy.outboundTransportMode: transport-header` default) a meshed client connects to the server's port
- *   4143 and names the real port in a header inside TLS, so NetworkPolicy never sees the service port of
+ *   4143 and names the real port in a header inside TLS, so NetworkPolicy never matches the service port of
  *   meshed traffic. These rules still allow only the declared callers, and the Servers hold the ports.
  * The webhooks live in the `linkerd` namespace, which this repository does not restrict, so they need no rule.
  */

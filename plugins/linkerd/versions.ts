@@ -42,7 +42,7 @@ export const POLICY_PORT = 8090;
 /** The label the control plane pods carry, with `identity` or `destination` as its value. */
 export const CONTROL_PLANE_COMPONENT_LABEL = 'linkerd.io/control-plane-component';
 
-/** The identity Linkerd gives a ServiceAccount: `<sa>.<ns>.serviceaccount.identity.<control plane ns>.<trust domain>`. */
+/** Returns the identity Linkerd gives a ServiceAccount: `<sa>.<ns>.serviceaccount.identity.<control plane ns>.<trust domain>`. */
 export function identityOf(namespace: string, serviceAccount: string): string {
   return `${serviceAccount}.${namespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}`;
 }
