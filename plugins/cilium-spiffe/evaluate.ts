@@ -7,7 +7,7 @@ import { decideDirection, readCiliumPolicies, type CiliumPolicy, type CiliumRule
 import { endpointOf, peerSelectorMatches, type Endpoint } from './selectors.js';
 import { HELM_VALUES_CONFIG_MAP, SPIRE_NAMESPACE } from './versions.js';
 
-/** What the Helm values turn on, as far as the guarantees depend on it. */
+/** The settings of the Helm values that the guarantees depend on. */
 interface Datapath {
   wireguard: boolean;
   spire: boolean;

@@ -4,7 +4,7 @@ import { peerSelectorMatches, selectorMatches, type Endpoint } from './selectors
 
 export type Direction = 'ingress' | 'egress';
 
-/** What a rule's `authentication.mode` asks for; `unset` lets a broader rule decide. */
+/** The mode a rule's `authentication.mode` requests; `unset` leaves the decision to a broader rule. */
 export type AuthMode = 'unset' | 'disabled' | 'required' | 'test-always-fail';
 
 interface PortProtocol {
@@ -115,8 +115,9 @@ export function policySelects(policy: CiliumPolicy, endpoint: Endpoint): boolean
 
 /**
  * Returns whether a rule's peer part admits an endpoint. A rule with ports and no peer field allows every
- * peer on those ports; a rule without either allows nothing (Documentation/security/policy/language.rst).
- * CIDR peers never match pods: Cilium applies them only to traffic from outside the cluster.
+ * peer on those ports, and a rule without either allows nothing. CIDR peers never match pods, because Cilium
+ * applies them only to traffic from outside the cluster (pkg/policy/api/ingress.go).
+ * NOTE: the empty-rule case was not confirmed in Cilium's code, and the generated policies contain no such rule.
  */
 export function peerMatches(rule: CiliumRule, peer: Endpoint): boolean {
   if (rule.unsupported) return false;
@@ -151,7 +152,7 @@ export interface DirectionDecision {
   /** True when some policy puts the endpoint in default deny for this direction. */
   enforced: boolean;
   allowed: boolean;
-  /** The authentication the datapath requires; `none` when no allowing rule asks for any. */
+  /** The authentication the datapath requires; `none` when no allowing rule requests any. */
   auth: 'none' | 'spire' | 'always-fail';
   /** The allowing rules, the denying rule, or the policies that enforce default deny. */
   rules: string[];
@@ -163,8 +164,8 @@ export interface DirectionDecision {
  * Decides one direction: the policies selecting `subject` against traffic from or to `peer` on `port`.
  * Deny rules win over allow rules. Authentication follows pkg/policy/mapstate.go (Merge): an explicit mode
  * beats an unset one, and the higher of two explicit modes wins.
- * NOTE: a more specific rule with `mode: disabled` keeps its own mode against a broader `required` rule in
- * Cilium; the evaluator reports any such mix as a conflict instead of ranking rules by specificity.
+ * NOTE: in Cilium, a more specific rule with `mode: disabled` keeps its mode against a broader `required` rule.
+ * The evaluator does not rank rules by specificity, so it reports any such mix as a conflict.
  */
 export function decideDirection(policies: readonly CiliumPolicy[], direction: Direction, subject: Endpoint, peer: Endpoint, port: number, protocol: string): DirectionDecision {
   const selecting = policies.filter((policy) => policySelects(policy, subject));

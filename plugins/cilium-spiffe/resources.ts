@@ -18,7 +18,7 @@ function portsOf(edges: Edge[]): { ports: { port: string; protocol: 'TCP' }[] }[
 /** The per-namespace policy: default deny in both directions, and DNS. */
 export const NAMESPACE_POLICY = 'default-deny-allow-dns';
 
-/** The only egress every pod needs outside its edges: cluster DNS, never behind authentication. */
+/** Builds the only egress rule every pod needs outside its edges: cluster DNS, never behind authentication. */
 export function dnsEgressRule(): Record<string, unknown> {
   return {
     toEndpoints: [{ matchLabels: { [NAMESPACE_LABEL]: 'kube-system', 'k8s:k8s-app': 'kube-dns' } }],

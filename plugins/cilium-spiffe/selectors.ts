@@ -1,7 +1,7 @@
 import type { LabelSelector } from '../../src/k8s/object.js';
 
 /**
- * A pod as Cilium's policy engine sees it: the labels of its security identity, with their source prefix,
+ * A pod as Cilium's policy engine models it: the labels of its security identity, with their source prefix,
  * and its container ports for named ports.
  */
 export interface Endpoint {
@@ -36,8 +36,8 @@ export function endpointOf(
 }
 
 /**
- * Looks up a selector key on an endpoint. A key without a source, or with `any:`, matches the `k8s:` label of
- * that name; `k8s:` matches it exactly; other sources (`reserved:`, `cidr:`, ...) never match a pod label.
+ * Looks up a selector key on an endpoint. A key without a source, or with `any:` or `k8s:`, matches the `k8s:`
+ * label of that name. Other sources (`reserved:`, `cidr:`, ...) never match a pod label.
  */
 function lookup(labels: Record<string, string>, key: string): string | undefined {
   const colon = key.indexOf(':');

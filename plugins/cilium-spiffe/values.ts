@@ -4,13 +4,12 @@ import { HELM_VALUES_CONFIG_MAP } from './versions.js';
 
 /**
  * Builds the Helm values of the Cilium chart: Cilium as the kind cluster's CNI, SPIRE mutual authentication
- * with the bundled SPIRE server and agents, and WireGuard transparent encryption, because mutual
- * authentication only authenticates the peers and leaves the packets in clear text.
+ * with the bundled SPIRE server and agents, and WireGuard transparent encryption. WireGuard is needed because
+ * mutual authentication only authenticates the peers and leaves the packets in clear text.
  */
 export function buildHelmValues(): Record<string, unknown> {
   return {
-    // The Cilium kind guide (Documentation/installation/kind.rst) uses Kubernetes IPAM, so pods get
-    // addresses from each node's podCIDR inside kind's podSubnet.
+    // Kubernetes IPAM gives pods addresses from each node's podCIDR, which kind carves out of its podSubnet.
     ipam: { mode: 'kubernetes' },
     image: { pullPolicy: 'IfNotPresent' },
     // One operator replica is enough for a two-node kind cluster.
@@ -32,7 +31,7 @@ export function buildHelmValues(): Record<string, unknown> {
         },
       },
     },
-    // Documentation/security/network/encryption-wireguard.rst: node-to-node tunnel on UDP 51871.
+    // Cilium's WireGuard tunnel between nodes uses UDP 51871.
     encryption: { enabled: true, type: 'wireguard' },
   };
 }

@@ -1,30 +1,30 @@
 /**
- * Cilium 1.19.6, the newest 1.19 patch found (image quay.io/cilium/cilium:v1.19.6 in cilium/cilium-cli#3276,
- * July 2026). SPIRE mutual authentication is supported in 1.19. Cilium 1.20 deprecates it and the removal is
- * planned for a later release (cilium/cilium#47132, July 2026), so the pin stays on 1.19.
- * NOTE: the Kubernetes versions Cilium 1.19 is e2e-tested on were not confirmed to include the kind node's 1.36.
+ * Cilium 1.19.6, the newest 1.19 patch found (July 2026). SPIRE mutual authentication, a beta feature, works
+ * in 1.19 without a deprecation. Cilium 1.20 deprecates it and plans its removal, most likely in 1.21
+ * (https://github.com/cilium/cilium/issues/47132, July 2026), so the pin stays on 1.19.
+ * NOTE: whether Cilium 1.19 is e2e-tested on Kubernetes 1.36, the kind node's version, was not confirmed.
  */
 export const CILIUM_VERSION = '1.19.6';
 
 /** The newest minor line that still ships SPIRE mutual authentication, deprecated there. */
 export const CILIUM_DEPRECATING_VERSION = '1.20';
 
-/** Cilium's Helm repository (Documentation/installation/k8s-install-helm.rst). */
+/** Cilium's Helm repository, which serves the `cilium/cilium` chart. */
 export const CILIUM_HELM_REPOSITORY = 'https://helm.cilium.io/';
 
 /** cilium-cli v0.19.7, the newest tag and the content of stable.txt in cilium/cilium-cli (August 2026). */
 export const CILIUM_CLI_VERSION = 'v0.19.7';
 
-/** The namespace the Cilium chart installs its bundled SPIRE server and agents into (cilium/cilium-cli#1738). */
+/** The namespace of the chart's bundled SPIRE server and agents (mutual-authentication-example.rst). */
 export const SPIRE_NAMESPACE = 'cilium-spire';
 
 /**
  * The chart's default SPIRE trust domain: workloads get `spiffe://spiffe.cilium/identity/<Cilium identity>`
- * (Documentation/network/servicemesh/mutual-authentication/mutual-authentication-example.rst).
+ * (cilium/cilium Documentation/network/servicemesh/mutual-authentication/mutual-authentication-example.rst).
  */
 export const SPIRE_TRUST_DOMAIN = 'spiffe.cilium';
 
-/** Where the Helm values live: a ConfigMap that the install script feeds to Helm and that `verify` reads. */
+/** The ConfigMap that holds the Helm values: the install script passes them to Helm, and `verify` reads them. */
 export const HELM_VALUES_CONFIG_MAP = { name: 'cilium-helm-values', namespace: 'kube-system', key: 'values.yaml' } as const;
 
 /** The manifest file of that ConfigMap, under manifests/mesh/. */
