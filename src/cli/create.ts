@@ -95,7 +95,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}`);
     return 0;
   }
-  const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }) });
+  const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }), ...(io.onCommit && { onCommit: io.onCommit }) });
 
   if (args.json) {
     io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, written.created, written.replaced, false), null, 2)}\n`);

@@ -13,6 +13,8 @@ export interface CliIo {
   prompt?: (questions: Question[]) => Promise<Record<string, string> | undefined>;
   /** Receives the staging folder while a write is in progress, so a signal handler can remove it. */
   onStaging?: (path: string | undefined) => void;
+  /** Receives true while generated files are being moved into an existing folder, so a signal handler can wait for the moves. */
+  onCommit?: (committing: boolean) => void;
 }
 
 /** A question for the interactive prompts: free text or a choice from a list. */

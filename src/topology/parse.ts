@@ -1,15 +1,17 @@
-import { parseDocument, isMap, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 import { compare, validateTopology } from './validate.js';
 import type { Edge, Topology } from './types.js';
 
 /** Parses, validates and normalises topology YAML; `file` names the source in error messages. */
 export function parseTopology(text: string, file: string): Topology {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, strict: true });
+  const lineCounter = new LineCounter();
+  // logLevel 'error' keeps the yaml library from printing warnings, such as for a collection used as a key, on stderr.
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, strict: true, lineCounter, logLevel: 'error' });
   const problem = document.errors[0];
   if (problem) {
-    const line = problem.linePos?.[0];
-    const where = line ? `${file}:${line.line}:${line.col}` : file;
+    const line = lineCounter.linePos(problem.pos[0]);
+    const where = `${file}:${line.line}:${line.col}`;
     if (problem.code === 'MULTIPLE_DOCS') throw new InputError(`${where}: contains more than one YAML document. Keep one topology per file and remove the "---" separators`);
     if (problem.code === 'RESOURCE_EXHAUSTION') throw new InputError(`${where}: invalid YAML: the document is nested too deeply. Flatten it`);
     throw new InputError(`${where}: invalid YAML: ${firstLine(problem.message)}. Fix the syntax at that position`);
@@ -27,7 +29,8 @@ function toPlainData(document: Document, file: string): unknown {
   } catch (error) {
     // yaml 2.x throws a ReferenceError for an alias without its anchor and for too many alias expansions.
     if (!(error instanceof ReferenceError)) throw error;
-    throw new InputError(`${file}: invalid YAML: ${firstLine(error.message)}. Define each anchor before its alias, and use fewer aliases`);
+    if (error.message.startsWith('Excessive alias count')) throw new InputError(`${file}: invalid YAML: the aliases expand to too many values. Use fewer aliases`);
+    throw new InputError(`${file}: invalid YAML: ${firstLine(error.message)}. Define the anchor before the alias`);
   }
 }
 

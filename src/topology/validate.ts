@@ -183,6 +183,8 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
       env.push({ name, value });
     } else if (typeof value === 'number' || typeof value === 'boolean') {
       check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote it: ${name}: "${String(value)}"`);
+    } else if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      check.fail(fieldPath, `must be a string or {secret: NAME}, got ${describe(value)}`, 'Write a string, or {secret: NAME} to take the value from a Secret');
     } else {
       const secretRef = check.object(value, fieldPath, ['secret'], ['secret']);
       const secret = check.string(secretRef.secret, `${fieldPath}.secret`);
@@ -197,6 +199,9 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
 
 function validateCall(check: Checker, raw: unknown, path: string): CallReference {
   if (typeof raw === 'string') return { service: check.label(raw, path), path };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    check.fail(path, `must be a service name or {service: NAME, port: PORT}, got ${describe(raw)}`, 'Write the name of a declared service');
+  }
   const record = check.object(raw, path, ['service', 'port'], ['service']);
   const service = check.label(record.service, `${path}.service`);
   if (record.port === undefined) return { service, path };

@@ -12,4 +12,5 @@ export interface FileSystem {
   rename(from: string, to: string): Promise<void>;
   rm(path: string, options: { recursive: true; force: true }): Promise<void>;
   stat(path: string): Promise<Stats>;
+  lstat(path: string): Promise<Stats>;
 }

@@ -12,6 +12,11 @@ export interface WriteRequest {
   force: boolean;
   /** Called with the staging folder before writing, so a signal handler can remove it. */
   onStaging?: (path: string | undefined) => void;
+  /**
+   * Called with true before the files are moved into an existing target and with false after, so a signal
+   * handler can wait for the moves instead of leaving the target half replaced.
+   */
+  onCommit?: (committing: boolean) => void;
 }
 
 export interface WriteResult {
@@ -27,16 +32,20 @@ export interface WriteResult {
  */
 export async function writeRepository(request: WriteRequest): Promise<WriteResult> {
   const { fs, target, files, force } = request;
+  for (const path of files.keys()) checkRelativePath(path);
 
-  // 1. Check the target.
+  // 1. Check the target, and with --force every generated path in it, before anything is written.
   const existing = await inspectTarget(fs, target);
   if (existing === 'file') throw new InputError(`${target}: a file with this name exists. Choose another directory name`);
   if (existing === 'non-empty' && !force) {
     throw new InputError(`${target}: the directory is not empty. Choose a new directory, or pass --force to replace the generated files in it`);
   }
+  const present = existing === 'missing' ? new Map<string, boolean>() : await inspectDestinations(fs, target, [...files.keys()]);
 
   // 2. Stage every file next to the target, on the same filesystem, so renames are atomic.
   const staging = join(dirname(target), `.${basename(target)}.staging-${process.pid}`);
+  const createdParent = existing === 'missing' ? await findMissingAncestor(fs, dirname(target)) : undefined;
+  let committed = false;
   request.onStaging?.(staging);
   try {
     await fs.rm(staging, { recursive: true, force: true });
@@ -48,26 +57,108 @@ export async function writeRepository(request: WriteRequest): Promise<WriteResul
 
     // 3. Move into place: the whole folder when the target is new, file by file into an existing one.
     if (existing === 'missing') {
-      await fs.mkdir(dirname(target), { recursive: true });
       await fs.rename(staging, target);
+      committed = true;
       return { replaced: [], created: [...files.keys()] };
     }
-    const result: WriteResult = { replaced: [], created: [] };
-    for (const path of files.keys()) {
-      const destination = join(target, path);
-      const present = await exists(fs, destination);
-      if (present === 'directory') throw new InputError(`${destination}: a directory is in the way of a generated file. Move it away and run again`);
-      await fs.mkdir(dirname(destination), { recursive: true });
-      await fs.rename(join(staging, path), destination);
-      (present ? result.replaced : result.created).push(path);
-    }
+    request.onCommit?.(true);
+    const result = await moveIntoTarget(fs, staging, target, present);
+    committed = true;
     return result;
   } catch (error) {
+    if (createdParent && !committed) await fs.rm(createdParent, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof InputError) throw error;
     throw new GenerationError(`writing ${target} failed: ${describeFsError(error)}`);
   } finally {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    request.onCommit?.(false);
     request.onStaging?.(undefined);
+  }
+}
+
+/**
+ * Moves the staged files into an existing target. Each replaced file is first moved aside into the staging
+ * folder, so that when a move fails, every file moved so far is put back and the target is as it was.
+ */
+async function moveIntoTarget(fs: FileSystem, staging: string, target: string, present: Map<string, boolean>): Promise<WriteResult> {
+  const backups = join(staging, '.replaced');
+  const done: { path: string; replaced: boolean }[] = [];
+  try {
+    for (const [path, replaced] of present) {
+      const destination = join(target, path);
+      if (replaced) {
+        await fs.mkdir(dirname(join(backups, path)), { recursive: true });
+        await fs.rename(destination, join(backups, path));
+      }
+      done.push({ path, replaced });
+      await fs.mkdir(dirname(destination), { recursive: true });
+      await fs.rename(join(staging, path), destination);
+    }
+  } catch (error) {
+    for (const { path, replaced } of done.reverse()) {
+      const destination = join(target, path);
+      if (replaced) await fs.rename(join(backups, path), destination).catch(() => undefined);
+      else await fs.rm(destination, { recursive: true, force: true }).catch(() => undefined);
+    }
+    throw error;
+  }
+  return {
+    replaced: done.filter((entry) => entry.replaced).map((entry) => entry.path),
+    created: done.filter((entry) => !entry.replaced).map((entry) => entry.path),
+  };
+}
+
+/**
+ * Finds which generated paths already exist in the target. Rejects a directory in the way of a file, and a
+ * symbolic link on the way to a generated file, which would let the write land outside the target.
+ */
+async function inspectDestinations(fs: FileSystem, target: string, paths: string[]): Promise<Map<string, boolean>> {
+  const present = new Map<string, boolean>();
+  const checked = new Set<string>();
+  for (const path of paths) {
+    const segments = path.split('/');
+    for (let depth = 1; depth <= segments.length; depth++) {
+      const prefix = segments.slice(0, depth).join('/');
+      if (checked.has(prefix)) continue;
+      checked.add(prefix);
+      const stats = await lstatOrUndefined(fs, join(target, prefix));
+      if (!stats) break;
+      const isLast = depth === segments.length;
+      if (stats.isSymbolicLink() && !isLast) {
+        throw new InputError(`${join(target, prefix)}: is a symbolic link, and generated files are written only inside the target. Replace it with a directory or choose another target`);
+      }
+      if (isLast && stats.isDirectory()) throw new InputError(`${join(target, prefix)}: a directory is in the way of a generated file. Move it away and run again`);
+      if (!isLast && !stats.isDirectory()) throw new InputError(`${join(target, prefix)}: a file is in the way of a generated directory. Move it away and run again`);
+      if (isLast) present.set(path, true);
+    }
+    if (!present.has(path)) present.set(path, false);
+  }
+  return present;
+}
+
+/** Rejects a generated path that is absolute, climbs out with "..", or reaches into .git: a plugin bug. */
+function checkRelativePath(path: string): void {
+  const segments = path.split('/');
+  const unsafe = path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || segments.some((segment) => segment === '' || segment === '.' || segment === '..') || segments[0] === '.git';
+  if (unsafe) throw new GenerationError(`a plugin generated the file path "${path}", which is not a plain path inside the repository. Report this to the plugin's authors`);
+}
+
+/** Returns the highest missing ancestor of `directory`, which the write creates and removes again on failure. */
+async function findMissingAncestor(fs: FileSystem, directory: string): Promise<string | undefined> {
+  let missing: string | undefined;
+  for (let current = directory; !(await lstatOrUndefined(fs, current)); current = dirname(current)) {
+    missing = current;
+    if (dirname(current) === current) break;
+  }
+  return missing;
+}
+
+async function lstatOrUndefined(fs: FileSystem, path: string) {
+  try {
+    return await fs.lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`${path}: cannot be read (${describeFsError(error)})`);
   }
 }
 
@@ -81,16 +172,13 @@ export async function inspectTarget(fs: FileSystem, target: string): Promise<'mi
     throw new InputError(`${target}: cannot be read (${describeFsError(error)}). Check its permissions`);
   }
   if (!stats.isDirectory()) return 'file';
-  const entries = await fs.readdir(target, { withFileTypes: true });
-  return entries.some((entry) => entry.name !== '.git') ? 'non-empty' : 'empty';
-}
-
-async function exists(fs: FileSystem, path: string): Promise<false | 'file' | 'directory'> {
+  let entries;
   try {
-    return (await fs.stat(path)).isDirectory() ? 'directory' : 'file';
-  } catch {
-    return false;
+    entries = await fs.readdir(target, { withFileTypes: true });
+  } catch (error) {
+    throw new InputError(`${target}: cannot be read (${describeFsError(error)})`);
   }
+  return entries.some((entry) => entry.name !== '.git') ? 'non-empty' : 'empty';
 }
 
 /** Turns a filesystem error into words: permission denied, disk full, and the like. */
