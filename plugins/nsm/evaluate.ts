@@ -25,7 +25,7 @@ const NETWORK_SERVICE_FIELDS = new Set(['payload', 'matches']);
 const PAYLOADS = new Set(['IP', 'ETHERNET']);
 
 /**
- * Evaluates NSM the way a connection is made: the client pod must ask for a network service by annotation,
+ * Evaluates NSM the way a connection is made: the client pod must request a network service by annotation,
  * an endpoint of the callee must serve that network service, the NetworkService must exist, and the endpoint's
  * caller policy must allow the client's SPIFFE ID. A connection is counted as mTLS when its NetworkService
  * has `payload: IP`, which the forwarders carry between nodes over WireGuard.
@@ -54,11 +54,11 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const endpoint = endpoints.get(target.name);
     if (!endpoint) return deny(`${target.namespace}/${target.name} runs no NSM endpoint, so no client reaches it over NSM`);
-    if (!source.meshed) return deny(`the client asks for no network service, so it has no NSM interface to ${target.name}`);
+    if (!source.meshed) return deny(`the client requests no network service, so it has no NSM interface to ${target.name}`);
 
     const requested = context.topology.services.some((service) => service.name === source.service) ? (requests.get(source.service) ?? []) : [];
     const shared = endpoint.networkServices.filter((name) => requested.includes(name));
-    if (shared.length === 0) return deny(`${source.namespace}/${source.service} does not ask for ${endpoint.networkServices.join(', ')} in its ${CLIENT_ANNOTATION} annotation`);
+    if (shared.length === 0) return deny(`${source.namespace}/${source.service} does not request ${endpoint.networkServices.join(', ')} in its ${CLIENT_ANNOTATION} annotation`);
     const networkService = shared.map((name) => networkServices.get(name)).find((candidate) => candidate !== undefined);
     if (!networkService) return deny(`NetworkService ${shared.join(', ')} does not exist, so NSM finds no endpoint for it`);
 
@@ -131,7 +131,7 @@ function readEndpoint(service: Service, spec: Record<string, unknown>, configMap
   const subject = `endpoint ${service.namespace}/${service.name}`;
   const policyMounts = (endpoint.volumeMounts ?? []).filter((mount) => mount.mountPath === ENDPOINT_POLICY_DIR || mount.mountPath.startsWith(`${ENDPOINT_POLICY_DIR}/`));
   if (policyMounts.length === 0) {
-    findings.push({ subject, message: `mounts no caller policy under ${ENDPOINT_POLICY_DIR}, so any pod that asks for ${networkServices.join(', ')} is connected` });
+    findings.push({ subject, message: `mounts no caller policy under ${ENDPOINT_POLICY_DIR}, so any pod that requests ${networkServices.join(', ')} is connected` });
     return { service: service.name, networkServices, allowedCallers: null, policySource: subject };
   }
 
@@ -173,7 +173,7 @@ function readAllowedCallers(text: string, subject: string, findings: Finding[]):
   return ids;
 }
 
-/** Reports annotations that ask for a network service that is not a declared edge, or that no endpoint serves. */
+/** Reports annotations that request a network service that is not a declared edge, or that no endpoint serves. */
 function checkRequests(context: EvaluateContext, requests: Map<string, string[]>, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
   const servedBy = new Map<string, string>();
   for (const endpoint of endpoints.values()) for (const name of endpoint.networkServices) servedBy.set(name, endpoint.service);
@@ -183,8 +183,8 @@ function checkRequests(context: EvaluateContext, requests: Map<string, string[]>
     for (const name of requests.get(service.name) ?? []) {
       const callee = servedBy.get(name);
       const subject = `pod template ${service.namespace}/${service.name}`;
-      if (callee === undefined) findings.push({ subject, message: `asks for network service ${name}, which no endpoint in the topology serves` });
-      else if (!declared.has(`${service.name}\0${callee}`)) findings.push({ subject, message: `asks for network service ${name} of ${callee}, but ${service.name} -> ${callee} is not a declared edge` });
+      if (callee === undefined) findings.push({ subject, message: `requests network service ${name}, which no endpoint in the topology serves` });
+      else if (!declared.has(`${service.name}\0${callee}`)) findings.push({ subject, message: `requests network service ${name} of ${callee}, but ${service.name} -> ${callee} is not a declared edge` });
     }
   }
 }

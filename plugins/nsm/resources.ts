@@ -89,7 +89,7 @@ export function spiffeIdOf(namespace: string, serviceAccount: string): string {
   return `spiffe://${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-/** The value of the client annotation that asks for exactly the network services of `callees`. */
+/** The value of the client annotation that requests exactly the network services of `callees`. */
 export function clientAnnotationOf(callees: Callee[]): string {
   return callees.map((callee) => `kernel://${callee.networkService}/${callee.interfaceName}`).join(',');
 }
@@ -225,7 +225,7 @@ function buildEndpointContainer(callee: Callee): Record<string, unknown> {
 
 /**
  * Changes a service's pod template for NSM: a called service runs an endpoint container beside the app, and a
- * caller asks for the network service of each callee and learns each interface name from the environment.
+ * caller requests the network service of each callee and learns each interface name from the environment.
  */
 export function applyToPodTemplate(plan: NsmPlan, service: Service, template: PodTemplate): PodTemplate {
   const callee = plan.callees.get(service.name);

@@ -19,7 +19,7 @@ export const TRUST_DOMAIN = 'k8s.nsm';
 /** The namespace of nsmgr, the forwarder, the registry and the admission webhook (examples/pss/nsm-system at v1.18.0). */
 export const NSM_NAMESPACE = 'nsm-system';
 
-/** The annotation a client pod asks for network services with (NSM_ANNOTATION of admission-webhook-k8s at v1.18.0). */
+/** The annotation a client pod requests network services with (NSM_ANNOTATION of admission-webhook-k8s at v1.18.0). */
 export const CLIENT_ANNOTATION = 'networkservicemesh.io';
 
 /** The pod label the SPIRE registrations select NSM workloads by; the admission webhook adds it to each client (NSM_LABELS). */
