@@ -16,11 +16,16 @@ export async function promptWithPlop(questions: Question[]): Promise<Record<stri
     })),
     actions: [],
   });
+  // inquirer 9 (under node-plop 0.32) answers Ctrl-C by closing the prompt and sending SIGINT to this process,
+  // without settling the promise. The timer keeps the event loop alive until the SIGINT handler exits with 130.
+  const keepAlive = setInterval(() => undefined, 60_000);
   try {
     return (await generator.runPrompts()) as Record<string, string>;
   } catch (error) {
-    // Inquirer rejects with ExitPromptError when the user presses Ctrl-C.
+    // Newer inquirer versions reject with ExitPromptError when the user presses Ctrl-C.
     if ((error as Error).name === 'ExitPromptError') return undefined;
     throw error;
+  } finally {
+    clearInterval(keepAlive);
   }
 }
