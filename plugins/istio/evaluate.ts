@@ -92,12 +92,12 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     const mtls = sourceMeshed && mode === 'STRICT';
 
     const deny = applicable.find((policy) => policy.action === 'DENY' && policy.rules.some((rule) => ruleMatches(rule, request)));
-    if (deny) return { allowed: false, mtls, reason: `denied by AuthorizationPolicy ${deny.id}` };
+    if (deny) return { allowed: false, mtls, reason: `denied by ${deny.id}` };
 
     const allows = applicable.filter((policy) => policy.action === 'ALLOW');
     if (allows.length === 0) return { allowed: true, mtls, reason: `no ALLOW AuthorizationPolicy applies to ${target.namespace}/${target.name}, so Istio allows everything` };
     const allow = allows.find((policy) => policy.rules.some((rule) => ruleMatches(rule, request)));
-    if (allow) return { allowed: true, mtls, reason: `allowed by AuthorizationPolicy ${allow.id}` };
+    if (allow) return { allowed: true, mtls, reason: `allowed by ${allow.id}` };
     return { allowed: false, mtls, reason: `no rule of the ALLOW AuthorizationPolicies on ${target.namespace}/${target.name} matches (${allows.map((policy) => policy.id).join(', ')})` };
   };
 

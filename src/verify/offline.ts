@@ -154,19 +154,29 @@ function decidePair(
   mesh: MeshEvaluator,
 ): PairResult {
   const isDeclared = client.kind === 'service' && declared.has(`${client.name}\0${target.name}\0${port.port}`);
+  // A pod outside the mesh with a caller's labels is that caller to NetworkPolicy, so its declared edges pass there.
+  const labelsDeclared = (client.kind === 'service' || client.kind === 'unmeshed') && declared.has(`${client.name}\0${target.name}\0${port.port}`);
   const np = networkPolicy.decide({ from: client.pod, to: targetPod, port: port.targetPort });
   const meshDecision = mesh.decide(client.source, target, port);
   const problems: string[] = [];
   const edge = `${client.name}${client.kind === 'service' ? '' : ` (${client.kind})`} -> ${target.name}:${port.port}`;
 
-  if (isDeclared) {
+  if (labelsDeclared) {
     if (!np.allowed) problems.push(`${edge} is declared, but NetworkPolicy denies it (${describeDenial(np)})`);
+  } else {
+    // Each side must refuse on its own, so that a change to one side never opens an edge.
+    if (np.egress.allowed && client.kind !== 'outside') {
+      problems.push(`${edge} is not declared, but NetworkPolicy egress allows it (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
+    }
+    if (np.ingress.allowed) {
+      problems.push(`${edge} is not declared, but NetworkPolicy ingress allows it (${np.ingress.policies.join(', ') || `no policy isolates ${target.namespace}/${target.name}`})`);
+    }
+  }
+  if (isDeclared) {
     if (!meshDecision.allowed) problems.push(`${edge} is declared, but the mesh denies it: ${meshDecision.reason}`);
     else if (!meshDecision.mtls) problems.push(`${edge} is declared, but the mesh does not require mTLS on it: ${meshDecision.reason}`);
-  } else {
-    // A pod outside the mesh that carries a caller's labels passes NetworkPolicy by design; the mesh must stop it.
-    if (np.allowed && client.kind !== 'unmeshed') problems.push(`${edge} is not declared, but NetworkPolicy allows it (${[...np.egress.policies, ...np.ingress.policies].join(', ') || 'no policy isolates these pods'})`);
-    if (meshDecision.allowed) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
+  } else if (meshDecision.allowed) {
+    problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
   }
 
   const stoppedBy = np.allowed ? (meshDecision.allowed ? 'none' : 'mesh') : meshDecision.allowed ? 'network-policy' : 'both';
