@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { precompileTemplateModule } from './src/render/precompile.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -7,10 +8,11 @@ export default defineConfig({
   define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version) },
   plugins: [
     {
-      name: 'handlebars-as-text',
+      // The same precompiled templates as the bundle gets from tsup.config.ts.
+      name: 'precompile-handlebars',
       load(id) {
         if (!id.endsWith('.hbs')) return null;
-        return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+        return precompileTemplateModule(readFileSync(id, 'utf8'), id);
       },
     },
   ],

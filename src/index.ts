@@ -10,3 +10,4 @@ export { verifyRepository, type VerifyResult, type PairResult, type Check } from
 export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
 export { InputError } from './errors.js';
 export { GENERATOR_VERSION } from './version.js';
+export { runCli } from './cli/run.js';

@@ -7,7 +7,7 @@ import { normaliseTopology, parseTopology } from '../topology/parse.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
 import { writeRepository } from '../write/writer.js';
-import type { CliIo } from './io.js';
+import type { CliIo, Question } from './io.js';
 import { listPlugins, resolvePluginOptions } from './plugins.js';
 
 export interface CreateArguments {
@@ -32,7 +32,8 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   if (args.topology !== undefined && args.preset !== undefined) throw new InputError('--topology and --preset cannot be used together. Pass one of them');
   if (args.topology === '') throw new InputError('--topology: the path is empty. Give the path of a topology YAML file');
   const canPrompt = io.interactive && !args.yes;
-  const prompt = io.prompt ?? (await import('./prompts.js')).promptWithPlop;
+  // node-plop and inquirer are loaded only when a question is asked.
+  const prompt = io.prompt ?? (async (questions: Question[]) => (await import('./prompts.js')).promptWithPlop(questions));
 
   // 1. The topology: a file, a preset, or the user's choice.
   let topologySource = args.topology ? { file: args.topology } : { preset: args.preset };

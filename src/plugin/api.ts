@@ -1,4 +1,5 @@
 import type { KubeObject } from '../k8s/object.js';
+import type { PrecompiledTemplate } from '../render/template.js';
 import type { Edge, Service, ServicePort, Topology } from '../topology/types.js';
 
 /**
@@ -47,8 +48,11 @@ export interface GenerateContext {
   topology: Topology;
   /** The value of every option the plugin declares, defaults filled in. */
   options: Record<string, string>;
-  /** Renders a Handlebars template with the core's helpers (`shell`, `yamlString`, `json`, `join`). */
-  render(template: string, data: unknown): string;
+  /**
+   * Renders a Handlebars template with the core's helpers (`shell`, `yamlString`, `json`, `join`, `eq`). Pass the
+   * default export of an imported `.hbs` file, which the build precompiles; a string is rejected.
+   */
+  render(template: PrecompiledTemplate, data: unknown): string;
 }
 
 /** A file the plugin adds to the repository, outside the manifests. */
@@ -192,4 +196,4 @@ export interface MeshEvaluator {
   findings: Finding[];
 }
 
-export type { Edge, Service, ServicePort, Topology };
+export type { Edge, PrecompiledTemplate, Service, ServicePort, Topology };

@@ -1,0 +1,158 @@
+// esbuild plugins for the published bundle. They keep dist/index.js small: the package ships one runtime file
+// with no dependencies, so every byte of the prompt stack (node-plop, inquirer, ora) is part of `npm create`.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Plugin } from 'esbuild';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Modules that node-plop and inquirer import for features this CLI never uses: node-plop's file actions
+ * (tinyglobby, isbinaryfile) and its plopfile loader (resolve), and inquirer's `editor` prompt
+ * (@inquirer/external-editor with iconv-lite, about 500 KB).
+ */
+const UNUSED_MODULES = ['tinyglobby', 'isbinaryfile', 'resolve', '@inquirer/external-editor'];
+
+/** Inquirer's prompt types and UI that the CLI never shows: it asks only `list` and `input` questions. */
+const UNUSED_INQUIRER_FILES = /^\.\/(prompts\/(number|confirm|rawlist|expand|checkbox|password|editor)|ui\/bottom-bar)\.js$/;
+
+/**
+ * Replaces the modules in {@link UNUSED_MODULES} and the files in {@link UNUSED_INQUIRER_FILES} with stubs that
+ * throw if anything calls them, which saves about 20 KB of the bundle and 500 KB of its build.
+ */
+export function stubUnusedModules(): Plugin {
+  const filter = new RegExp(`^(${UNUSED_MODULES.map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'stub-unused-modules',
+    setup(build) {
+      build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'unused-module' }));
+      build.onResolve({ filter: UNUSED_INQUIRER_FILES }, (args) =>
+        /[\\/]inquirer[\\/]lib$/.test(args.resolveDir) ? { path: `inquirer/lib/${args.path.slice(2)}`, namespace: 'unused-module' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'unused-module' }, (args) => {
+        const message = JSON.stringify(`${args.path} is not bundled with create-zero-trust-app, which uses only node-plop's list and input prompts`);
+        return {
+          contents: [
+            `const fail = () => { throw new Error(${message}); };`,
+            'module.exports = function unavailable() { fail(); };',
+            'Object.assign(module.exports, { default: module.exports, globSync: fail, isBinaryFileSync: fail, sync: fail, editAsync: fail });',
+          ].join('\n'),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Replaces ora for inquirer, whose screen manager (inquirer 9.3, lib/utils/screen-manager.js) only calls
+ * `ora(text)` and reads the spinner's `interval` and `frame()` while a prompt validates its answer. ora 5 brings
+ * chalk, bl, cli-spinners and seven more packages, about 80 KB. The replacement draws ora's default spinner
+ * (`dots`, or `line` where the terminal may lack Unicode, as is-unicode-supported decides) in cyan, with
+ * inquirer's own color package, which honours NO_COLOR.
+ */
+export function replaceOraForInquirer(): Plugin {
+  return {
+    name: 'replace-ora-for-inquirer',
+    setup(build) {
+      build.onResolve({ filter: /^ora$/ }, (args) => ({ path: 'ora', namespace: 'inquirer-spinner', pluginData: args.resolveDir }));
+      build.onLoad({ filter: /.*/, namespace: 'inquirer-spinner' }, (args) => {
+        const spinnersPath = createRequire(require.resolve('ora')).resolve('cli-spinners/spinners.json');
+        const spinners = JSON.parse(readFileSync(spinnersPath, 'utf8')) as Record<string, { interval: number; frames: string[] }>;
+        return {
+          contents: [
+            "import colors from 'yoctocolors-cjs';",
+            "const unicode = process.platform !== 'win32' || Boolean(process.env.WT_SESSION) || process.env.TERM_PROGRAM === 'vscode';",
+            `const spinner = unicode ? ${JSON.stringify(spinners.dots)} : ${JSON.stringify(spinners.line)};`,
+            'export default function ora(text) {',
+            '  let index = 0;',
+            '  return {',
+            '    interval: spinner.interval,',
+            '    frame() {',
+            '      const frame = colors.cyan(spinner.frames[index]);',
+            '      index = (index + 1) % spinner.frames.length;',
+            "      return typeof text === 'string' ? `${frame} ${text}` : frame;",
+            '    },',
+            '  };',
+            '}',
+          ].join('\n'),
+          resolveDir: args.pluginData as string,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Points four imports at smaller files, each an ES module build that esbuild can tree-shake or a module the
+ * bundle already has:
+ * - `handlebars` (node-plop's import) at the runtime only: the templates are precompiled, and node-plop compiles
+ *   templates only in its file actions, which the prompts do not use;
+ * - `rxjs` and `yaml` at their ES module builds, since on Node both resolve to CommonJS builds. yaml's ES module
+ *   build is its browser build, which differs only in logging warnings with console.warn and in using atob and
+ *   btoa, both global on Node 20;
+ * - `wrap-ansi` (inquirer has 6) at cliui's wrap-ansi 9, which takes the same arguments and, unlike 6, needs no
+ *   color-convert (17 KB);
+ */
+export function redirectToSmallerModules(): Plugin {
+  const packageDirectory = (name: string) => dirname(require.resolve(`${name}/package.json`));
+  const targets: Record<string, { path: string }> = {
+    handlebars: { path: require.resolve('handlebars/runtime') },
+    rxjs: { path: join(dirname(dirname(dirname(require.resolve('rxjs')))), 'dist/esm/index.js') },
+    yaml: { path: join(packageDirectory('yaml'), 'browser/index.js') },
+    'wrap-ansi': { path: createRequire(require.resolve('cliui')).resolve('wrap-ansi') },
+  };
+  return {
+    name: 'redirect-to-smaller-modules',
+    setup(build) {
+      build.onResolve({ filter: /^(handlebars|rxjs|yaml|wrap-ansi)$/ }, (args) => targets[args.path]);
+    },
+  };
+}
+
+/**
+ * Resolves every copy of string-width (yargs has 8, cliui 7, inquirer's wrap-ansi 4) to yargs' copy, behind a
+ * fast path for printable ASCII, whose width is its length, and loads string-width only for other text: its
+ * module builds Intl.Segmenter and Unicode property regular expressions, which cost 20 to 40 ms, a sixth or more
+ * of `node -e 0`, on every `--help`. The module is CommonJS so that
+ * both `import` and wrap-ansi's `require` get the function.
+ */
+export function measureAsciiFast(): Plugin {
+  const yargsRequire = createRequire(require.resolve('yargs'));
+  const realPath = yargsRequire.resolve('string-width');
+  return {
+    name: 'measure-ascii-fast',
+    setup(build) {
+      build.onResolve({ filter: /^string-width$/ }, () => ({ path: 'string-width', namespace: 'ascii-fast-width' }));
+      build.onLoad({ filter: /.*/, namespace: 'ascii-fast-width' }, () => ({
+        contents: [
+          'const printableAscii = /^[\\x20-\\x7e]*$/;',
+          'let measure;',
+          'module.exports = function stringWidth(text, options) {',
+          "  if (typeof text === 'string' && printableAscii.test(text)) return text.length;",
+          '  if (!measure) {',
+          `    const real = require(${JSON.stringify(realPath)});`,
+          '    measure = real.default ?? real;',
+          '  }',
+          '  return measure(text, options);',
+          '};',
+          'module.exports.default = module.exports;',
+        ].join('\n'),
+        resolveDir: dirname(realPath),
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** Keeps the launcher's import of the bundle (`./index.js` from src/cli.ts) as an import, so the code is bundled once. */
+export function importBundleFromLauncher(): Plugin {
+  return {
+    name: 'import-bundle-from-launcher',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/index\.js$/ }, (args) => (args.importer.endsWith('/src/cli.ts') ? { path: './index.js', external: true } : undefined));
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import * as fs from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { main } from './main.js';
+
+/** Runs the command line as the bin does, on the real process: its streams, file system and signals. Returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  // The staging folder of a write in progress, removed on Ctrl-C or SIGTERM so nothing half-written stays.
+  // While files are being moved into an existing folder, the exit waits until the moves are done.
+  let staging: string | undefined;
+  let committing = false;
+  let pendingExit: number | undefined;
+  const exitNow = (code: number): never => {
+    if (staging) rmSync(staging, { recursive: true, force: true });
+    process.exit(code);
+  };
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(signal, () => {
+      if (committing) pendingExit ??= code;
+      else exitNow(code);
+    });
+  }
+
+  return main(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    env: process.env,
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    fs,
+    onStaging: (path) => {
+      staging = path;
+    },
+    onCommit: (active) => {
+      committing = active;
+      if (!active && pendingExit !== undefined) exitNow(pendingExit);
+    },
+  });
+}
