@@ -5,6 +5,7 @@
  * shellcheck, make and kubectl on the PATH.
  */
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../errors.js';
 import type { MeshPlugin } from '../plugin/api.js';
 import { normaliseTopology } from '../topology/parse.js';
 import { generateRepository } from '../generate/repository.js';
@@ -40,6 +41,11 @@ export interface ConformanceOptions {
   topologies?: ConformanceTopology[];
   /** Skip the checks that run shellcheck, make and kubectl. */
   skipTools?: boolean;
+  /**
+   * Topologies the mesh cannot enforce, by name, each with the text its InputError must contain. The kit then
+   * checks that generation rejects the topology with that error, instead of running the other checks on it.
+   */
+  rejects?: Record<string, string>;
 }
 
 /** Declares a vitest suite that checks `plugin` against every guarantee, on every conformance topology. */
@@ -51,6 +57,14 @@ export function describeConformance(plugin: MeshPlugin, settings: ConformanceOpt
     for (const options of variants) {
       const label = Object.entries(options).map(([name, value]) => `${name}=${value}`).join(' ');
       for (const topology of [...CONFORMANCE_TOPOLOGIES, ...(settings.topologies ?? [])]) {
+        const rejection = settings.rejects?.[topology.name];
+        if (rejection !== undefined) {
+          it(`rejects ${topology.name}${label ? ` (${label})` : ''} with a clear error`, () => {
+            expect(() => generateCase(plugin, topology.document, options)).toThrow(InputError);
+            expect(() => generateCase(plugin, topology.document, options)).toThrow(rejection);
+          });
+          continue;
+        }
         describe(`${topology.name}${label ? ` (${label})` : ''}`, () => {
           const generated = () => generateCase(plugin, topology.document, options);
 
