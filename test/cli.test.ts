@@ -1,0 +1,123 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { builtinPluginIds } from '../src/plugin/builtin.js';
+import { CWD, runCli } from './support/cli.js';
+
+const examplePlugin = fileURLToPath(new URL('./fixtures/plugins/example-mesh/index.mjs', import.meta.url));
+
+describe('create command', () => {
+  it('generates the workshop repository on Istio without prompting', async () => {
+    const run = await runCli(['--yes']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toContain('Created hero: 2 services, 1 edges, on Istio');
+    const tree = run.tree();
+    expect(tree[`${CWD}/hero/Makefile`]).toContain('up: cluster mesh deploy');
+    expect(parse(tree[`${CWD}/hero/generation.yaml`]!).plugin.id).toBe('istio');
+  });
+
+  it('writes into the named directory', async () => {
+    const run = await runCli(['apps/shop', '--preset', 'bookinfo', '--mesh', 'linkerd']);
+    expect(run.code).toBe(0);
+    const topology = parse(run.tree()[`${CWD}/apps/shop/topology.yaml`]!);
+    expect(topology.metadata.name).toBe('bookinfo');
+    expect(topology.spec.services.map((service: { name: string }) => service.name)).toEqual(['details', 'productpage', 'ratings', 'reviews']);
+  });
+
+  it('lists the files and writes nothing with --dry-run', async () => {
+    const run = await runCli(['out', '--dry-run']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Would write \d+ files to \/home\/user\/out:\n/);
+    expect(run.stdout).toContain('  manifests/mesh/authorization.yaml\n');
+    expect(Object.keys(run.tree()).some((path) => path.startsWith(`${CWD}/out`))).toBe(false);
+  });
+
+  it('prints a summary with --json', async () => {
+    const run = await runCli(['out', '--json', '--mesh', 'kuma']);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.directory).toBe(`${CWD}/out`);
+    expect(summary.mesh.id).toBe('kuma');
+    expect(summary.topology).toEqual({ name: 'hero', services: 2, edges: 1, namespaces: ['data', 'production'] });
+    expect(summary.files.created).toContain('Makefile');
+  });
+
+  it('asks for the topology, mesh and directory on a terminal', async () => {
+    const asked: string[] = [];
+    const answers: Record<string, string> = { topology: 'bookinfo', mesh: 'cilium-spiffe', directory: 'from-prompts' };
+    const run = await runCli([], {
+      interactive: true,
+      prompt: async (questions) => {
+        asked.push(...questions.map((question) => question.name));
+        return Object.fromEntries(questions.map((question) => [question.name, answers[question.name] ?? question.default ?? '']));
+      },
+    });
+    expect(run.code).toBe(0);
+    expect(asked).toEqual(['topology', 'mesh', 'directory']);
+    expect(parse(run.tree()[`${CWD}/from-prompts/generation.yaml`]!).plugin.id).toBe('cilium-spiffe');
+  });
+
+  it('asks nothing on a terminal with --yes', async () => {
+    const run = await runCli(['--yes'], { interactive: true, prompt: async () => { throw new Error('no prompt expected'); } });
+    expect(run.code).toBe(0);
+  });
+
+  it('generates with a plugin loaded by path', async () => {
+    const run = await runCli(['out', '--plugin', examplePlugin, '--mesh', 'example-mesh']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(parse(run.tree()[`${CWD}/out/generation.yaml`]!).plugin).toEqual({ id: 'example-mesh', version: '1.0.0', apiVersion: 1, options: {} });
+  });
+});
+
+describe('plugins command', () => {
+  it('lists every built-in plugin with its pins', async () => {
+    const run = await runCli(['plugins', '--json']);
+    expect(run.code).toBe(0);
+    const plugins = JSON.parse(run.stdout) as { id: string; meshVersions: Record<string, string> }[];
+    expect(plugins.map((plugin) => plugin.id)).toEqual(builtinPluginIds());
+    for (const plugin of plugins) expect(Object.keys(plugin.meshVersions).length, plugin.id).toBeGreaterThan(0);
+  });
+
+  it('lists a plugin named with --plugin', async () => {
+    const run = await runCli(['plugins', '--plugin', examplePlugin]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('example-mesh    Example Mesh (plugin 1.0.0; pins istio 1.30.5)');
+  });
+});
+
+describe('verify command', () => {
+  it('passes on a repository as generated, for every mesh', async () => {
+    for (const mesh of builtinPluginIds()) {
+      const created = await runCli(['out', '--mesh', mesh]);
+      expect(created.code, mesh).toBe(0);
+      const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+      const verified = await runCli(['verify', 'out'], { files });
+      expect(verified.stdout, mesh).toContain('PASSED');
+      expect(verified.code, mesh).toBe(0);
+    }
+  });
+
+  it('fails with exit code 1 and names the problem', async () => {
+    const created = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const path = `${CWD}/out/manifests/mesh/peer-authentication.yaml`;
+    files[path] = files[path]!.replaceAll('STRICT', 'PERMISSIVE');
+    const verified = await runCli(['verify', 'out'], { files });
+    expect(verified.code).toBe(1);
+    expect(verified.stdout).toContain('hero -> lil-deebee:5432 is declared, but the mesh does not require mTLS on it');
+    expect(verified.stdout).toContain('FAILED');
+  });
+
+  it('gives every pair with --json --all', async () => {
+    const created = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const verified = await runCli(['verify', 'out', '--json', '--all'], { files });
+    const result = JSON.parse(verified.stdout) as { ok: boolean; pairs: { client: string; clientKind: string; service: string; port: number; declared: boolean; stoppedBy: string }[] };
+    expect(result.ok).toBe(true);
+    const declared = result.pairs.filter((pair) => pair.declared);
+    expect(declared.map((pair) => `${pair.client}->${pair.service}:${pair.port} ${pair.stoppedBy}`)).toEqual(['hero->lil-deebee:5432 none']);
+    expect(result.pairs.filter((pair) => !pair.declared).every((pair) => pair.stoppedBy !== 'none')).toBe(true);
+  });
+});
