@@ -89,8 +89,8 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
           expect(container.env?.find((variable) => variable.name === name)?.value).toBe(value);
         }
 
-        const kept = parse(tree[`${TARGET}/topology.yaml`]!) as { spec: { services: { name: string; image: string; env?: Record<string, string> }[] } };
-        const web = kept.spec.services.find((service) => service.name === 'web')!;
+        const keptTopology = parse(tree[`${TARGET}/topology.yaml`]!) as { spec: { services: { name: string; image: string; env?: Record<string, string> }[] } };
+        const web = keptTopology.spec.services.find((service) => service.name === 'web')!;
         expect(web.image).toBe(image);
         expect(web.env).toEqual(env);
 

@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { builtinPluginIds } from '../src/plugin/builtin.js';
 import { CWD, failing, runCli } from './support/cli.js';
 
-/** A valid topology; each case below changes one thing in it. */
+/** Builds a valid topology document. Each case below changes one thing in it. */
 function validDocument() {
   return {
     apiVersion: 'create-zero-trust-app/v1alpha1',
@@ -194,7 +194,6 @@ describe('invalid input', () => {
       files,
       ...(entry.readError && { wrapFs: (fs) => failing(fs, 'readFile', entry.readError!, (path) => path.endsWith('topology.yaml')) }),
     });
-    if (process.env.PRINT_CORPUS) console.log(`CORPUS ${JSON.stringify([entry.name, run.stderr.replace(/^create-zero-trust-app: /, '').replace(/\n$/, '')])}`);
 
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`create-zero-trust-app: ${entry.error}\n`);

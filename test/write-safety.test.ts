@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { builtinPluginIds } from '../src/plugin/builtin.js';
 import { loadBuiltinPlugin } from '../src/plugin/load.js';
+import { Volume, createFsFromVolume } from 'memfs';
 import type { FileSystem } from '../src/write/fs.js';
+import { writeRepository } from '../src/write/writer.js';
 import { CWD, failing, runCli, type CliRun } from './support/cli.js';
 
 const TARGET = `${CWD}/out`;
 const CREATE = ['out', '--yes'];
 
-/** The paths under the working directory, other than the given input files: what a run left behind. */
+/** Lists what a run left behind: the paths under the working directory, other than the given input files. */
 function leftovers(run: CliRun, inputs: string[] = []): string[] {
   return Object.keys(run.tree()).filter((path) => path !== CWD && !inputs.some((input) => path.startsWith(`${CWD}/${input}`)));
 }
@@ -79,6 +81,17 @@ describe('atomic write', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('create-zero-trust-app: /home/user/out/repo: cannot be read (a file is in the way of a directory in the path; choose another directory). Check its permissions\n');
     expect(leftovers(run, ['out'])).toEqual([]);
+  });
+});
+
+describe('generated paths', () => {
+  it.each(['../escape.yaml', '/etc/passwd', 'manifests/../../escape', '.git/hooks/pre-commit', 'a//b', 'a\\b', ''])('rejects "%s"', async (path) => {
+    const volume = Volume.fromJSON({}, CWD);
+    const fs = createFsFromVolume(volume).promises as unknown as FileSystem;
+    const files = new Map([['README.md', { content: 'x', executable: false }], [path, { content: 'x', executable: false }]]);
+
+    await expect(writeRepository({ fs, target: TARGET, files, force: false })).rejects.toThrow(`a plugin generated the file path "${path}", which is not a plain path inside the repository. Report this to the plugin's authors`);
+    expect(volume.toJSON()).toEqual({});
   });
 });
 
@@ -178,17 +191,17 @@ describe('cancelled prompt', () => {
   const QUESTIONS = ['topology', 'mesh', 'directory'];
 
   it.each(QUESTIONS)('exits 130 at the %s question', async (cancelled) => {
-    const asked: string[] = [];
+    const prompted: string[] = [];
     const run = await runCli([], {
       interactive: true,
       prompt: async (questions) => {
-        asked.push(...questions.map((question) => question.name));
+        prompted.push(...questions.map((question) => question.name));
         if (questions.some((question) => question.name === cancelled)) return undefined;
         return Object.fromEntries(questions.map((question) => [question.name, question.default ?? '']));
       },
     });
 
-    expect(asked).toContain(cancelled);
+    expect(prompted).toContain(cancelled);
     expect(run.code).toBe(130);
     expect(run.stdout).toBe('');
     expect(run.stderr).toBe('');
@@ -212,15 +225,15 @@ describe('determinism', () => {
     { name: 'cache', namespace: 'data', image: 'docker.io/library/redis:7', ports: [{ port: 6379, protocol: 'redis' }] },
   ];
 
-  function topologyYaml(services: typeof SERVICES): string {
+  function topologyYaml(services: readonly unknown[]): string {
     return JSON.stringify({ apiVersion: 'create-zero-trust-app/v1alpha1', kind: 'Topology', metadata: { name: 'shop' }, spec: { namespace: 'shop', services } });
   }
 
   /** Reverses the services, and each service's calls and env keys. Port order is kept: it is the order of the Service's ports. */
-  function reordered(services: typeof SERVICES): typeof SERVICES {
+  function reordered(services: typeof SERVICES): unknown[] {
     return [...services].reverse().map((service) => ({
       ...service,
-      ...(service.env && { env: Object.fromEntries(Object.entries(service.env).reverse()) as typeof service.env }),
+      ...(service.env && { env: Object.fromEntries(Object.entries(service.env).reverse()) }),
       ...(service.calls && { calls: [...service.calls].reverse() }),
     }));
   }

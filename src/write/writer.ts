@@ -27,8 +27,9 @@ export interface WriteResult {
 
 /**
  * Writes a repository atomically: every file goes into a staging folder next to the target, which is then
- * renamed into place, so a failed or interrupted run leaves no target folder behind, or with `--force`,
- * only whole files replaced.
+ * renamed into place, so a failed or interrupted run leaves no target folder behind. With `--force`, the
+ * files are moved into the existing folder one by one, and a failed move puts back what was replaced.
+ * NOTE: a process killed during those moves (SIGKILL, power loss) can leave some of the files replaced.
  */
 export async function writeRepository(request: WriteRequest): Promise<WriteResult> {
   const { fs, target, files, force } = request;
