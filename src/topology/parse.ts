@@ -13,7 +13,8 @@ export function parseTopology(text: string, file: string): Topology {
     const line = lineCounter.linePos(problem.pos[0]);
     const where = `${file}:${line.line}:${line.col}`;
     if (problem.code === 'MULTIPLE_DOCS') throw new InputError(`${where}: contains more than one YAML document. Keep one topology per file and remove the "---" separators`);
-    if (problem.code === 'RESOURCE_EXHAUSTION') throw new InputError(`${where}: invalid YAML: the document is nested too deeply. Flatten it`);
+    // The parser stops where it ran out of stack, which varies from run to run, so no position is given.
+    if (problem.code === 'RESOURCE_EXHAUSTION') throw new InputError(`${file}: invalid YAML: the document is nested too deeply. Flatten it`);
     throw new InputError(`${where}: invalid YAML: ${firstLine(problem.message)}. Fix the syntax at that position`);
   }
   if (!isMap(document.contents)) {
