@@ -30,6 +30,9 @@ const PAYLOADS = new Set(['IP', 'ETHERNET']);
  * caller policy must allow the client's SPIFFE ID. A connection is counted as mTLS when its NetworkService
  * has `payload: IP`, which the forwarders carry between nodes over WireGuard.
  * NOTE: NSM connects at layer 3, so a decision holds for every port of the callee.
+ * NOTE: the link also carries traffic the other way. point2pointipam (sdk v1.18.0) adds the client's address to
+ * DstRoutes, so the callee's pods have a route to the caller's NSM address and can open connections to the
+ * caller's ports over a link the caller opened. `decide` does not count that reverse path.
  */
 export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];

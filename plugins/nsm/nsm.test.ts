@@ -1,14 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
 import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { findPreset } from '../../src/topology/presets.js';
 import { CONFORMANCE_TOPOLOGIES } from '../../src/conformance/topologies.js';
 import { nsmPlugin } from './index.js';
 
-// NOTE: the kit's "narrowed-edge" topology fails here by design: NSM connects a caller to every port of its
-// callee, so the plugin rejects an edge narrowed to some ports (see "rejects an edge narrowed to one port").
-describeConformance(nsmPlugin, { crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)) });
+// NSM connects a caller to every port of its callee, so the plugin rejects the kit's narrowed edge.
+const NARROWED_EDGE_ERROR = 'client calls server on port 8443 only, but NSM connects a caller to every port of server (8080, 8443, 9000)';
+
+describeConformance(nsmPlugin, {
+  crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)),
+  rejects: { 'narrowed-edge': NARROWED_EDGE_ERROR },
+});
 
 const workshop = findPreset('workshop')!.document;
 const bookinfo = findPreset('bookinfo')!.document;
@@ -138,7 +143,17 @@ describe('nsm clients and endpoints', () => {
 
   it('rejects an edge narrowed to one port', () => {
     const narrowed = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'narrowed-edge')!.document;
-    expect(() => generateCase(nsmPlugin, narrowed)).toThrow(/client calls server on port 8443 only, but NSM connects a caller to every port of server/);
+    expect(() => generateCase(nsmPlugin, narrowed)).toThrow(InputError);
+    expect(() => generateCase(nsmPlugin, narrowed)).toThrow(
+      'client calls server on port 8443 only, but NSM connects a caller to every port of server (8080, 8443, 9000), ' +
+        'so the other ports would be open to client over NSM: in the calls of client, call server without a port, ' +
+        'or move the other ports into a service of their own',
+    );
+  });
+
+  it('hands callers only the interface name', () => {
+    const env = templateOf(generateCase(nsmPlugin, workshop), 'Deployment', 'production', 'hero').spec.containers[0]!.env ?? [];
+    expect(env.filter((variable) => variable.name.includes('NSM'))).toEqual([{ name: 'NSM_LIL_DEEBEE_INTERFACE', value: 'nsm-0' }]);
   });
 
   it('installs the Pod Security path at the pinned tag', () => {
@@ -203,15 +218,25 @@ describe('nsm verify on hand-broken output', () => {
     const generated = generateCase(nsmPlugin, workshop);
     generated.objects = generated.objects.filter((object) => !(object.kind === 'NetworkPolicy' && object.metadata.name === 'lil-deebee-ingress'));
     const problems = problemsOf(generated);
-    expect(problems).toEqual(['hero -> lil-deebee:5432 is declared, but NetworkPolicy denies it (ingress: no rule of data/default-deny allows it)']);
+    expect(problems).toEqual([
+      'hero -> lil-deebee:5432 is declared, but NetworkPolicy denies it (ingress: no rule of data/default-deny allows it)',
+      'hero (unmeshed) -> lil-deebee:5432 is declared, but NetworkPolicy denies it (ingress: no rule of data/default-deny allows it)',
+    ]);
   });
 
   it('names a missing default-deny NetworkPolicy', () => {
     const generated = generateCase(nsmPlugin, workshop);
     generated.objects = generated.objects.filter((object) => !(object.kind === 'NetworkPolicy' && object.metadata.name === 'default-deny'));
     const problems = problemsOf(generated);
-    // allow-dns still isolates egress, so only a pod from outside the topology gets in.
-    expect(problems).toEqual(['verify-outside (outside) -> hero:8080 is not declared, but NetworkPolicy allows it (no policy isolates these pods)']);
+    // verify checks each side on its own: allow-dns still isolates egress in every namespace, but nothing
+    // isolates hero's ingress any more, so every source is reported against that side.
+    expect(problems).toEqual([
+      'hero -> hero:8080 is not declared, but NetworkPolicy ingress allows it (no policy isolates production/hero)',
+      'lil-deebee -> hero:8080 is not declared, but NetworkPolicy ingress allows it (no policy isolates production/hero)',
+      'verify-stranger (stranger) -> hero:8080 is not declared, but NetworkPolicy ingress allows it (no policy isolates production/hero)',
+      'verify-outside (outside) -> hero:8080 is not declared, but NetworkPolicy ingress allows it (no policy isolates production/hero)',
+      'hero (unmeshed) -> hero:8080 is not declared, but NetworkPolicy ingress allows it (no policy isolates production/hero)',
+    ]);
   });
 
   it('names an ETHERNET payload', () => {

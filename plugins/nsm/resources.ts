@@ -1,3 +1,4 @@
+import { InputError } from '../../src/errors.js';
 import type { PodTemplate } from '../../src/plugin/api.js';
 import { groupEdges, indexServices } from '../../src/k8s/network-policy.js';
 import { serviceLabels, type KubeObject } from '../../src/k8s/object.js';
@@ -42,26 +43,32 @@ export interface NsmPlan {
 }
 
 /**
- * Plans one network service per called service. NSM connects a client to an endpoint at layer 3, so once
- * connected a caller reaches every port of the callee: an edge narrowed to some ports cannot be kept.
+ * Plans one network service per called service.
+ *
+ * @throws InputError for an edge narrowed to some of the callee's ports. NSM connects a client to an endpoint
+ * at layer 3 and has no port filter on that link in this plugin, so a connected caller reaches every port of
+ * the callee. The topology is rejected rather than generated with a port limit nothing enforces.
  */
 export function planNetworkServices(topology: Topology): NsmPlan {
   const services = indexServices(topology);
   const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
   for (const edges of pairs.values()) {
+    const caller = edges[0]!.from;
     const callee = services.get(edges[0]!.to)!;
     if (edges.length < callee.ports.length) {
       const declared = edges.map((edge) => edge.port.port).join(', ');
-      throw new Error(
-        `${edges[0]!.from} calls ${callee.name} on port ${declared} only, but NSM connects a caller to every port of ${callee.name}: ` +
-          `call ${callee.name} without a port, or split the other ports into a service of their own`,
+      const all = callee.ports.map((port) => port.port).join(', ');
+      throw new InputError(
+        `${caller} calls ${callee.name} on port ${declared} only, but NSM connects a caller to every port of ${callee.name} (${all}), ` +
+          `so the other ports would be open to ${caller} over NSM: in the calls of ${caller}, call ${callee.name} without a port, ` +
+          'or move the other ports into a service of their own',
       );
     }
   }
 
   const calledNames = [...new Set(topology.edges.map((edge) => edge.to))].sort();
   if (calledNames.length > NSM_PREFIX_COUNT) {
-    throw new Error(`the topology has ${calledNames.length} called services, but the NSM address plan has room for ${NSM_PREFIX_COUNT}: split the topology`);
+    throw new InputError(`the topology has ${calledNames.length} called services, but the NSM address plan has room for ${NSM_PREFIX_COUNT}: split the topology`);
   }
   const incoming = groupEdges(topology.edges, (edge) => edge.to);
   const callees = new Map<string, Callee>();
@@ -94,7 +101,12 @@ export function clientAnnotationOf(callees: Callee[]): string {
   return callees.map((callee) => `kernel://${callee.networkService}/${callee.interfaceName}`).join(',');
 }
 
-/** The environment variable that hands a caller the NSM interface of one callee, such as `NSM_LIL_DEEBEE_INTERFACE`. */
+/**
+ * Names the environment variable that hands a caller the NSM interface of one callee, such as
+ * `NSM_LIL_DEEBEE_INTERFACE`. The interface name is the only part of the NSM link that is fixed when the
+ * repository is generated: the callee's address on it is the peer route of that interface, which differs
+ * per connection (see the endpoint's NSM_CIDR_PREFIX).
+ */
 export function interfaceVariableOf(callee: Callee): string {
   return `NSM_${callee.service.name.toUpperCase().replace(/-/g, '_')}_INTERFACE`;
 }
@@ -200,6 +212,12 @@ function buildEndpointContainer(callee: Callee): Record<string, unknown> {
       { name: 'NSM_SERVICE_NAMES', value: callee.networkService },
       // The NetworkService comes from manifests/mesh, with payload IP, so the endpoint must not register its own.
       { name: 'NSM_REGISTER_SERVICE', value: 'false' },
+      // NOTE: this range gives the endpoint side no fixed address. cmd-nse-icmp-responder v1.18.0 (main.go) hands
+      // each connection to groupipam, whose default is point2pointipam (sdk v1.18.0); it calls
+      // ippool.PullP2PAddrs, which takes the two lowest free addresses. Only the first connection gets the
+      // range's first address for the endpoint side; later ones get .2, .4 and so on, and an address returns
+      // to the pool when its connection closes. Upstream examples that reach a fixed address (features/webhook,
+      // features/dns, pss/use-cases/nginx) use a /31, which holds exactly one connection.
       { name: 'NSM_CIDR_PREFIX', value: callee.prefix },
     ],
     securityContext: {
