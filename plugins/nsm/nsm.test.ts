@@ -156,6 +156,14 @@ describe('nsm clients and endpoints', () => {
     expect(env.filter((variable) => variable.name.includes('NSM'))).toEqual([{ name: 'NSM_LIL_DEEBEE_INTERFACE', value: 'nsm-0' }]);
   });
 
+  it('states enforcement per path in the README', () => {
+    const readme = generateCase(nsmPlugin, workshop).files.get('README.md')!.content;
+    expect(readme).toContain('| NSM, caller to callee | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
+    expect(readme).toContain('| NSM, callee back to caller | the callee\'s pods, over a link a caller opened | nothing:');
+    expect(readme).toContain('So this repository hands the app no NSM address');
+    expect(readme).toContain('Narrowed edges are rejected.');
+  });
+
   it('installs the Pod Security path at the pinned tag', () => {
     const script = generateCase(nsmPlugin, workshop).files.get('scripts/install-mesh.sh')!.content;
     expect(script).toContain('\nref=v1.18.0\n');
