@@ -103,6 +103,23 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
     );
   });
 
+  it('keeps env names that are Object properties', async () => {
+    // Written as text, because an object literal cannot hold an own __proto__ key.
+    const yaml = topologyYaml('nginx', { PLACEHOLDER: 'x' }).replace('PLACEHOLDER: x', ['__proto__: a', 'constructor: b', 'toString: c', 'hasOwnProperty: d'].join('\n        '));
+    const run = await runCli(argv, { files: { 'topology.yaml': yaml } });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const tree = run.tree();
+
+    const { container } = readWebContainer(tree[`${TARGET}/manifests/workloads/web.yaml`]!);
+    // A plugin may add variables of its own, so only the topology's are looked up.
+    for (const [name, value] of [['__proto__', 'a'], ['constructor', 'b'], ['hasOwnProperty', 'd'], ['toString', 'c']]) {
+      expect(container.env?.find((variable) => variable.name === name)?.value).toBe(value);
+    }
+    const keptTopology = parse(tree[`${TARGET}/topology.yaml`]!) as { spec: { services: { name: string; env?: Record<string, string> }[] } };
+    expect(Object.entries(keptTopology.spec.services.find((service) => service.name === 'web')!.env!)).toEqual([['__proto__', 'a'], ['constructor', 'b'], ['hasOwnProperty', 'd'], ['toString', 'c']]);
+  });
+
   it('rejects invalid image references', async () => {
     await fc.assert(
       fc.asyncProperty(invalidImage, async (image) => {
