@@ -1,9 +1,9 @@
-import { stringify } from 'yaml';
 import type { KubeObject } from '../k8s/object.js';
+import { stringifyDocument } from '../yaml/emit.js';
 
 /** Serialises objects as one multi-document YAML stream, after a comment header. */
 export function toYamlStream(objects: readonly unknown[], header: string): string {
-  const documents = objects.map((object) => stringify(object, { lineWidth: 0, aliasDuplicateObjects: false }));
+  const documents = objects.map(stringifyDocument);
   return `${header}\n${documents.map((document) => `---\n${document}`).join('')}`;
 }
 

@@ -1,4 +1,5 @@
-import Handlebars from 'handlebars/runtime';
+import type HandlebarsApi from 'handlebars';
+import HandlebarsRuntime from 'handlebars/runtime.js';
 import type { PrecompiledTemplate } from './template.js';
 
 /** Quotes a value for POSIX shells: single quotes, with each embedded single quote closed, escaped and reopened. */
@@ -12,6 +13,9 @@ export function shellQuote(value: unknown): string {
 export function yamlString(value: unknown): string {
   return JSON.stringify(String(value));
 }
+
+// The runtime build has the same API as the full package, less the compiler; its own typings declare nothing.
+const Handlebars = HandlebarsRuntime as unknown as typeof HandlebarsApi;
 
 let environment: typeof Handlebars | undefined;
 const delegates = new WeakMap<PrecompiledTemplate, Handlebars.TemplateDelegate>();

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { stringifyDocument } from '../yaml/emit.js';
 import type { EnvVar, Topology } from './types.js';
 import { TOPOLOGY_API_VERSION } from './validate.js';
 
@@ -32,8 +32,9 @@ export function toTopologyDocument(topology: Topology): Record<string, unknown> 
   };
 }
 
+// The document shares no objects, so yaml would write no anchors, and stringifyDocument writes the same bytes.
 export function stringifyTopology(topology: Topology): string {
-  return stringify(toTopologyDocument(topology), { lineWidth: 0 });
+  return stringifyDocument(toTopologyDocument(topology));
 }
 
 // A Map, not an object, so that a variable named __proto__ is kept as a key instead of setting the prototype.

@@ -1,0 +1,103 @@
+import { stringify } from 'yaml';
+
+/** The options of every YAML document the generator writes: no line folding, and no anchors for repeated objects. */
+export const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+/** Keys that yaml writes as plain scalars in any position, and that cannot be mistaken for another type. */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9._/-]*$/;
+
+/**
+ * Strings that yaml writes plain, as they are: a letter, then word characters and `./@+=,-`, with colons only
+ * between them (so never `: ` or a final colon). Of such strings, only the YAML 1.2 core schema's boolean and
+ * null words would read back as another type, and yaml quotes those.
+ */
+const PLAIN_STRING = /^[A-Za-z][\w./@+=,-]*(?::[\w./@+=,-]+)*$/;
+const CORE_SCHEMA_WORDS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL']);
+
+/** Scalars as yaml writes them, by value: manifests repeat the same keys and values thousands of times. */
+const scalarTexts = new Map<string | number | boolean | null, string | undefined>();
+
+/**
+ * Serialises a value as one YAML document, byte for byte as `stringify(value, YAML_OPTIONS)` of the yaml package
+ * does, about twenty times faster. yaml builds a node tree for every document and checks every string against
+ * its schema; this lays out block maps and sequences itself and asks yaml to write each distinct scalar once.
+ * Any value outside that simple shape (a string with a line break or a document marker, a key that needs
+ * quotes, a class instance) is passed to yaml whole.
+ */
+export function stringifyDocument(value: unknown): string {
+  if (isPlainObject(value) || Array.isArray(value)) {
+    const lines: string[] = [];
+    if (emitBlock(value, '', lines)) return `${lines.join('\n')}\n`;
+  }
+  return stringify(value, YAML_OPTIONS);
+}
+
+/** Appends the lines of a map or sequence at `indent`; returns false when the value needs yaml's full rules. */
+function emitBlock(value: object, indent: string, lines: string[]): boolean {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return false;
+    for (const item of value) {
+      if (!emitEntry(`${indent}-`, item, `${indent}  `, lines, true)) return false;
+    }
+    return true;
+  }
+
+  let count = 0;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    if (!PLAIN_KEY.test(key) || key.length > 1000 || key === '__proto__' || scalarText(key) !== key) return false;
+    if (!emitEntry(`${indent}${key}:`, item, `${indent}  `, lines, false)) return false;
+    count++;
+  }
+  return count > 0;
+}
+
+/**
+ * Appends `prefix` (a key with its colon, or a sequence dash) followed by the value: on the same line for a
+ * scalar or an empty collection, on the next lines for a map or sequence. yaml puts the first entry of a
+ * collection inside a sequence on the dash's line.
+ */
+function emitEntry(prefix: string, item: unknown, childIndent: string, lines: string[], inSequence: boolean): boolean {
+  if (item === null || typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') {
+    const text = scalarText(item);
+    if (text === undefined) return false;
+    lines.push(`${prefix} ${text}`);
+    return true;
+  }
+  if (Array.isArray(item) && item.length === 0) {
+    lines.push(`${prefix} []`);
+    return true;
+  }
+  if (!Array.isArray(item) && !isPlainObject(item)) return false;
+  if (!Array.isArray(item) && !Object.values(item).some((child) => child !== undefined)) {
+    lines.push(`${prefix} {}`);
+    return true;
+  }
+
+  if (!inSequence) {
+    lines.push(prefix);
+    return emitBlock(item, childIndent, lines);
+  }
+  const first = lines.length;
+  if (!emitBlock(item, childIndent, lines)) return false;
+  lines[first] = `${prefix} ${lines[first]!.slice(childIndent.length)}`;
+  return true;
+}
+
+/** Returns yaml's text for a scalar, or undefined when it spans lines or depends on where it stands. */
+function scalarText(value: string | number | boolean | null): string | undefined {
+  if (typeof value === 'string' && PLAIN_STRING.test(value) && !CORE_SCHEMA_WORDS.has(value)) return value;
+  if (scalarTexts.has(value)) return scalarTexts.get(value);
+  let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
+  // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.
+  if (text.includes('\n') || (typeof value === 'string' && (value.includes('\n') || /^(%|---|\.\.\.)/m.test(value)))) text = undefined;
+  if (scalarTexts.size < 100_000) scalarTexts.set(value, text);
+  return text;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
