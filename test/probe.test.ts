@@ -21,9 +21,9 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-function probe(port: number, protocol: string): Promise<string> {
+function probe(port: number, protocol: string, mode = 'proxy'): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn(busybox, ['sh', join(repository, 'verify/probe.sh'), '127.0.0.1', String(port), protocol], { env: { PATH: appletDirectory } });
+    const child = spawn(busybox, ['sh', join(repository, 'verify/probe.sh'), '127.0.0.1', String(port), protocol, mode], { env: { PATH: appletDirectory } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('close', () => resolve(output.trim()));
@@ -71,6 +71,42 @@ describe.concurrent('verification probe', () => {
   it('reports a TCP connection the far side closes as closed', async () => {
     const port = await listen(createServer((socket) => socket.destroy()));
     expect(await probe(port, 'tcp')).toMatch(/^closed/);
+  });
+
+  it('reports a MongoDB answer to isMaster as open', async () => {
+    let request = Buffer.alloc(0);
+    const port = await listen(
+      createServer((socket) =>
+        socket.on('data', (chunk: Buffer) => {
+          request = Buffer.concat([request, chunk]);
+          // A well-formed OP_QUERY is 58 bytes long, with its length in the first four bytes.
+          if (request.length >= 58 && request.readInt32LE(0) === 58 && request.readInt32LE(12) === 2004) socket.end('reply');
+        }),
+      ),
+    );
+    expect(await probe(port, 'mongodb')).toBe('open');
+  });
+
+  it('reports a silent MongoDB port as closed through a proxy', async () => {
+    const port = await listen(createServer(() => undefined));
+    expect(await probe(port, 'mongodb')).toBe('closed no-reply');
+  });
+
+  it('reports a direct connection the server accepts as open', async () => {
+    const port = await listen(createServer(() => undefined));
+    expect(await probe(port, 'grpc', 'direct')).toBe('open');
+  });
+
+  it('reports a direct connection the server closes at once as open', async () => {
+    const port = await listen(createServer((socket) => socket.destroy()));
+    expect(await probe(port, 'tcp', 'direct')).toBe('open');
+  });
+
+  it('reports a refused direct connection as closed', async () => {
+    const port = await listen(createServer());
+    servers.pop()!.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await probe(port, 'tcp', 'direct')).toBe('closed refused');
   });
 
   it('reports a refused connection as closed', async () => {

@@ -27,6 +27,8 @@ function generateCilium(context: GenerateContext): MeshGeneration {
   const verification = {
     meshedClient: { annotations: {}, labels: {} },
     unmeshedClient: null,
+    // No proxy in the client: a completed TCP handshake is the server's acceptance.
+    meshedClientsUseProxy: false,
     unmeshedReason: UNMESHED_REASON,
   };
 

@@ -132,6 +132,14 @@ describe('kuma plumbing NetworkPolicy', () => {
     expect(evaluator.decide({ from: hero, to: otherSystemPod, port: 5678 }).allowed).toBe(false);
   });
 
+  it('opens the sidecars to the control plane on the Envoy admin port only', () => {
+    expect(evaluator.decide({ from: controlPlane, to: database, port: 9901 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: controlPlane, to: hero, port: 9901 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: otherSystemPod, to: hero, port: 9901 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: hero, to: database, port: 9901 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: controlPlane, to: database, port: 5432 }).allowed).toBe(false);
+  });
+
   it('keeps the probe proxy closed to pods', () => {
     expect(evaluator.decide({ from: hero, to: database, port: 9001 }).allowed).toBe(false);
     expect(evaluator.decide({ from: controlPlane, to: database, port: 9001 }).allowed).toBe(false);

@@ -2,7 +2,7 @@ import { buildNetworkPolicy, groupEdges, indexServices, podsInNamespace, tcp } f
 import { selectorOf, type KubeObject } from '../../src/k8s/object.js';
 import type { PodTemplate } from '../../src/plugin/api.js';
 import type { Topology } from '../../src/topology/types.js';
-import { BUILTIN_BACKEND, CONTROL_PLANE_LABELS, DP_SERVER_PORT, SYSTEM_NAMESPACE, TOKEN_VOLUME, spiffeIdOf, trustDomainOf, type IdentityMode } from './versions.js';
+import { BUILTIN_BACKEND, CONTROL_PLANE_LABELS, DP_SERVER_PORT, SYSTEM_NAMESPACE, TOKEN_VOLUME, spiffeIdOf, trustDomainOf, type IdentityMode, ENVOY_ADMIN_PORT } from './versions.js';
 
 /** The Kuma tag and Dataplane label that carries a pod's namespace (`mesh_proto.KubeNamespaceTag`). */
 export const NAMESPACE_TAG = 'k8s.kuma.io/namespace';
@@ -92,7 +92,8 @@ export function buildTrafficPermissions(topology: Topology, mesh: string, mode: 
 }
 
 /**
- * Lets every pod of each application namespace reach the control plane's dp-server, and nothing more.
+ * Lets every pod of each application namespace reach the control plane's dp-server, and lets the control plane
+ * reach each sidecar's Envoy admin port for statistics; nothing more.
  * The admission webhook (API server to the control plane) and the probe proxy (kubelet to the pod on the same
  * node) need no rule here. The webhook runs in kuma-system, which has no default deny, and CNIs such as Calico
  * let a node reach its own pods.
@@ -104,6 +105,7 @@ export function buildPlumbingPolicies(topology: Topology): KubeObject[] {
       namespace,
       podSelector: {},
       egress: [{ peers: [podsInNamespace(SYSTEM_NAMESPACE, { ...CONTROL_PLANE_LABELS })], ports: [tcp(DP_SERVER_PORT)] }],
+      ingress: [{ peers: [podsInNamespace(SYSTEM_NAMESPACE, { ...CONTROL_PLANE_LABELS })], ports: [tcp(ENVOY_ADMIN_PORT)] }],
       labels: { 'app.kubernetes.io/part-of': topology.name },
     }),
   );

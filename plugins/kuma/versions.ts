@@ -11,6 +11,12 @@ export const CONTROL_PLANE_LABELS = { app: 'kuma-control-plane' } as const;
 
 /** The control plane's dp-server port: data plane bootstrap, xDS and certificates (chart `cp-service.yaml`, port `dp-server`, v2.14.3). */
 export const DP_SERVER_PORT = 5678;
+
+/**
+ * The sidecar's Envoy admin port. The control plane connects to it for `kumactl inspect dataplane --type=stats`,
+ * which the evidence script uses (kuma-cp.defaults.yaml `adminPort: 9901`, pkg/envoy/admin/client.go, v2.14.3).
+ */
+export const ENVOY_ADMIN_PORT = 9901;
 /** The control plane's HTTP API, which kumactl reads through a port-forward (chart `cp-service.yaml`, port `http-api-server`). */
 export const API_SERVER_PORT = 5681;
 /** The admission webhook's container port (chart value `controlPlane.admissionServerPort`, v2.14.3). */

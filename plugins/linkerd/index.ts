@@ -72,7 +72,8 @@ function generateLinkerd(context: GenerateContext): MeshGeneration {
         version: LINKERD_VERSION,
         versionCommand: 'linkerd version --client --short',
         // Release asset name from run.linkerd.io/public/install-edge (linkerd/website).
-        install: `curl -fsSLo "$BIN_DIR/linkerd" "https://github.com/linkerd/linkerd2/releases/download/${LINKERD_VERSION}/linkerd2-cli-${LINKERD_VERSION}-$OS-$ARCH" && chmod +x "$BIN_DIR/linkerd"`,
+        // Linkerd names its Intel macOS binary "-darwin", without an architecture (bin/_os.sh at edge-26.8.3).
+        install: `suffix=$OS-$ARCH; [ "$suffix" = darwin-amd64 ] && suffix=darwin; curl -fsSLo "$BIN_DIR/linkerd" "https://github.com/linkerd/linkerd2/releases/download/${LINKERD_VERSION}/linkerd2-cli-${LINKERD_VERSION}-$suffix" && chmod +x "$BIN_DIR/linkerd"`,
       },
     ],
     verify: {

@@ -56,6 +56,8 @@ function generateNsm(context: GenerateContext): MeshGeneration {
         return { annotations: { [CLIENT_ANNOTATION]: clientAnnotationOf(targets) }, labels: { [SPIFFE_LABEL]: 'true' } };
       },
       unmeshedClient: null,
+      // No proxy in the client: a completed TCP handshake is the server's acceptance.
+      meshedClientsUseProxy: false,
       unmeshedReason:
         'NSM adds no proxy on the cluster network: a pod with a caller\'s labels and no NSM annotation reaches the callee\'s Service there as NetworkPolicy allows. verify/mesh-evidence.sh shows that a pod without the annotation has no NSM interface and cannot reach the callee over NSM.',
       evidenceScript: render(evidenceTemplate, { networkServices, edges, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),

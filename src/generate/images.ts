@@ -14,6 +14,11 @@ export interface ImageProfile {
   env: Record<string, string>;
   /** The working directory, when the program writes into it and the image's own is read-only. */
   workingDir?: string;
+  /**
+   * Keeps the root filesystem writable, for programs that write in places no one has listed. Pod Security
+   * `restricted` allows it; the other restrictions still apply.
+   */
+  writableRoot?: boolean;
   /** Where the facts come from, for the generated README. */
   source: string;
 }
@@ -99,7 +104,10 @@ const KNOWN_IMAGES: KnownImage[] = [
       group: 1001,
       scratchPaths: ['/opt/ibm/wlp/output', '/tmp'],
       env: { LOG_DIR: '/tmp/logs' },
-      source: 'Istio Bookinfo reviews Dockerfile (USER 1001, Open Liberty)',
+      // NOTE: Istio's own manifest never runs reviews with a read-only root, and Open Liberty's start-up writes
+      // are not listed anywhere (the image runs from /opt/ol/wlp), so the root stays writable.
+      writableRoot: true,
+      source: 'Istio Bookinfo reviews Dockerfile (USER 1001, Open Liberty; writable root)',
     },
   })),
 ];

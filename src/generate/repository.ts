@@ -69,7 +69,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
 
   // 4. Cluster, scripts, verification, CI and the record of this run.
   const view = buildView(topology, plugin, options, mesh, header);
-  addYaml('kind.yaml', [buildKindConfig(topology)]);
+  addYaml('kind.yaml', [buildKindConfig(topology, clusterName(topology, plugin))]);
   if (mesh.cni === 'calico') addYaml('cni/calico-installation.yaml', buildCalicoInstallation());
   addText('topology.yaml', `# ${header}\n# yaml-language-server: $schema=${TOPOLOGY_SCHEMA_URL}\n${stringifyTopology(topology)}`);
   addYaml(GENERATION_RECORD, [buildGenerationRecord(plugin, options)]);
@@ -85,12 +85,17 @@ export function generateRepository(request: GenerateRequest): FileTree {
 
   const clients = listClients(topology, mesh.verify);
   addYaml('verify/clients.yaml', buildClientObjects(topology, clients, mesh.verify));
-  addText('verify/verify.sh', render(verifyTemplate, { ...view, clients: clients.map((client) => ({ line: `${client.pod} ${client.namespace} ${client.identity} ${client.kind}` })), clientNamespaces: [...new Set(clients.map((client) => client.namespace))].sort() }), true);
+  addText('verify/verify.sh', render(verifyTemplate, { ...view, clients: clients.map((client) => ({ line: `${client.pod} ${client.namespace} ${client.identity} ${client.kind} ${probeMode(client.kind, mesh)}` })), clientNamespaces: [...new Set(clients.map((client) => client.namespace))].sort() }), true);
   addText('verify/probe.sh', render(probeTemplate, view), true);
   addText('verify/mesh-evidence.sh', withHeader(mesh.verify.evidenceScript, header), true);
 
   for (const file of mesh.files ?? []) addText(file.path, file.content, file.executable ?? false);
   return sortTree(files);
+}
+
+/** How the probe judges a client's connections: through a local proxy that answers for the server, or direct. */
+function probeMode(kind: string, mesh: MeshGeneration): 'proxy' | 'direct' {
+  return kind !== 'unmeshed' && mesh.verify.meshedClientsUseProxy !== false ? 'proxy' : 'direct';
 }
 
 /** Puts the generated-file header after a script's shebang line. */
@@ -108,11 +113,19 @@ function buildKustomization(files: FileTree): Record<string, unknown> {
   return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources };
 }
 
-function buildKindConfig(topology: Topology): Record<string, unknown> {
+/**
+ * Names the kind cluster after the topology and the mesh, so repositories of one topology on two meshes never
+ * share a cluster. Kind names its node containers `<cluster>-control-plane`, which must stay a valid host name.
+ */
+export function clusterName(topology: Topology, plugin: MeshPlugin): string {
+  return `${topology.name}-${plugin.id}`.slice(0, 40).replace(/-+$/, '');
+}
+
+function buildKindConfig(topology: Topology, name: string): Record<string, unknown> {
   return {
     kind: 'Cluster',
     apiVersion: 'kind.x-k8s.io/v1alpha4',
-    name: topology.name,
+    name,
     // The CNI (Calico, or the mesh's own) replaces kindnet, whose NetworkPolicy filtering fails open.
     networking: { disableDefaultCNI: true, podSubnet: '192.168.0.0/16' },
     nodes: [
@@ -163,6 +176,7 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
   return {
     header,
     topology,
+    clusterName: clusterName(topology, plugin),
     generatorVersion: GENERATOR_VERSION,
     plugin: { id: plugin.id, displayName: plugin.displayName, version: plugin.version },
     meshId: plugin.id,

@@ -59,7 +59,7 @@ export function buildPodTemplate(service: Service, topology: Topology): PodTempl
     ...(env.length > 0 && { env }),
     securityContext: {
       allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
+      readOnlyRootFilesystem: !profile.writableRoot,
       runAsNonRoot: true,
       runAsUser: profile.user,
       runAsGroup: profile.group,

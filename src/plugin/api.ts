@@ -150,6 +150,12 @@ export interface LiveVerification {
    * do with one annotation per caller. The stranger client always uses `meshedClient`.
    */
   meshedClientFor?(service: Service): { annotations: Record<string, string>; labels: Record<string, string> };
+  /**
+   * False when meshed clients connect straight to the server, as with Cilium and NSM, so a completed TCP
+   * handshake proves the connection. True (the default) for sidecar meshes, whose local proxy accepts every
+   * connection itself: the probe then needs an answer from the server.
+   */
+  meshedClientsUseProxy?: boolean;
   /** The body of `verify/mesh-evidence.sh`: shows with the mesh's own tooling that each declared edge is mTLS. */
   evidenceScript: string;
 }
