@@ -4,8 +4,12 @@ export { buildNetworkPolicy, podsInNamespace, tcp, groupEdges, indexServices, ty
 export { selectorOf, serviceLabels, SERVER_COMPONENT, type KubeObject, type LabelSelector, type ObjectMeta } from './k8s/object.js';
 export { matchesSelector, podTemplateOf, workloadOf } from './verify/objects.js';
 export { parseTopology, normaliseTopology } from './topology/parse.js';
+export { TOPOLOGY_API_VERSION } from './topology/validate.js';
+export { PRESETS, type Preset } from './topology/presets.js';
+export type { Topology, Service, ServicePort, Edge, Protocol, EnvVar } from './topology/types.js';
 export { generateRepository, type GenerateRequest } from './generate/repository.js';
 export type { FileTree, FileEntry } from './generate/files.js';
+export { parseYamlStream } from './generate/yaml.js';
 export { verifyRepository, type VerifyResult, type PairResult, type Check } from './verify/offline.js';
 export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
 export { InputError } from './errors.js';

@@ -1,11 +1,5 @@
-import { parseAllDocuments } from 'yaml';
-import type { FileTree } from '../generate/files.js';
-import { generateRepository } from '../generate/repository.js';
-import type { KubeObject } from '../k8s/object.js';
-import type { MeshPlugin } from '../plugin/api.js';
-import { normaliseTopology } from '../topology/parse.js';
-import type { Topology } from '../topology/types.js';
-import { verifyRepository, type VerifyResult } from '../verify/offline.js';
+// The kit imports the core only through the package's public API: the published kit is a separate file.
+import { generateRepository, normaliseTopology, parseYamlStream, verifyRepository, type FileTree, type KubeObject, type MeshPlugin, type Topology, type VerifyResult } from '../index.js';
 
 /** A generated repository with its parsed objects, as the checks read it. */
 export interface GeneratedCase {
@@ -25,13 +19,7 @@ export function generateCase(plugin: MeshPlugin, document: unknown, options: Rec
   const objects: KubeObject[] = [];
   for (const [path, entry] of files) {
     if (!/\.ya?ml$/.test(path)) continue;
-    const parsed = parseAllDocuments(entry.content);
-    const values: unknown[] = [];
-    for (const document of parsed) {
-      if (document.errors.length > 0) throw new Error(`${path}: invalid YAML: ${document.errors[0]!.message}`);
-      const value = document.toJS();
-      if (value !== null) values.push(value);
-    }
+    const values = parseYamlStream(entry.content, path);
     documents.set(path, values);
     if (path.startsWith('manifests/') && path !== 'manifests/kustomization.yaml') objects.push(...(values as KubeObject[]));
   }

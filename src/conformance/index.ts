@@ -5,10 +5,7 @@
  * shellcheck, make and kubectl on the PATH.
  */
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../errors.js';
-import type { MeshPlugin } from '../plugin/api.js';
-import { normaliseTopology } from '../topology/parse.js';
-import { generateRepository } from '../generate/repository.js';
+import { InputError, generateRepository, normaliseTopology, type MeshPlugin } from '../index.js';
 import { CONFORMANCE_TOPOLOGIES, type ConformanceTopology } from './topologies.js';
 import {
   checkDefaultDeny,

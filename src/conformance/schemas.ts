@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import type { KubeObject } from '../k8s/object.js';
+import type { KubeObject } from '../index.js';
 
 type Validator = ((value: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
 

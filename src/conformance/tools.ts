@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { FileTree } from '../generate/files.js';
+import type { FileTree } from '../index.js';
 
 /** Writes a tree to a new temporary folder, runs `use` on it, and removes the folder. */
 export function withTreeOnDisk<T>(files: FileTree, use: (directory: string) => T): T {

@@ -1,5 +1,4 @@
-import { TOPOLOGY_API_VERSION } from '../topology/validate.js';
-import { PRESETS } from '../topology/presets.js';
+import { PRESETS, TOPOLOGY_API_VERSION } from '../index.js';
 
 /** A topology document the conformance kit runs every plugin over, with what it exercises. */
 export interface ConformanceTopology {

@@ -1,3 +1,4 @@
+import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../k8s/object.js';
 import { stringifyDocument } from '../yaml/emit.js';
 
@@ -11,4 +12,15 @@ export function toYamlStream(objects: readonly unknown[], header: string): strin
 export function sortObjects(objects: KubeObject[]): KubeObject[] {
   const keyOf = (object: KubeObject) => `${object.kind}\0${object.metadata.namespace ?? ''}\0${object.metadata.name}`;
   return [...objects].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+}
+
+/** Parses a multi-document YAML stream into plain values, skipping empty documents; `path` names the file in errors. */
+export function parseYamlStream(text: string, path: string): unknown[] {
+  const values: unknown[] = [];
+  for (const document of parseAllDocuments(text)) {
+    if (document.errors.length > 0) throw new Error(`${path}: invalid YAML: ${document.errors[0]!.message}`);
+    const value: unknown = document.toJS();
+    if (value !== null) values.push(value);
+  }
+  return values;
 }
