@@ -68,47 +68,183 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     return { mode: 'PERMISSIVE', by: 'no PeerAuthentication (Istio defaults to PERMISSIVE)' };
   };
 
-  const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
-    const targetWorkload = templates.get(target.name)!;
-    if (!targetWorkload.injected) {
-      return { allowed: true, mtls: false, reason: `${target.namespace}/${target.name} has no sidecar, so Istio enforces nothing on it` };
-    }
-    const sourceWorkload = templates.get(source.service);
-    const sourceMeshed = source.meshed && (sourceWorkload ? sourceWorkload.injected || !templates.has(source.service) : injectedNamespaces.has(source.namespace));
-    const { mode, by } = modeFor(target.namespace, targetWorkload.labels, port.targetPort);
-    if (!sourceMeshed && mode === 'STRICT') {
-      return { allowed: false, mtls: false, reason: `${by} requires mTLS and the client has no Istio certificate` };
-    }
-
-    const request = {
-      principal: sourceMeshed ? `${TRUST_DOMAIN}/ns/${source.namespace}/sa/${source.serviceAccount}` : undefined,
-      namespace: sourceMeshed ? source.namespace : undefined,
-      port: port.targetPort,
-      http: port.protocol === 'http' || port.protocol === 'http2' || port.protocol === 'grpc',
-    };
+  // verify asks for every client and port of every target, millions of times on a large topology, so what
+  // depends only on the target, its port or the client is worked out once and kept.
+  const targetsByName = new Map<string, TargetView>();
+  const viewOf = (target: Service): TargetView => {
+    let view = targetsByName.get(target.name);
+    if (view) return view;
+    const workload = templates.get(target.name)!;
     const applicable = authorizationPolicies.filter(
-      (policy) => (policy.namespace === target.namespace || policy.namespace === ROOT_NAMESPACE) && (!policy.selector || matchesSelector(policy.selector, targetWorkload.labels)),
+      (policy) => (policy.namespace === target.namespace || policy.namespace === ROOT_NAMESPACE) && (!policy.selector || matchesSelector(policy.selector, workload.labels)),
     );
-    const mtls = sourceMeshed && mode === 'STRICT';
+    const allows = applicable.filter((policy) => policy.action === 'ALLOW');
+    view = {
+      workload,
+      denies: applicable.filter((policy) => policy.action === 'DENY'),
+      allows,
+      allowIndex: indexAllows(allows),
+      ports: new Map(),
+      notInjected: { allowed: true, mtls: false, reason: `${target.namespace}/${target.name} has no sidecar, so Istio enforces nothing on it` },
+      allowAllReason: `no ALLOW AuthorizationPolicy applies to ${target.namespace}/${target.name}, so Istio allows everything`,
+      noMatchReason: `no rule of the ALLOW AuthorizationPolicies on ${target.namespace}/${target.name} matches (${allows.map((policy) => policy.id).join(', ')})`,
+    };
+    targetsByName.set(target.name, view);
+    return view;
+  };
+  const portViewOf = (view: TargetView, target: Service, port: number): PortView => {
+    let portView = view.ports.get(port);
+    if (portView) return portView;
+    const { mode, by } = modeFor(target.namespace, view.workload.labels, port);
+    portView = { mode, port: String(port), noCertificate: { allowed: false, mtls: false, reason: `${by} requires mTLS and the client has no Istio certificate` } };
+    view.ports.set(port, portView);
+    return portView;
+  };
+  const identities = new WeakMap<Source, Identity>();
+  const identityOf = (source: Source): Identity => {
+    let identity = identities.get(source);
+    if (identity) return identity;
+    const sourceWorkload = templates.get(source.service);
+    const meshed = source.meshed && (sourceWorkload ? sourceWorkload.injected : injectedNamespaces.has(source.namespace));
+    identity = {
+      meshed,
+      principal: meshed ? `${TRUST_DOMAIN}/ns/${source.namespace}/sa/${source.serviceAccount}` : undefined,
+      namespace: meshed ? source.namespace : undefined,
+      serviceAccount: meshed ? `${source.namespace}/${source.serviceAccount}` : undefined,
+    };
+    identities.set(source, identity);
+    return identity;
+  };
 
-    const deny = applicable.find((policy) => policy.action === 'DENY' && policy.rules.some((rule) => ruleMatches(rule, request)));
+  const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
+    const view = viewOf(target);
+    if (!view.workload.injected) return view.notInjected;
+    const identity = identityOf(source);
+    const portView = portViewOf(view, target, port.targetPort);
+    if (!identity.meshed && portView.mode === 'STRICT') return portView.noCertificate;
+
+    const request: Request = { identity, port: portView.port, http: port.protocol === 'http' || port.protocol === 'http2' || port.protocol === 'grpc' };
+    const mtls = identity.meshed && portView.mode === 'STRICT';
+
+    const deny = view.denies.find((policy) => policy.rules.some((rule) => ruleMatches(rule, request)));
     if (deny) return { allowed: false, mtls, reason: `denied by ${deny.id}` };
 
-    const allows = applicable.filter((policy) => policy.action === 'ALLOW');
-    if (allows.length === 0) return { allowed: true, mtls, reason: `no ALLOW AuthorizationPolicy applies to ${target.namespace}/${target.name}, so Istio allows everything` };
-    const allow = allows.find((policy) => policy.rules.some((rule) => ruleMatches(rule, request)));
+    if (view.allows.length === 0) return { allowed: true, mtls, reason: view.allowAllReason };
+    const allow = findAllow(view, request);
     if (allow) return { allowed: true, mtls, reason: `allowed by ${allow.id}` };
-    return { allowed: false, mtls, reason: `no rule of the ALLOW AuthorizationPolicies on ${target.namespace}/${target.name} matches (${allows.map((policy) => policy.id).join(', ')})` };
+    return { allowed: false, mtls, reason: view.noMatchReason };
   };
 
   return { decide, findings };
 }
 
-interface Request {
+/** The client as Istio's authorization sees it: a principal only when it has an Istio certificate. */
+interface Identity {
+  meshed: boolean;
   principal: string | undefined;
   namespace: string | undefined;
-  port: number;
+  /** `namespace/name` of the service account, as `serviceAccounts` patterns match it. */
+  serviceAccount: string | undefined;
+}
+
+interface Request {
+  identity: Identity;
+  /** The container port, as a string, as `ports` patterns match it. */
+  port: string;
   http: boolean;
+}
+
+/** What decisions on one target share: its workload, the policies that select it, and decisions by port. */
+interface TargetView {
+  workload: { labels: Record<string, string>; injected: boolean };
+  denies: AuthorizationPolicy[];
+  allows: AuthorizationPolicy[];
+  allowIndex: AllowIndex;
+  ports: Map<number, PortView>;
+  notInjected: MeshDecision;
+  allowAllReason: string;
+  noMatchReason: string;
+}
+
+interface PortView {
+  mode: MtlsMode;
+  port: string;
+  noCertificate: MeshDecision;
+}
+
+/**
+ * The ALLOW policies of one target, for finding the first that matches without trying each: rules that name
+ * exact principals and exact ports (or no ports) are indexed by principal and port, with the position of their
+ * policy; the policies with any other rule are kept, with their positions, to be tried in order.
+ */
+interface AllowIndex {
+  byPrincipal: Map<string, Map<string, number>>;
+  others: { position: number; policy: AuthorizationPolicy }[];
+}
+
+/** Port key in {@link AllowIndex} of a rule without `to`, which matches every port. */
+const ANY_PORT = '*';
+
+function indexAllows(allows: AuthorizationPolicy[]): AllowIndex {
+  const index: AllowIndex = { byPrincipal: new Map(), others: [] };
+  allows.forEach((policy, position) => {
+    const simple = policy.rules.map(readSimpleRule);
+    if (simple.some((rule) => rule === undefined)) {
+      index.others.push({ position, policy });
+      return;
+    }
+    for (const rule of simple) {
+      for (const principal of rule!.principals) {
+        const ports = index.byPrincipal.get(principal) ?? new Map<string, number>();
+        for (const port of rule!.ports) if (!ports.has(port)) ports.set(port, position);
+        index.byPrincipal.set(principal, ports);
+      }
+    }
+  });
+  return index;
+}
+
+/** Reads a rule that only names exact principals and exact ports; undefined for any other rule. */
+function readSimpleRule(rule: Record<string, unknown>): { principals: string[]; ports: string[] } | undefined {
+  if (Object.keys(rule).some((key) => key !== 'from' && key !== 'to') || !Array.isArray(rule.from)) return undefined;
+  const principals: string[] = [];
+  for (const entry of rule.from as { source?: Record<string, unknown> }[]) {
+    const source = entry?.source;
+    if (!source || Object.keys(entry).length !== 1 || Object.keys(source).length !== 1 || !isExactList(source.principals)) return undefined;
+    principals.push(...(source.principals as string[]));
+  }
+  if (rule.to === undefined) return { principals, ports: [ANY_PORT] };
+  if (!Array.isArray(rule.to)) return undefined;
+  const ports: string[] = [];
+  for (const entry of rule.to as { operation?: Record<string, unknown> }[]) {
+    const operation = entry?.operation;
+    if (!operation || Object.keys(entry).length !== 1) return undefined;
+    if (Object.keys(operation).length === 0) {
+      ports.push(ANY_PORT);
+      continue;
+    }
+    if (Object.keys(operation).length !== 1 || !isExactList(operation.ports)) return undefined;
+    ports.push(...(operation.ports as string[]));
+  }
+  return { principals, ports };
+}
+
+function isExactList(values: unknown): boolean {
+  return Array.isArray(values) && values.every((value) => typeof value === 'string' && !value.includes('*'));
+}
+
+/** Returns the first ALLOW policy, in the order of {@link TargetView.allows}, with a rule that matches. */
+function findAllow(view: TargetView, request: Request): AuthorizationPolicy | undefined {
+  const ports = request.identity.principal === undefined ? undefined : view.allowIndex.byPrincipal.get(request.identity.principal);
+  let position = Math.min(ports?.get(request.port) ?? Infinity, ports?.get(ANY_PORT) ?? Infinity);
+  for (const other of view.allowIndex.others) {
+    if (other.position >= position) break;
+    if (other.policy.rules.some((rule) => ruleMatches(rule, request))) {
+      position = other.position;
+      break;
+    }
+  }
+  return view.allows[position];
 }
 
 /** A rule matches when any of its sources and any of its operations match; a missing list matches anything. */
@@ -116,20 +252,19 @@ function ruleMatches(rule: Record<string, unknown>, request: Request): boolean {
   if (rule.when !== undefined) return false;
   const from = rule.from as { source?: Record<string, unknown> }[] | undefined;
   const to = rule.to as { operation?: Record<string, unknown> }[] | undefined;
-  const sourceOk = !from || from.some((entry) => sourceMatches(entry.source ?? {}, request));
+  const sourceOk = !from || from.some((entry) => sourceMatches(entry.source ?? {}, request.identity));
   const operationOk = !to || to.some((entry) => operationMatches(entry.operation ?? {}, request));
   return sourceOk && operationOk;
 }
 
-function sourceMatches(source: Record<string, unknown>, request: Request): boolean {
-  const serviceAccount = request.principal ? request.principal.replace(/^[^/]+\/ns\/([^/]+)\/sa\/(.+)$/, '$1/$2') : undefined;
+function sourceMatches(source: Record<string, unknown>, identity: Identity): boolean {
   return (
-    field(source.principals, request.principal, true) &&
-    field(source.notPrincipals, request.principal, false) &&
-    field(source.namespaces, request.namespace, true) &&
-    field(source.notNamespaces, request.namespace, false) &&
-    field(source.serviceAccounts, serviceAccount, true) &&
-    field(source.notServiceAccounts, serviceAccount, false) &&
+    field(source.principals, identity.principal, true) &&
+    field(source.notPrincipals, identity.principal, false) &&
+    field(source.namespaces, identity.namespace, true) &&
+    field(source.notNamespaces, identity.namespace, false) &&
+    field(source.serviceAccounts, identity.serviceAccount, true) &&
+    field(source.notServiceAccounts, identity.serviceAccount, false) &&
     source.requestPrincipals === undefined &&
     source.ipBlocks === undefined &&
     source.remoteIpBlocks === undefined
@@ -137,9 +272,8 @@ function sourceMatches(source: Record<string, unknown>, request: Request): boole
 }
 
 function operationMatches(operation: Record<string, unknown>, request: Request): boolean {
-  const port = String(request.port);
   if (!request.http && HTTP_FIELDS.some((name) => operation[name] !== undefined)) return false;
-  return field(operation.ports, port, true) && field(operation.notPorts, port, false);
+  return field(operation.ports, request.port, true) && field(operation.notPorts, request.port, false);
 }
 
 /** Matches a value against an Istio string list: exact, `*`, prefix `abc*` or suffix `*abc`. A missing list does not constrain. */

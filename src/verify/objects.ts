@@ -30,12 +30,42 @@ export function matchesSelector(selector: LabelSelector, labels: Record<string, 
   return true;
 }
 
-/** Finds the Deployment or StatefulSet of a service among the manifests. */
+/** The Deployments and StatefulSets of a list of manifests by namespace and name, with their positions. */
+interface WorkloadIndex {
+  length: number;
+  entries: Map<string, { object: KubeObject; position: number }>;
+}
+
+const workloadIndexes = new WeakMap<readonly KubeObject[], WorkloadIndex>();
+
+function workloadKey(object: KubeObject): string | undefined {
+  if (object.kind !== 'Deployment' && object.kind !== 'StatefulSet') return undefined;
+  return `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+}
+
+function indexWorkloads(objects: readonly KubeObject[]): WorkloadIndex {
+  const entries = new Map<string, { object: KubeObject; position: number }>();
+  objects.forEach((object, position) => {
+    const key = workloadKey(object);
+    if (key !== undefined && !entries.has(key)) entries.set(key, { object, position });
+  });
+  const index = { length: objects.length, entries };
+  workloadIndexes.set(objects, index);
+  return index;
+}
+
+/**
+ * Finds the Deployment or StatefulSet of a service among the manifests. Verify asks this for every service, so
+ * the first call indexes the list; a later call checks that the list's length and the object it finds are
+ * unchanged, re-indexes when they are not, and searches the whole list when the index has no such workload.
+ */
 export function workloadOf(objects: readonly KubeObject[], service: Service): KubeObject | undefined {
-  return objects.find(
-    (object) =>
-      (object.kind === 'Deployment' || object.kind === 'StatefulSet') && object.metadata.name === service.name && (object.metadata.namespace ?? 'default') === service.namespace,
-  );
+  const key = `${service.namespace}/${service.name}`;
+  let index = workloadIndexes.get(objects);
+  if (!index || index.length !== objects.length) index = indexWorkloads(objects);
+  let entry = index.entries.get(key);
+  if (entry && (objects[entry.position] !== entry.object || workloadKey(entry.object) !== key)) entry = indexWorkloads(objects).entries.get(key);
+  return entry?.object ?? objects.find((object) => workloadKey(object) === key);
 }
 
 /** Returns the pod template of a service's workload, if the manifests contain it. */

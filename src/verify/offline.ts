@@ -1,4 +1,4 @@
-import type { MeshEvaluator, MeshPlugin, Source } from '../plugin/api.js';
+import type { MeshDecision, MeshEvaluator, MeshPlugin, Source } from '../plugin/api.js';
 import type { KubeObject } from '../k8s/object.js';
 import { createNetworkPolicyEvaluator, type NamespaceModel, type NetworkPolicyObject, type PodModel } from '../netpol/evaluate.js';
 import type { Service, ServicePort, Topology } from '../topology/types.js';
@@ -65,7 +65,12 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
   const mesh: MeshEvaluator = plugin.evaluate({ topology, options, objects });
 
   const pods = new Map(topology.services.map((service) => [service.name, podOf(objects, service)]));
-  const declared = new Set(topology.edges.map((edge) => `${edge.from}\0${edge.to}\0${edge.port.port}`));
+  const declared = new Map<string, Map<string, Set<number>>>();
+  for (const edge of topology.edges) {
+    const callees = declared.get(edge.from) ?? new Map<string, Set<number>>();
+    callees.set(edge.to, (callees.get(edge.to) ?? new Set<number>()).add(edge.port.port));
+    declared.set(edge.from, callees);
+  }
   const clients = buildClients(topology, pods);
 
   const result: VerifyResult = {
@@ -78,21 +83,30 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     ...(request.includeAllPairs && { pairs: [] }),
   };
 
+  // Millions of pairs on a large topology: a pair's result, with its messages, is built only when it is kept.
+  const targetPods = topology.services.map((service) => pods.get(service.name)!);
   for (const client of clients) {
-    for (const target of topology.services) {
-      const targetPod = pods.get(target.name)!;
+    const callees = declared.get(client.name);
+    topology.services.forEach((target, index) => {
+      const targetPod = targetPods[index]!;
+      const declaredPorts = callees?.get(target.name);
       for (const port of target.ports) {
-        const pair = decidePair(client, target, port, targetPod, declared, networkPolicy, mesh);
+        const isEdge = declaredPorts?.has(port.port) ?? false;
+        const np = networkPolicy.decide({ from: client.pod, to: targetPod, port: port.targetPort });
+        const meshDecision = mesh.decide(client.source, target, port);
         result.counts.pairs++;
-        if (pair.networkPolicy.allowed && client.kind === 'service') result.counts.networkPolicyAllowed++;
-        if (pair.mesh.allowed && client.kind === 'service') result.counts.meshAllowed++;
+        if (np.allowed && client.kind === 'service') result.counts.networkPolicyAllowed++;
+        if (meshDecision.allowed && client.kind === 'service') result.counts.meshAllowed++;
+        if (!result.pairs && !hasProblem(client, isEdge, np, meshDecision)) continue;
+
+        const pair = describePair(client, target, port, isEdge, np, meshDecision);
         if (pair.problems.length > 0) {
           result.counts.mismatches++;
           result.mismatches.push(pair);
         }
         result.pairs?.push(pair);
       }
-    }
+    });
   }
 
   result.checks = [...checkDns(topology, pods, networkPolicy), ...mesh.findings.map((finding) => ({ name: finding.subject, ok: false, detail: finding.message }))];
@@ -144,20 +158,21 @@ function buildClients(topology: Topology, pods: Map<string, PodModel>): Client[]
   return clients;
 }
 
-function decidePair(
-  client: Client,
-  target: Service,
-  port: ServicePort,
-  targetPod: PodModel,
-  declared: Set<string>,
-  networkPolicy: ReturnType<typeof createNetworkPolicyEvaluator>,
-  mesh: MeshEvaluator,
-): PairResult {
-  const isDeclared = client.kind === 'service' && declared.has(`${client.name}\0${target.name}\0${port.port}`);
+type NetworkPolicyDecision = ReturnType<ReturnType<typeof createNetworkPolicyEvaluator>['decide']>;
+
+/** Returns whether {@link describePair} would find a problem, without building its messages. Keep the two in step. */
+function hasProblem(client: Client, isEdge: boolean, np: NetworkPolicyDecision, meshDecision: MeshDecision): boolean {
+  const isDeclared = client.kind === 'service' && isEdge;
+  const labelsDeclared = (client.kind === 'service' || client.kind === 'unmeshed') && isEdge;
+  if (labelsDeclared ? !np.allowed : (np.egress.allowed && client.kind !== 'outside') || np.ingress.allowed) return true;
+  return isDeclared ? !meshDecision.allowed || !meshDecision.mtls : meshDecision.allowed;
+}
+
+/** Builds the result of one client and port: `isEdge` tells whether the topology declares the client's edge to it. */
+function describePair(client: Client, target: Service, port: ServicePort, isEdge: boolean, np: NetworkPolicyDecision, meshDecision: MeshDecision): PairResult {
+  const isDeclared = client.kind === 'service' && isEdge;
   // A pod outside the mesh with a caller's labels is that caller to NetworkPolicy, so its declared edges pass there.
-  const labelsDeclared = (client.kind === 'service' || client.kind === 'unmeshed') && declared.has(`${client.name}\0${target.name}\0${port.port}`);
-  const np = networkPolicy.decide({ from: client.pod, to: targetPod, port: port.targetPort });
-  const meshDecision = mesh.decide(client.source, target, port);
+  const labelsDeclared = (client.kind === 'service' || client.kind === 'unmeshed') && isEdge;
   const problems: string[] = [];
   const edge = `${client.name}${client.kind === 'service' ? '' : ` (${client.kind})`} -> ${target.name}:${port.port}`;
 
