@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { builtinPluginIds } from '../src/plugin/builtin.js';
+import { GENERATOR_VERSION } from '../src/version.js';
+
+// These tests run the published bundle, as `npm create` does, so `npm test` builds it first (`npm run build`).
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist/cli.js');
+const folders: string[] = [];
+
+afterAll(() => {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+function runBundle(args: string[], cwd: string, env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+}
+
+function makeFolder(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'czta-bundle-'));
+  folders.push(folder);
+  return folder;
+}
+
+describe('bundled CLI', () => {
+  it('exists after the build', () => {
+    expect(existsSync(CLI), `${CLI} is missing: run npm run build`).toBe(true);
+  });
+
+  it('prints its version', () => {
+    const run = runBundle(['--version'], ROOT);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${GENERATOR_VERSION}\n`);
+  });
+
+  it('prints the same help from the launcher as from yargs', () => {
+    const launcher = runBundle(['--help'], ROOT);
+    // `--debug` keeps the launcher from answering, so yargs lays out the same text.
+    const yargs = runBundle(['--help', '--debug'], ROOT);
+    expect(launcher.status).toBe(0);
+    expect(yargs.status).toBe(0);
+    expect(launcher.stdout).toContain('verify [directory]');
+    expect(launcher.stdout).toBe(yargs.stdout);
+  });
+
+  it.each(builtinPluginIds())('creates and verifies the workshop on %s', (mesh) => {
+    const cwd = makeFolder();
+    const create = runBundle(['app', '--yes', '--mesh', mesh], cwd);
+    expect(create.stderr).toBe('');
+    expect(create.status).toBe(0);
+    const record = parse(readFileSync(join(cwd, 'app/generation.yaml'), 'utf8'));
+    expect(record.plugin.id).toBe(mesh);
+    expect(statSync(join(cwd, 'app/verify/verify.sh')).mode & 0o111).not.toBe(0);
+    expect(readdirSync(join(cwd, 'app/manifests/workloads'))).toEqual(['hero.yaml', 'lil-deebee.yaml']);
+
+    const verify = runBundle(['verify', 'app'], cwd);
+    expect(verify.stderr).toBe('');
+    expect(verify.stdout).toContain('PASSED');
+    expect(verify.status).toBe(0);
+  });
+
+  it('exits 1 when verify finds a hole', () => {
+    const cwd = makeFolder();
+    expect(runBundle(['app', '--yes'], cwd).status).toBe(0);
+    rmSync(join(cwd, 'app/manifests/mesh/authorization.yaml'));
+    const verify = runBundle(['verify', 'app'], cwd);
+    expect(verify.stdout).toContain('FAILED');
+    expect(verify.status).toBe(1);
+  });
+
+  it('exits 2 on an unknown mesh', () => {
+    const run = runBundle(['app', '--yes', '--mesh', 'no-such-mesh'], makeFolder());
+    expect(run.stderr).toContain('unknown mesh "no-such-mesh"');
+    expect(run.status).toBe(2);
+  });
+});
