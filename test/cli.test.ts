@@ -11,7 +11,7 @@ describe('create command', () => {
     const run = await runCli(['--yes']);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
-    expect(run.stdout).toContain('Created hero: 2 services, 1 edges, on Istio');
+    expect(run.stdout).toContain('Created hero: 2 services, 1 edge, on Istio (istio 1.30.5).');
     const tree = run.tree();
     expect(tree[`${CWD}/hero/Makefile`]).toContain('up: cluster mesh deploy');
     expect(parse(tree[`${CWD}/hero/generation.yaml`]!).plugin.id).toBe('istio');
@@ -61,6 +61,19 @@ describe('create command', () => {
   it('asks nothing on a terminal with --yes', async () => {
     const run = await runCli(['--yes'], { interactive: true, prompt: async () => { throw new Error('no prompt expected'); } });
     expect(run.code).toBe(0);
+  });
+
+  it('suggests the flag a misspelled one stands for', async () => {
+    const run = await runCli(['--topolgy', 'topology.yaml']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('create-zero-trust-app: --topolgy: unknown option. Did you mean --topology? See --help\n');
+  });
+
+  it('refuses a directory named like a misspelled command', async () => {
+    const run = await runCli(['verifyy']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('create-zero-trust-app: "verifyy" looks like a misspelled command. Did you mean "verify"? To create a repository in a folder of that name, write ./verifyy\n');
+    expect(Object.keys(run.tree()).some((path) => path.includes('verifyy'))).toBe(false);
   });
 
   it('generates with a plugin loaded by path', async () => {

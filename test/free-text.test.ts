@@ -19,9 +19,11 @@ const validImage = fc
   .record({
     registry: fc.option(fc.tuple(fc.array(hostComponent, { minLength: 1, maxLength: 3 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined })), { nil: undefined }),
     path: fc.array(pathComponent, { minLength: 1, maxLength: 3 }),
-    tag: fc.option(fc.stringMatching(/^[\w][\w.-]{0,20}$/), { nil: undefined }),
+    // Validation requires a pinned version: a tag other than latest, a digest, or both.
+    tag: fc.option(fc.stringMatching(/^[\w][\w.-]{0,20}$/).filter((tag) => tag !== 'latest'), { nil: undefined }),
     digest: fc.option(fc.stringMatching(/^[0-9a-f]{64}$/), { nil: undefined }),
   })
+  .filter(({ tag, digest }) => tag !== undefined || digest !== undefined)
   .map(({ registry, path, tag, digest }) => {
     const host = registry ? `${registry[0].join('.')}${registry[1] === undefined ? '' : `:${registry[1]}`}/` : '';
     return `${host}${path.join('/')}${tag === undefined ? '' : `:${tag}`}${digest === undefined ? '' : `@sha256:${digest}`}`;
@@ -72,7 +74,7 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
   const argv = ['out', '--yes', '--mesh', mesh, '--topology', 'topology.yaml'];
 
   it('emits env values and images exactly', async () => {
-    const baseline = await runCli(argv, { files: { 'topology.yaml': topologyYaml('nginx', { PLAIN: 'plain' }) } });
+    const baseline = await runCli(argv, { files: { 'topology.yaml': topologyYaml('nginx:1.29', { PLAIN: 'plain' }) } });
     const baselineDocuments = readWebContainer(baseline.tree()[`${TARGET}/manifests/workloads/web.yaml`]!).documents;
 
     await fc.assert(
@@ -105,7 +107,7 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
 
   it('keeps env names that are Object properties', async () => {
     // Written as text, because an object literal cannot hold an own __proto__ key.
-    const yaml = topologyYaml('nginx', { PLACEHOLDER: 'x' }).replace('PLACEHOLDER: x', ['__proto__: a', 'constructor: b', 'toString: c', 'hasOwnProperty: d'].join('\n        '));
+    const yaml = topologyYaml('nginx:1.29', { PLACEHOLDER: 'x' }).replace('PLACEHOLDER: x', ['__proto__: a', 'constructor: b', 'toString: c', 'hasOwnProperty: d'].join('\n        '));
     const run = await runCli(argv, { files: { 'topology.yaml': yaml } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -135,7 +137,7 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
   it('rejects invalid environment variable names', async () => {
     await fc.assert(
       fc.asyncProperty(invalidEnvName, async (name) => {
-        const run = await runCli(argv, { files: { 'topology.yaml': topologyYaml('nginx', { [name]: 'value' }) } });
+        const run = await runCli(argv, { files: { 'topology.yaml': topologyYaml('nginx:1.29', { [name]: 'value' }) } });
         expect(run.code).toBe(2);
         expect(run.stderr).toMatch(/^create-zero-trust-app: topology\.yaml: spec\.services\[0\]\.env\.\S.*: ".*" is not a valid environment variable name\. Use letters, digits and "_", not starting with a digit\n$/);
         expect(Object.keys(run.tree()).filter((path) => path.startsWith(TARGET))).toEqual([]);

@@ -104,6 +104,10 @@ describe('topology validation', () => {
     ['a call to an unknown port', minimal.replace('port: 5432}', 'port: 5434}'), 'topology.yaml: spec.services[0].calls[1].port: "db" has no port 5434. Use one of its Service ports: 5432, 5433'],
     ['an unknown field', minimal.replace('replicas: 2', 'replica: 2'), 'topology.yaml: spec.services[2].replica: unknown field. Remove it or fix its name (did you mean "replicas"?)'],
     ['an unknown protocol', minimal.replace('protocol: grpc', 'protocol: quic'), 'topology.yaml: spec.services[1].ports[0].protocol: "quic" is not a known protocol. Use one of: http, http2, grpc, tcp, postgres, mysql, redis, mongodb'],
+    ['a system namespace', minimal.replace('namespace: api', 'namespace: kube-system'), 'topology.yaml: spec.services[1].namespace: "kube-system" belongs to the cluster or to a component this repository installs. Use a namespace of your own, such as "apps"'],
+    ["a mesh's namespace as the default", minimal.replace('namespace: web', 'namespace: istio-system'), 'topology.yaml: spec.namespace: "istio-system" belongs to the cluster or to a component this repository installs. Use a namespace of your own, such as "apps"'],
+    ['an image without a tag', minimal.replace('image: docker.io/library/postgres:17', 'image: redis'), 'topology.yaml: spec.services[2].image: "redis" has no tag or digest, so every pull may bring another version. Pin a version, for example "redis:1.2.3"'],
+    ['an image tagged latest', minimal.replace('image: docker.io/library/postgres:17', 'image: localhost:5000/team/db:latest'), 'topology.yaml: spec.services[2].image: "localhost:5000/team/db:latest" uses the tag latest, so every pull may bring another version. Pin a version tag or a digest instead'],
     ['a port out of range', minimal.replace('port: 9090', 'port: 90900'), 'topology.yaml: spec.services[1].ports[0].port: number 90900 is not a port number. Use a whole number from 1 to 65535'],
   ];
 

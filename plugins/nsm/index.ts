@@ -62,6 +62,8 @@ function generateNsm(context: GenerateContext): MeshGeneration {
         'NSM adds no proxy on the cluster network: a pod with a caller\'s labels and no NSM annotation reaches the callee\'s Service there as NetworkPolicy allows. verify/mesh-evidence.sh shows that a pod without the annotation has no NSM interface and cannot reach the callee over NSM.',
       evidenceScript: render(evidenceTemplate, { networkServices, edges, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),
     },
+    readmeSummary:
+      'NetworkPolicy limits each connection to the declared callers, by label and port. Network Service Mesh adds, per edge, an authenticated (SPIFFE) and encrypted (WireGuard between nodes) layer 3 link, but the application still connects over the cluster network, where its traffic is neither mutual TLS nor encrypted: see "How Network Service Mesh enforces it" below.',
     readme: render(readmeTemplate, {
       version: NSM_VERSION,
       trustDomain: TRUST_DOMAIN,

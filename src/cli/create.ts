@@ -8,7 +8,7 @@ import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
 import { writeRepository } from '../write/writer.js';
 import type { CliIo, Question } from './io.js';
-import { listPlugins, resolvePluginOptions } from './plugins.js';
+import { isTypoOf, listPlugins, resolvePluginOptions } from './plugins.js';
 
 export interface CreateArguments {
   directory?: string;
@@ -103,7 +103,8 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     return 0;
   }
   const shown = relative(io.cwd, target) || '.';
-  io.stdout.write(`Created ${shown}: ${topology.services.length} services, ${topology.edges.length} edges, on ${plugin.displayName} ${Object.values(plugin.meshVersions).join(', ')}.\n`);
+  const pins = Object.entries(plugin.meshVersions).map(([name, version]) => `${name} ${version}`).join(', ');
+  io.stdout.write(`Created ${shown}: ${count(topology.services.length, 'service')}, ${count(topology.edges.length, 'edge')}, on ${plugin.displayName} (${pins}).\n`);
   if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
   io.stdout.write(`\nNext:\n  cd ${shown}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
   return 0;
@@ -141,3 +142,7 @@ function summarise(target: string, plugin: MeshPlugin, options: Record<string, s
   };
 }
 
+
+function count(amount: number, noun: string): string {
+  return `${amount} ${noun}${amount === 1 ? '' : 's'}`;
+}

@@ -29,6 +29,8 @@ export async function resolvePluginOptions(
   const declared = plugin.options ?? [];
   for (const flag of Object.keys(flags)) {
     if (!declared.some((option) => option.name === flag)) {
+      const coreFlag = CORE_OPTION_NAMES.find((name) => isTypoOf(flag, name));
+      if (coreFlag) throw new InputError(`--${flag}: unknown option. Did you mean --${coreFlag}? See --help`);
       const known = declared.map((option) => `--${option.name}`).join(', ');
       throw new InputError(`--${flag}: unknown option for mesh ${plugin.id}. ${known ? `Its options are ${known}` : 'It takes no options'}; see --help`);
     }
@@ -54,4 +56,16 @@ export async function resolvePluginOptions(
     Object.assign(options, answers);
   }
   return options;
+}
+
+/** The default command's own options, for "did you mean" hints on misspelled flags. */
+const CORE_OPTION_NAMES = ['mesh', 'topology', 'preset', 'yes', 'force', 'dry-run', 'plugin', 'json', 'debug'];
+
+/** Returns whether `word` is `target` with one character added, removed, changed, or two neighbours swapped. */
+export function isTypoOf(word: string, target: string): boolean {
+  if (word === target || Math.abs(word.length - target.length) > 1) return false;
+  let i = 0;
+  while (i < word.length && i < target.length && word[i] === target[i]) i++;
+  const swapped = word[i] === target[i + 1] && word[i + 1] === target[i] && word.slice(i + 2) === target.slice(i + 2);
+  return swapped || word.slice(i + 1) === target.slice(i + 1) || word.slice(i) === target.slice(i + 1) || word.slice(i + 1) === target.slice(i);
 }

@@ -20,6 +20,12 @@ export async function runCli(argv: string[]): Promise<number> {
     });
   }
 
+  // A reader that stops early, as in `create-zero-trust-app --dry-run | head`, is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+
   return main(argv, {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -38,7 +38,8 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     for (const pair of result.pairs) lines.push(formatPair(pair));
   }
   if (result.mismatches.length > 0) {
-    lines.push('', `${result.mismatches.length} mismatches:`);
+    const problems = result.mismatches.reduce((total, pair) => total + pair.problems.length, 0);
+    lines.push('', `${problems} ${problems === 1 ? 'problem' : 'problems'} in ${result.mismatches.length} client and port ${result.mismatches.length === 1 ? 'pair' : 'pairs'}:`);
     for (const pair of result.mismatches) for (const problem of pair.problems) lines.push(`  ${problem}`);
   }
   lines.push('', result.ok ? 'PASSED: each layer on its own allows exactly the declared edges, each over mTLS.' : 'FAILED: see the problems above.');

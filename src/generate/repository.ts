@@ -195,6 +195,7 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
     podSecurity: mesh.podSecurity,
     podSecurityReason: mesh.podSecurityReason ?? '',
     meshReadme: mesh.readme.trim(),
+    readmeSummary: mesh.readmeSummary?.trim() ?? 'Each allowed connection is mutual TLS, so it is authenticated by workload identity and encrypted.',
     unmeshed: mesh.verify.unmeshedClient !== null,
     unmeshedReason: mesh.verify.unmeshedReason ?? '',
     mermaid: buildMermaid(topology),

@@ -107,6 +107,11 @@ export interface MeshGeneration {
   verify: LiveVerification;
   /** Markdown for the generated README: how the mesh enforces each guarantee, and its known limits. */
   readme: string;
+  /**
+   * One or two sentences for the top of the generated README, in place of the default promise that every
+   * allowed connection is mutual TLS, for a mesh that does not give that on the application's own path.
+   */
+  readmeSummary?: string;
   /** Extra files, such as scripts the install script calls. */
   files?: GeneratedFile[];
   /** Lines added to the generated `.gitignore`, such as generated certificates. */

@@ -106,7 +106,7 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
   const name = check.label(metadata.name, 'metadata.name');
 
   const spec = check.object(root.spec, 'spec', ['namespace', 'services'], ['services']);
-  const namespace = spec.namespace === undefined ? 'default' : check.label(spec.namespace, 'spec.namespace');
+  const namespace = spec.namespace === undefined ? 'default' : checkNamespace(check, spec.namespace, 'spec.namespace');
   const rawServices = check.array(spec.services, 'spec.services');
   if (rawServices.length === 0) check.fail('spec.services', 'the list is empty', 'Declare at least one service');
 
@@ -120,11 +120,18 @@ function validateService(check: Checker, raw: unknown, path: string, defaultName
   const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls'];
   const record = check.object(raw, path, fields, ['name', 'image', 'ports']);
   const name = check.label(record.name, `${path}.name`);
-  const namespace = record.namespace === undefined ? defaultNamespace : check.label(record.namespace, `${path}.namespace`);
+  const namespace = record.namespace === undefined ? defaultNamespace : checkNamespace(check, record.namespace, `${path}.namespace`);
 
   const image = check.string(record.image, `${path}.image`);
   if (image.length > 1024 || !IMAGE_REFERENCE.test(image)) {
     check.fail(`${path}.image`, `"${printable(image)}" is not a valid image reference`, 'Use a reference such as docker.io/library/postgres:17');
+  }
+  const lastSegment = image.split('@')[0]!.split('/').pop()!;
+  if (!image.includes('@') && !lastSegment.includes(':')) {
+    check.fail(`${path}.image`, `"${printable(image)}" has no tag or digest, so every pull may bring another version`, `Pin a version, for example "${printable(image)}:1.2.3"`);
+  }
+  if (!image.includes('@') && lastSegment.endsWith(':latest')) {
+    check.fail(`${path}.image`, `"${printable(image)}" uses the tag latest, so every pull may bring another version`, 'Pin a version tag or a digest instead');
   }
 
   let replicas = 1;
@@ -145,6 +152,25 @@ function validateService(check: Checker, raw: unknown, path: string, defaultName
   const stateful = ports.some((port) => STATEFUL_PROTOCOLS.has(port.protocol));
 
   return { name, namespace, image, replicas, ports, env, calls, stateful, path };
+}
+
+/**
+ * Namespaces of the cluster itself and of the meshes, CNIs and tools a generated repository installs. Default deny
+ * and Pod Security labels there would cut off the cluster's own components.
+ */
+const RESERVED_NAMESPACES = new Set([
+  'kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage',
+  'calico-system', 'calico-apiserver', 'tigera-operator',
+  'istio-system', 'istio-ingress', 'linkerd', 'linkerd-cni', 'linkerd-viz', 'kuma-system',
+  'cilium-spire', 'spire', 'nsm-system', 'verify-outside',
+]);
+
+function checkNamespace(check: Checker, value: unknown, path: string): string {
+  const namespace = check.label(value, path);
+  if (RESERVED_NAMESPACES.has(namespace)) {
+    check.fail(path, `"${namespace}" belongs to the cluster or to a component this repository installs`, 'Use a namespace of your own, such as "apps"');
+  }
+  return namespace;
 }
 
 function validatePort(check: Checker, raw: unknown, path: string): ServicePort {
