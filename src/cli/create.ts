@@ -29,6 +29,10 @@ export const CANCELLED = 130;
 
 /** Runs the default command: asks for what is missing, generates the repository and writes it. */
 export async function runCreate(args: CreateArguments, io: CliIo): Promise<number> {
+  const misspelled = args.directory && ['verify', 'plugins'].find((command) => isTypoOf(args.directory!, command));
+  if (misspelled) {
+    throw new InputError(`"${args.directory}" looks like a misspelled command. Did you mean "${misspelled}"? To create a repository in a folder of that name, write ./${args.directory}`);
+  }
   if (args.topology !== undefined && args.preset !== undefined) throw new InputError('--topology and --preset cannot be used together. Pass one of them');
   if (args.topology === '') throw new InputError('--topology: the path is empty. Give the path of a topology YAML file');
   const canPrompt = io.interactive && !args.yes;
