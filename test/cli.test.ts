@@ -76,6 +76,23 @@ describe('create command', () => {
     expect(Object.keys(run.tree()).some((path) => path.includes('verifyy'))).toBe(false);
   });
 
+  it('names the files a regeneration no longer writes', async () => {
+    const first = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(first.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const topology = `apiVersion: create-zero-trust-app/v1alpha1
+kind: Topology
+metadata: {name: hero}
+spec:
+  namespace: production
+  services:
+    - {name: hero, image: docker.io/vfarcic/cncf-demo:v0.0.1, ports: [{port: 8080, protocol: http}]}
+`;
+    const again = await runCli(['out', '--force', '--topology', 'topology.yaml'], { files: { ...files, 'topology.yaml': topology } });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('No longer generated, left in place: manifests/network-policies/data.yaml, manifests/workloads/lil-deebee.yaml.');
+    expect(again.tree()[`${CWD}/out/manifests/workloads/lil-deebee.yaml`]).toBeTruthy();
+  });
+
   it('generates with a plugin loaded by path', async () => {
     const run = await runCli(['out', '--plugin', examplePlugin, '--mesh', 'example-mesh']);
     expect(run.stderr).toBe('');

@@ -1,6 +1,7 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { parse } from 'yaml';
 import { InputError } from '../errors.js';
-import { generateRepository } from '../generate/repository.js';
+import { GENERATION_RECORD, generateRepository } from '../generate/repository.js';
 import type { MeshPlugin } from '../plugin/api.js';
 import { DEFAULT_MESH } from '../plugin/builtin.js';
 import { normaliseTopology, parseTopology } from '../topology/parse.js';
@@ -100,18 +101,39 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}`);
     return 0;
   }
+  const previousFiles = await readGeneratedFiles(io, target);
   const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }), ...(io.onCommit && { onCommit: io.onCommit }) });
 
   if (args.json) {
-    io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, written.created, written.replaced, false), null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...summarise(target, plugin, options, topology, written.created, written.replaced, false), stale: previousFiles.filter((path) => !files.has(path)) }, null, 2)}\n`);
     return 0;
   }
   const shown = relative(io.cwd, target) || '.';
   const pins = Object.entries(plugin.meshVersions).map(([name, version]) => `${name} ${version}`).join(', ');
   io.stdout.write(`Created ${shown}: ${count(topology.services.length, 'service')}, ${count(topology.edges.length, 'edge')}, on ${plugin.displayName} (${pins}).\n`);
   if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
+  const stale = previousFiles.filter((path) => !files.has(path));
+  if (stale.length > 0) {
+    io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete its objects from the cluster too, since kubectl apply does not.\n`);
+  }
   io.stdout.write(`\nNext:\n  cd ${shown}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
   return 0;
+}
+
+/** Lists the files an earlier run wrote into `target`, from its generation record; empty when there is none. */
+async function readGeneratedFiles(io: CliIo, target: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await io.fs.readFile(join(target, GENERATION_RECORD), 'utf8');
+  } catch {
+    return [];
+  }
+  try {
+    const files = (parse(text) as { files?: unknown } | null)?.files;
+    return Array.isArray(files) ? files.filter((path): path is string => typeof path === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 async function loadTopology(source: { file?: string; preset?: string | undefined }, io: CliIo): Promise<Topology> {

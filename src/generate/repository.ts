@@ -72,7 +72,6 @@ export function generateRepository(request: GenerateRequest): FileTree {
   addYaml('kind.yaml', [buildKindConfig(topology, clusterName(topology, plugin))]);
   if (mesh.cni === 'calico') addYaml('cni/calico-installation.yaml', buildCalicoInstallation());
   addText('topology.yaml', `# ${header}\n# yaml-language-server: $schema=${TOPOLOGY_SCHEMA_URL}\n${stringifyTopology(topology)}`);
-  addYaml(GENERATION_RECORD, [buildGenerationRecord(plugin, options)]);
   addText('README.md', render(readmeTemplate, view));
   addText('Makefile', render(makefileTemplate, view));
   addText('.gitignore', `# ${header}\n.bin/\nverify/report.json\n${(mesh.gitignore ?? []).map((line) => `${line}\n`).join('')}`);
@@ -90,6 +89,10 @@ export function generateRepository(request: GenerateRequest): FileTree {
   addText('verify/mesh-evidence.sh', withHeader(mesh.verify.evidenceScript, header), true);
 
   for (const file of mesh.files ?? []) addText(file.path, file.content, file.executable ?? false);
+
+  // Last, so that the record lists every file, and a later run can name the files it no longer writes.
+  const paths = [...files.keys(), GENERATION_RECORD].sort();
+  addYaml(GENERATION_RECORD, [buildGenerationRecord(plugin, options, paths)]);
   return sortTree(files);
 }
 
@@ -150,13 +153,14 @@ function buildCalicoInstallation(): KubeObject[] {
   ];
 }
 
-function buildGenerationRecord(plugin: MeshPlugin, options: Record<string, string>): Record<string, unknown> {
+function buildGenerationRecord(plugin: MeshPlugin, options: Record<string, string>, files: string[]): Record<string, unknown> {
   return {
     generator: { name: GENERATOR_NAME, version: GENERATOR_VERSION },
     plugin: { id: plugin.id, version: plugin.version, apiVersion: plugin.apiVersion, options },
     meshVersions: plugin.meshVersions,
     coreVersions: { ...CORE_VERSIONS },
     regenerate: regenerateCommand(plugin.id, options),
+    files,
   };
 }
 
