@@ -6,6 +6,7 @@ import { normaliseTopology, parseTopology } from '../src/topology/parse.js';
 import { PRESETS, findPreset } from '../src/topology/presets.js';
 import { stringifyTopology } from '../src/topology/serialise.js';
 import { CONFORMANCE_TOPOLOGIES } from '../src/conformance/topologies.js';
+import { buildPodTemplate } from '../src/k8s/workloads.js';
 
 const schema = JSON.parse(readFileSync(new URL('../schema/topology.schema.json', import.meta.url), 'utf8'));
 const validateSchema = new Ajv({ allErrors: true }).compile(schema);
@@ -95,6 +96,51 @@ describe('topology normalisation', () => {
     document.spec.services[0]!.calls = ['lil-deebee', 'lil-deebee', { service: 'lil-deebee', port: 5432 }];
     expect(normaliseTopology(document, 'x').edges).toHaveLength(1);
   });
+});
+
+describe('container settings in the topology', () => {
+  const custom = minimal.replace(
+    '      replicas: 2\n',
+    '      replicas: 2\n      command: [postgres]\n      args: ["-c", "max_connections=50"]\n      runAsUser: 70\n      writablePaths: [/var/lib/extra/, /srv/cache]\n',
+  );
+  const db = () => parseTopology(custom, 'topology.yaml').services.find((service) => service.name === 'db')!;
+
+  it('keeps command, args, user and writable paths', () => {
+    expect(db().command).toEqual(['postgres']);
+    expect(db().args).toEqual(['-c', 'max_connections=50']);
+    expect(db().runAsUser).toBe(70);
+    expect(db().runAsGroup).toBeUndefined();
+    expect(db().writablePaths).toEqual(['/srv/cache', '/var/lib/extra']);
+  });
+
+  it('applies them to the container', () => {
+    const topology = parseTopology(custom, 'topology.yaml');
+    const template = buildPodTemplate(topology.services.find((service) => service.name === 'db')!, topology);
+    const container = template.spec.containers[0]! as { command: string[]; args: string[]; securityContext: { runAsUser: number; runAsGroup: number }; volumeMounts: { mountPath: string }[] };
+    expect(container.command).toEqual(['postgres']);
+    expect(container.args).toEqual(['-c', 'max_connections=50']);
+    expect(container.securityContext.runAsUser).toBe(70);
+    expect(container.securityContext.runAsGroup).toBe(70);
+    expect(container.volumeMounts.map((mount) => mount.mountPath)).toEqual(['/var/run/postgresql', '/tmp', '/srv/cache', '/var/lib/extra', '/var/lib/postgresql/data']);
+  });
+
+  it('round-trips them through topology.yaml', () => {
+    const topology = parseTopology(custom, 'topology.yaml');
+    expect(parseTopology(stringifyTopology(topology), 'topology.yaml')).toEqual(topology);
+    expect(validateSchema(parse(stringifyTopology(topology))), JSON.stringify(validateSchema.errors)).toBe(true);
+  });
+
+  const invalid: [string, string, string][] = [
+    ['root as the user', 'runAsUser: 70', 'runAsUser: 0', 'topology.yaml: spec.services[2].runAsUser: number 0 is not a valid non-root ID. Use a whole number from 1 to 2147483647; Pod Security "restricted" forbids root (0)'],
+    ['a relative writable path', '/srv/cache]', 'srv/cache]', 'topology.yaml: spec.services[2].writablePaths[1]: "srv/cache" is not an absolute path below /. Write an absolute path of letters, digits, ".", "_", "-" and "/", such as /var/cache/app'],
+    ['a writable path that climbs', '/srv/cache]', '/srv/../etc]', 'topology.yaml: spec.services[2].writablePaths[1]: "/srv/../etc" is not an absolute path below /. Write an absolute path of letters, digits, ".", "_", "-" and "/", such as /var/cache/app'],
+    ['a number in args', '"max_connections=50"]', '50]', 'topology.yaml: spec.services[2].args[1]: must be a string, got number 50. Quote it'],
+  ];
+  for (const [name, from, to, message] of invalid) {
+    it(`rejects ${name}`, () => {
+      expect(() => parseTopology(custom.replace(from, to), 'topology.yaml')).toThrow(message);
+    });
+  }
 });
 
 describe('topology validation', () => {

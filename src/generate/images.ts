@@ -140,3 +140,17 @@ export function normaliseRepository(image: string): string {
   if (parts.length === 1) return `docker.io/library/${repository}`;
   return `docker.io/${repository}`;
 }
+
+/** Returns how a service's container runs: its image's profile with the topology's own settings applied on top. */
+export function runtimeProfileOf(service: { image: string; runAsUser?: number; runAsGroup?: number; writablePaths: string[] }): ImageProfile {
+  const profile = profileOf(service.image);
+  const overridden = service.runAsUser !== undefined || service.runAsGroup !== undefined || service.writablePaths.length > 0;
+  if (!overridden) return profile;
+  return {
+    ...profile,
+    user: service.runAsUser ?? profile.user,
+    group: service.runAsGroup ?? service.runAsUser ?? profile.group,
+    scratchPaths: [...new Set([...profile.scratchPaths, ...service.writablePaths])],
+    source: `${profile.source}, with the topology's runAsUser, runAsGroup and writablePaths`,
+  };
+}

@@ -11,7 +11,7 @@ import { CORE_VERSIONS } from '../versions.js';
 import { buildClientObjects, listClients } from './clients.js';
 import { sortTree, type FileTree } from './files.js';
 import { headerText, regenerateCommand } from './header.js';
-import { profileOf } from './images.js';
+import { runtimeProfileOf } from './images.js';
 import { sortObjects, toYamlStream } from './yaml.js';
 import readmeTemplate from '../../templates/README.md.hbs';
 import makefileTemplate from '../../templates/Makefile.hbs';
@@ -211,7 +211,7 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
 }
 
 function describeService(service: Service, calls: { to: string; port: { port: number } }[]) {
-  const profile = profileOf(service.image);
+  const profile = runtimeProfileOf(service);
   const writable = [...profile.scratchPaths, ...(service.stateful && profile.dataPath ? [profile.dataPath] : [])];
   return {
     ...service,

@@ -1,6 +1,6 @@
 import type { PodTemplate } from '../plugin/api.js';
 import type { Service, Topology } from '../topology/types.js';
-import { profileOf } from '../generate/images.js';
+import { runtimeProfileOf } from '../generate/images.js';
 import { SERVER_COMPONENT, serviceLabels, type KubeObject } from './object.js';
 
 /** Builds an application namespace with the Pod Security level enforced by label, and the mesh's labels and annotations. */
@@ -35,7 +35,7 @@ export function buildServiceAccount(service: Service, topology: Topology): KubeO
 
 /** Builds the pod template of a service, with a security context that meets Pod Security `restricted`. */
 export function buildPodTemplate(service: Service, topology: Topology): PodTemplate {
-  const profile = profileOf(service.image);
+  const profile = runtimeProfileOf(service);
   const volumes = profile.scratchPaths.map((path, index) => ({ name: `scratch-${index}`, emptyDir: {} }));
   const mounts = profile.scratchPaths.map((path, index) => ({ name: `scratch-${index}`, mountPath: path }));
   if (profile.dataPath && service.stateful) mounts.push({ name: 'data', mountPath: profile.dataPath });
@@ -55,6 +55,8 @@ export function buildPodTemplate(service: Service, topology: Topology): PodTempl
     name: service.name,
     image: service.image,
     ...(profile.workingDir && { workingDir: profile.workingDir }),
+    ...(service.command && { command: service.command }),
+    ...(service.args && { args: service.args }),
     ports: service.ports.map((port) => ({ name: port.name, containerPort: port.targetPort, protocol: 'TCP' })),
     ...(env.length > 0 && { env }),
     securityContext: {
@@ -90,7 +92,7 @@ export function buildPodTemplate(service: Service, topology: Topology): PodTempl
 export function buildWorkload(service: Service, topology: Topology, template: PodTemplate): KubeObject {
   const metadata = { name: service.name, namespace: service.namespace, labels: serviceLabels(service.name, topology.name) };
   const selector = { matchLabels: { 'app.kubernetes.io/name': service.name, ...SERVER_COMPONENT } };
-  const dataPath = profileOf(service.image).dataPath;
+  const dataPath = runtimeProfileOf(service).dataPath;
 
   if (service.stateful) {
     return {

@@ -30,6 +30,15 @@ export interface Service {
   env: EnvVar[];
   /** True when a port speaks a database protocol: the service then runs as a StatefulSet. */
   stateful: boolean;
+  /** Replaces the image's entrypoint, when given. */
+  command?: string[];
+  /** Replaces the image's arguments, when given. */
+  args?: string[];
+  /** The non-root user and group the container runs as, when the image's built-in profile does not fit. */
+  runAsUser?: number;
+  runAsGroup?: number;
+  /** Paths the program writes, each mounted as an emptyDir on the read-only root filesystem. Sorted. */
+  writablePaths: string[];
 }
 
 /** One allowed connection: `from` may open connections to one port of `to`. */

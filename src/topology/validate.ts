@@ -117,7 +117,7 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
 }
 
 function validateService(check: Checker, raw: unknown, path: string, defaultNamespace: string): ValidatedService {
-  const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls'];
+  const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls', 'command', 'args', 'runAsUser', 'runAsGroup', 'writablePaths'];
   const record = check.object(raw, path, fields, ['name', 'image', 'ports']);
   const name = check.label(record.name, `${path}.name`);
   const namespace = record.namespace === undefined ? defaultNamespace : checkNamespace(check, record.namespace, `${path}.namespace`);
@@ -151,7 +151,52 @@ function validateService(check: Checker, raw: unknown, path: string, defaultName
   const calls = record.calls === undefined ? [] : check.array(record.calls, `${path}.calls`).map((call, index) => validateCall(check, call, `${path}.calls[${index}]`));
   const stateful = ports.some((port) => STATEFUL_PROTOCOLS.has(port.protocol));
 
-  return { name, namespace, image, replicas, ports, env, calls, stateful, path };
+  const command = record.command === undefined ? undefined : validateStrings(check, record.command, `${path}.command`);
+  const args = record.args === undefined ? undefined : validateStrings(check, record.args, `${path}.args`);
+  const runAsUser = record.runAsUser === undefined ? undefined : validateId(check, record.runAsUser, `${path}.runAsUser`);
+  const runAsGroup = record.runAsGroup === undefined ? undefined : validateId(check, record.runAsGroup, `${path}.runAsGroup`);
+  const writablePaths = record.writablePaths === undefined ? [] : validatePaths(check, record.writablePaths, `${path}.writablePaths`);
+
+  return {
+    name, namespace, image, replicas, ports, env, calls, stateful, path, writablePaths,
+    ...(command && { command }),
+    ...(args && { args }),
+    ...(runAsUser !== undefined && { runAsUser }),
+    ...(runAsGroup !== undefined && { runAsGroup }),
+  };
+}
+
+function validateStrings(check: Checker, raw: unknown, path: string): string[] {
+  return check.array(raw, path).map((item, index) => {
+    if (typeof item !== 'string') check.fail(`${path}[${index}]`, `must be a string, got ${describe(item)}`, 'Quote it');
+    if (item.includes('\0')) check.fail(`${path}[${index}]`, 'contains a NUL character', 'Remove it');
+    return item;
+  });
+}
+
+/** A user or group ID for Pod Security `restricted`: a whole number other than 0 (root). */
+function validateId(check: Checker, raw: unknown, path: string): number {
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 2147483647) {
+    check.fail(path, `${describe(raw)} is not a valid non-root ID`, 'Use a whole number from 1 to 2147483647; Pod Security "restricted" forbids root (0)');
+  }
+  return raw;
+}
+
+function validatePaths(check: Checker, raw: unknown, path: string): string[] {
+  const paths = check.array(raw, path).map((item, index) => {
+    const at = `${path}[${index}]`;
+    if (typeof item !== 'string') check.fail(at, `must be a string, got ${describe(item)}`, 'Write an absolute path such as /var/cache/app');
+    if (!/^\/[A-Za-z0-9._\-/]*$/.test(item) || item.split('/').some((part) => part === '..' || part === '.') || item === '/') {
+      check.fail(at, `"${printable(item)}" is not an absolute path below /`, 'Write an absolute path of letters, digits, ".", "_", "-" and "/", such as /var/cache/app');
+    }
+    return item.replace(/\/+$/, '');
+  });
+  const seen = new Set<string>();
+  paths.forEach((item, index) => {
+    if (seen.has(item)) check.fail(`${path}[${index}]`, `"${item}" is listed twice`, 'List each path once');
+    seen.add(item);
+  });
+  return paths.sort(compare);
 }
 
 /**
