@@ -28,7 +28,7 @@ export interface CreateArguments {
 /** Exit code for a run the user cancelled at a prompt. */
 export const CANCELLED = 130;
 
-/** Runs the default command: asks for what is missing, generates the repository and writes it. */
+/** Runs the default command: prompts for missing values, generates the repository and writes it. */
 export async function runCreate(args: CreateArguments, io: CliIo): Promise<number> {
   const misspelled = args.directory && ['verify', 'plugins'].find((command) => isTypoOf(args.directory!, command));
   if (misspelled) {

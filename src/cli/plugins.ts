@@ -19,7 +19,7 @@ export async function listPlugins(specifiers: string[], cwd: string): Promise<Me
 
 /**
  * Resolves the plugin's options from flags, prompts (when `prompt` is given) or defaults, and rejects flags
- * that neither the core nor the plugin knows.
+ * that neither the core nor the plugin declares.
  */
 export async function resolvePluginOptions(
   plugin: MeshPlugin,

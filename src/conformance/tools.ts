@@ -23,7 +23,7 @@ export interface CommandResult {
   output: string;
 }
 
-/** Runs a command in a folder; a missing command is a failure that says how to install it. */
+/** Runs a command in a folder. A missing command is a failure whose output names the package to install. */
 export function runCommand(command: string, args: string[], cwd: string): CommandResult {
   const result = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PATH: process.env.PATH } });
   if (result.error) {

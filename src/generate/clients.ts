@@ -6,7 +6,7 @@ import { CORE_VERSIONS } from '../versions.js';
 /** The identity of the in-mesh client whose ServiceAccount has no edges. */
 export const STRANGER = 'verify-stranger';
 
-/** The namespace of the stranger: the default namespace when a service uses it, else the first one in use. */
+/** Returns the stranger's namespace: the default namespace when a service uses it, else the first one in use. */
 export function strangerNamespace(topology: Topology): string {
   return topology.namespaces.includes(topology.namespace) ? topology.namespace : topology.namespaces[0]!;
 }

@@ -1,6 +1,6 @@
 import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
 
-/** The command that regenerates a repository in place from its topology.yaml. */
+/** Returns the command that regenerates a repository in place from its topology.yaml. */
 export function regenerateCommand(meshId: string, options: Record<string, string>): string {
   const flags = Object.entries(options).map(([name, value]) => ` --${name} ${value}`).join('');
   return `npx ${GENERATOR_NAME}@${GENERATOR_VERSION} . --yes --force --topology topology.yaml --mesh ${meshId}${flags}`;

@@ -1,5 +1,5 @@
 /**
- * How an image runs under Pod Security `restricted`: the non-root user it needs and the paths it writes.
+ * The settings an image needs to run under Pod Security `restricted`: its non-root user and the paths it writes.
  * The root filesystem is read-only, so every path the image writes gets a volume.
  */
 export interface ImageProfile {
@@ -19,7 +19,7 @@ export interface ImageProfile {
    * `restricted` allows it; the other restrictions still apply.
    */
   writableRoot?: boolean;
-  /** Where the facts come from, for the generated README. */
+  /** The source of these facts, for the generated README. */
   source: string;
 }
 
@@ -33,7 +33,7 @@ const KNOWN_IMAGES: KnownImage[] = [
   {
     // docker-library/postgres 17 Dockerfile: user postgres is UID/GID 999, PGDATA defaults to
     // /var/lib/postgresql/data, and the socket directory /var/run/postgresql must be writable.
-    // A subdirectory of the volume is used as PGDATA because initdb rejects a mount point that holds lost+found.
+    // A subdirectory of the volume is used as PGDATA because initdb rejects a mount point that contains lost+found.
     repository: 'docker.io/library/postgres',
     profile: {
       user: 999,
@@ -69,7 +69,7 @@ const KNOWN_IMAGES: KnownImage[] = [
     },
   },
   {
-    // docker-library/redis Dockerfile: user redis is UID/GID 999; the working directory /data holds dumps.
+    // docker-library/redis Dockerfile: user redis is UID/GID 999; the working directory /data contains dumps.
     repository: 'docker.io/library/redis',
     profile: {
       user: 999,

@@ -96,7 +96,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
   return sortTree(files);
 }
 
-/** How the probe judges a client's connections: through a local proxy that answers for the server, or direct. */
+/** Returns how the probe judges a client's connections: through a local proxy that replies for the server, or direct. */
 function probeMode(kind: string, mesh: MeshGeneration): 'proxy' | 'direct' {
   return kind !== 'unmeshed' && mesh.verify.meshedClientsUseProxy !== false ? 'proxy' : 'direct';
 }

@@ -17,9 +17,9 @@ export interface PairResult {
   declared: boolean;
   networkPolicy: { allowed: boolean; policies: string[] };
   mesh: { allowed: boolean; mtls: boolean; reason: string };
-  /** Where the connection stops: `none` when both layers allow it. */
+  /** The layer that stops the connection: `none` when both layers allow it. */
   stoppedBy: 'none' | 'network-policy' | 'mesh' | 'both';
-  /** Problems with this pair, empty when it is as the topology says. */
+  /** Problems with this pair, empty when it matches the topology. */
   problems: string[];
 }
 
