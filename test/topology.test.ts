@@ -130,7 +130,7 @@ describe('container settings in the topology', () => {
     expect(validateSchema(parse(stringifyTopology(topology))), JSON.stringify(validateSchema.errors)).toBe(true);
   });
 
-  const invalid: [string, string, string][] = [
+  const invalid: [string, string, string, string][] = [
     ['root as the user', 'runAsUser: 70', 'runAsUser: 0', 'topology.yaml: spec.services[2].runAsUser: number 0 is not a valid non-root ID. Use a whole number from 1 to 2147483647; Pod Security "restricted" forbids root (0)'],
     ['a relative writable path', '/srv/cache]', 'srv/cache]', 'topology.yaml: spec.services[2].writablePaths[1]: "srv/cache" is not an absolute path below /. Write an absolute path of letters, digits, ".", "_", "-" and "/", such as /var/cache/app'],
     ['a writable path that climbs', '/srv/cache]', '/srv/../etc]', 'topology.yaml: spec.services[2].writablePaths[1]: "/srv/../etc" is not an absolute path below /. Write an absolute path of letters, digits, ".", "_", "-" and "/", such as /var/cache/app'],
