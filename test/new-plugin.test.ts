@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import nodePlop from 'node-plop';
@@ -9,6 +10,8 @@ import type { MeshPlugin } from '../src/plugin/api.js';
 // The scaffold goes inside the repository, so that its imports of "create-zero-trust-app" resolve to this package.
 const destination = fileURLToPath(new URL('./.scaffold/', import.meta.url));
 const plopfile = fileURLToPath(new URL('../generators/plopfile.js', import.meta.url));
+const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+const vitestBin = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
 let plugin: MeshPlugin;
 
 beforeAll(async () => {
@@ -37,6 +40,17 @@ describe('new-plugin generator', () => {
   it('scaffolds a plugin the loader accepts', () => {
     expect(plugin.id).toBe('blank-mesh');
     expect(plugin.displayName).toBe('Blank Mesh');
+  });
+
+  it('runs its own test against the published kit, failing on the edges', () => {
+    // The scaffolded test imports create-zero-trust-app/conformance, the built kit in dist/ (npm test builds it first).
+    const run = spawnSync(process.execPath, [vitestBin, 'run', `${destination}plugins/blank-mesh/blank-mesh.test.ts`, '--dir', destination], { cwd: repositoryRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const output = `${run.stdout}${run.stderr}`;
+    expect(run.status, output).toBe(1);
+    expect(output).toContain('conformance of mesh plugin blank-mesh');
+    expect(output).toMatch(/preset-workshop > allows exactly the declared edges, each over mTLS/);
+    // One failure per conformance topology, all of them on the edges: everything the core writes already passes.
+    expect(output).toMatch(/Tests\s+11 failed \| \d+ passed/);
   });
 
   it('starts out failing conformance with what to implement', () => {
