@@ -96,6 +96,35 @@ describe('istio verify on hand-broken output', () => {
     expect(problems).toContain('lil-deebee -> hero:8080 is not declared, but the mesh allows it: no ALLOW AuthorizationPolicy applies to production/hero, so Istio allows everything');
   });
 
+  it('refuses to pass a rule on source addresses', () => {
+    const generated = generateWorkshop();
+    const policy = find(generated, 'AuthorizationPolicy', 'data', 'lil-deebee-from-hero') as { spec: { rules: Record<string, unknown>[] } } & KubeObject;
+    policy.spec.rules.push({ from: [{ source: { ipBlocks: ['0.0.0.0/0'] } }] });
+    expect(problemsOf(generated)).toContain('AuthorizationPolicy data/lil-deebee-from-hero: matches on source.ipBlocks, which verify does not evaluate; use principals or serviceAccounts');
+  });
+
+  it('refuses to pass a DENY on HTTP methods', () => {
+    const generated = generateWorkshop();
+    generated.objects.push({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'no-writes', namespace: 'production' },
+      spec: { action: 'DENY', rules: [{ to: [{ operation: { methods: ['POST', 'PUT', 'DELETE'] } }] }] },
+    });
+    expect(problemsOf(generated)).toContain('AuthorizationPolicy production/no-writes: matches on operation.methods, which verify does not evaluate per request; authorize by port');
+  });
+
+  it('widens a DENY with HTTP fields on a TCP port', () => {
+    const generated = generateWorkshop();
+    generated.objects.push({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'no-deletes', namespace: 'data' },
+      spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] },
+    });
+    expect(problemsOf(generated)).toContain('hero -> lil-deebee:5432 is declared, but the mesh denies it: denied by AuthorizationPolicy data/no-deletes');
+  });
+
   it('names a workload that left the mesh', () => {
     const generated = generateWorkshop();
     const namespace = find(generated, 'Namespace', '', 'data');

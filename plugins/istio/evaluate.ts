@@ -24,6 +24,9 @@ interface AuthorizationPolicy {
 
 const HTTP_FIELDS = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'];
 
+/** Source fields that match addresses or request tokens rather than workload identities. */
+const UNEVALUATED_SOURCE_FIELDS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks', 'requestPrincipals', 'notRequestPrincipals'];
+
 /**
  * Evaluates Istio's PeerAuthentication and AuthorizationPolicy resources the way a sidecar does: the most
  * specific PeerAuthentication decides the mTLS mode, then DENY policies, then ALLOW policies.
@@ -126,7 +129,7 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     const request: Request = { identity, port: portView.port, http: port.protocol === 'http' || port.protocol === 'http2' || port.protocol === 'grpc' };
     const mtls = identity.meshed && portView.mode === 'STRICT';
 
-    const deny = view.denies.find((policy) => policy.rules.some((rule) => ruleMatches(rule, request)));
+    const deny = view.denies.find((policy) => policy.rules.some((rule) => ruleMatches(rule, request, 'DENY')));
     if (deny) return { allowed: false, mtls, reason: `denied by ${deny.id}` };
 
     if (view.allows.length === 0) return { allowed: true, mtls, reason: view.allowAllReason };
@@ -248,12 +251,12 @@ function findAllow(view: TargetView, request: Request): AuthorizationPolicy | un
 }
 
 /** A rule matches when any of its sources and any of its operations match; a missing list matches anything. */
-function ruleMatches(rule: Record<string, unknown>, request: Request): boolean {
+function ruleMatches(rule: Record<string, unknown>, request: Request, action: 'ALLOW' | 'DENY' = 'ALLOW'): boolean {
   if (rule.when !== undefined) return false;
   const from = rule.from as { source?: Record<string, unknown> }[] | undefined;
   const to = rule.to as { operation?: Record<string, unknown> }[] | undefined;
   const sourceOk = !from || from.some((entry) => sourceMatches(entry.source ?? {}, request.identity));
-  const operationOk = !to || to.some((entry) => operationMatches(entry.operation ?? {}, request));
+  const operationOk = !to || to.some((entry) => operationMatches(entry.operation ?? {}, request, action));
   return sourceOk && operationOk;
 }
 
@@ -271,8 +274,10 @@ function sourceMatches(source: Record<string, unknown>, identity: Identity): boo
   );
 }
 
-function operationMatches(operation: Record<string, unknown>, request: Request): boolean {
-  if (!request.http && HTTP_FIELDS.some((name) => operation[name] !== undefined)) return false;
+function operationMatches(operation: Record<string, unknown>, request: Request, action: 'ALLOW' | 'DENY'): boolean {
+  // On TCP, Istio drops an ALLOW rule that uses HTTP-only fields, but keeps a DENY rule without them, so the
+  // deny grows wider (pilot/pkg/security/authz/model/model.go, Istio 1.30).
+  if (!request.http && action === 'ALLOW' && HTTP_FIELDS.some((name) => operation[name] !== undefined)) return false;
   return field(operation.ports, request.port, true) && field(operation.notPorts, request.port, false);
 }
 
@@ -310,6 +315,16 @@ function readAuthorizationPolicy(object: KubeObject, findings: Finding[]): Autho
   const id = `AuthorizationPolicy ${object.metadata.namespace}/${object.metadata.name}`;
   for (const rule of spec.rules ?? []) {
     if (rule.when !== undefined) findings.push({ subject: id, message: 'has a "when" condition, which verify does not evaluate' });
+    // Each of these narrows a rule to some addresses or requests, which a per-port verdict cannot express, so
+    // verify refuses to pass rather than guess in either direction.
+    const sources = ((rule.from ?? []) as { source?: Record<string, unknown> }[]).map((entry) => entry.source ?? {});
+    for (const name of UNEVALUATED_SOURCE_FIELDS) {
+      if (sources.some((source) => source[name] !== undefined)) findings.push({ subject: id, message: `matches on source.${name}, which verify does not evaluate; use principals or serviceAccounts` });
+    }
+    const operations = ((rule.to ?? []) as { operation?: Record<string, unknown> }[]).map((entry) => entry.operation ?? {});
+    for (const name of HTTP_FIELDS) {
+      if (operations.some((operation) => operation[name] !== undefined)) findings.push({ subject: id, message: `matches on operation.${name}, which verify does not evaluate per request; authorize by port` });
+    }
   }
   if (spec.targetRef !== undefined || spec.targetRefs !== undefined) findings.push({ subject: id, message: 'uses targetRef, which applies to waypoints and gateways only' });
   return { id, namespace: object.metadata.namespace ?? 'default', selector: spec.selector, action: spec.action ?? 'ALLOW', rules: spec.rules ?? [] };
