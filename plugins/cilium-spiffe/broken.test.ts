@@ -40,6 +40,15 @@ describe('cilium-spiffe verify on hand-broken output', () => {
     expect(problemsOf(generate('bookinfo'))).toEqual([]);
   });
 
+  it('names a declared edge that an ICMP-only rule stops', () => {
+    const generated = generate('workshop');
+    const ingress = policy(generated, 'data', 'lil-deebee').spec.ingress![0]! as CiliumRule & { icmps?: unknown[] };
+    delete ingress.toPorts;
+    ingress.icmps = [{ fields: [{ type: 8 }] }];
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.startsWith('hero -> lil-deebee:5432 is declared, but the mesh denies it'))).toBe(true);
+  });
+
   it('names an ingress rule without authentication', () => {
     const generated = generate('workshop');
     delete policy(generated, 'data', 'lil-deebee').spec.ingress![0]!.authentication;

@@ -27,6 +27,8 @@ export interface CiliumRule {
   auth: AuthMode;
   /** True when the rule uses a field the evaluator does not model; such a rule never matches. */
   unsupported: boolean;
+  /** True for a rule about ICMP alone, which no TCP or UDP port matches. */
+  icmpOnly: boolean;
 }
 
 /** A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy, reduced to what decides L3/L4 connections. */
@@ -103,6 +105,8 @@ function readRule(rule: Record<string, unknown>, id: string, direction: Directio
     toPorts,
     auth: mode === 'required' || mode === 'disabled' || mode === 'test-always-fail' ? mode : 'unset',
     unsupported: unsupported.length > 0,
+    // A rule with `icmps` and no `toPorts` allows or denies ICMP only (pkg/policy/api/ingress.go and egress.go).
+    icmpOnly: rule.icmps !== undefined && (toPorts === undefined || toPorts.length === 0),
   };
 }
 
@@ -130,6 +134,7 @@ export function peerMatches(rule: CiliumRule, peer: Endpoint): boolean {
 
 /** Returns whether a rule's ports admit a destination port; named ports resolve on the destination pod. */
 export function portMatches(rule: CiliumRule, port: number, protocol: string, destination: Endpoint): boolean {
+  if (rule.icmpOnly) return false;
   if (rule.toPorts === undefined || rule.toPorts.length === 0) return true;
   return rule.toPorts.some((portRule) =>
     (portRule.ports ?? []).some((entry) => {
