@@ -10,6 +10,7 @@ type Match = { spiffeID?: { type?: string; value?: string }; sni?: unknown };
 
 interface Permission {
   id: string;
+  name: string;
   mesh: string;
   namespace: string;
   targetRef: TargetRef;
@@ -46,7 +47,7 @@ interface MtlsSetting {
  * Kuma 2.14 does. A connection to a meshed pod needs mTLS from the same mesh when the mode is STRICT; with mTLS on,
  * the connection is then allowed only when a MeshTrafficPermission on the callee's inbound allows the caller.
  * NOTE: verify does not evaluate `MeshService` and `MeshServiceSubset` references or SNI matches. Each is reported
- * as a finding and never matches, and so are conflicting `from` entries of equal specificity.
+ * as a finding and never matches.
  */
 export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];
@@ -131,7 +132,8 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     const sourceIdentity = mtlsOf(sourceWorkload);
     const spiffeId = sourceIdentity.identity ? renderSpiffeId(sourceIdentity.identity, source) : undefined;
     const applicable = permissions.filter((permission) => permission.mesh === targetWorkload.mesh && appliesTo(permission, target, port, targetWorkload));
-    const verdict = judge(applicable, mtls.source === 'identity' ? { spiffeId } : { tags: sourceTags, spiffeId }, findings);
+    const caller = mtls.source === 'identity' ? { workloadIdentity: true, spiffeId } : { workloadIdentity: false, tags: sourceTags, spiffeId };
+    const verdict = judge(applicable, caller);
     if (!verdict) return { allowed: false, mtls: true, reason: `no MeshTrafficPermission on ${target.namespace}/${target.name} port ${port.name} allows the caller, and Kuma denies by default with mTLS on` };
     return { allowed: verdict.allowed, mtls: true, reason: `${verdict.allowed ? 'allowed' : 'denied'} by ${verdict.by}` };
   };
@@ -186,8 +188,11 @@ function appliesTo(permission: Permission, target: Service, port: ServicePort, w
     case 'Mesh':
       return true;
     case 'Dataplane':
+      // Kuma 2.14.3 selects every data plane when name, namespace and labels are all unset, and none when only
+      // namespace is set (allDataplanesSelected in pkg/plugins/policies/core/matchers/dataplane.go).
       if (ref.name !== undefined) return false;
-      return ref.labels !== undefined && labelsMatch(ref.labels, workload.labels) && sectionOk;
+      if (ref.labels === undefined) return ref.namespace === undefined && sectionOk;
+      return labelsMatch(ref.labels, workload.labels) && sectionOk;
     case 'MeshSubset': {
       const tags = { ...workload.labels, 'kuma.io/service': `${target.name}_${target.namespace}_svc_${port.port}` };
       return labelsMatch(ref.tags ?? {}, tags);
@@ -198,16 +203,25 @@ function appliesTo(permission: Permission, target: Service, port: ServicePort, w
 }
 
 interface Caller {
+  /** Whether the callee's data plane gets its identity from a MeshIdentity, which makes Kuma ignore `from`. */
+  workloadIdentity: boolean;
   tags?: Map<string, Set<string>>;
   spiffeId?: string;
 }
 
 /**
- * Decides by the applicable permissions. `rules` work as Kuma documents them: any deny match denies, else any
- * allow match allows. For `from`, the most specific entry that matches the caller decides (MeshSubset over Mesh,
- * more tags over fewer). Returns undefined when nothing matches.
+ * Decides by the applicable permissions as Kuma 2.14.3 does (`plugin.go` in
+ * pkg/plugins/policies/meshtrafficpermission/plugin/v1alpha1). When a permission on the inbound has `rules`, or the
+ * callee has a MeshIdentity, Kuma uses only `rules`: any deny match denies, else any allow match allows. Otherwise
+ * it uses only `from`, where the last matching entry in Kuma's policy order decides. Returns undefined when
+ * nothing matches.
  */
-function judge(permissions: Permission[], caller: Caller, findings: Finding[]): { allowed: boolean; by: string } | undefined {
+function judge(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
+  if (caller.workloadIdentity || permissions.some((permission) => permission.rules.length > 0)) return judgeRules(permissions, caller);
+  return judgeFrom(permissions, caller);
+}
+
+function judgeRules(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
   const matchesSpiffe = (match: Match) =>
     caller.spiffeId !== undefined &&
     match.spiffeID?.value !== undefined &&
@@ -216,28 +230,64 @@ function judge(permissions: Permission[], caller: Caller, findings: Finding[]): 
   if (denied) return { allowed: false, by: `MeshTrafficPermission ${denied.id}` };
   const allowed = permissions.find((permission) => permission.rules.some((rule) => rule.allow.some(matchesSpiffe)));
   if (allowed) return { allowed: true, by: `MeshTrafficPermission ${allowed.id}` };
-
-  let best: { rank: number; action: string; id: string } | undefined;
-  for (const permission of permissions) {
-    for (const entry of permission.from) {
-      const rank = fromRank(entry.targetRef, caller);
-      if (rank === undefined) continue;
-      if (best && rank === best.rank && entry.action !== best.action) {
-        findings.push({ subject: permission.id, message: `conflicts with ${best.id}: entries of equal specificity allow and deny the same caller` });
-      }
-      if (!best || rank > best.rank || (rank === best.rank && entry.action === 'Deny')) best = { rank, action: entry.action, id: permission.id };
-    }
-  }
-  if (!best) return undefined;
-  return { allowed: best.action === 'Allow' || best.action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${best.id}` };
+  return undefined;
 }
 
-/** Ranks a `from` entry that matches the caller by specificity, and returns undefined when it does not match. */
-function fromRank(ref: TargetRef, caller: Caller): number | undefined {
-  if (ref.kind === 'Mesh') return 0;
-  if (ref.kind !== 'MeshSubset' || !caller.tags) return undefined;
-  const tags = Object.entries(ref.tags ?? {});
-  return tags.every(([key, value]) => caller.tags!.get(key)?.has(value)) ? 1 + tags.length : undefined;
+/**
+ * Applies the `from` entries in Kuma's order, so a later matching entry overrides an earlier one. Kuma merges every
+ * entry whose tags the caller carries in this order (BuildRules and createRule in
+ * pkg/plugins/policies/core/rules/rules.go), and an entry's own specificity does not count.
+ * NOTE: Kuma groups entries into cliques of intersecting tag sets first. With entries that use different values of
+ * the same tag, a caller can be judged by a group that lacks some entries it matches, and verify does not model that.
+ */
+function judgeFrom(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
+  let last: { action: string; id: string } | undefined;
+  for (const permission of sortByTargetRef(permissions)) {
+    for (const entry of permission.from) {
+      if (fromMatches(entry.targetRef, caller)) last = { action: entry.action, id: permission.id };
+    }
+  }
+  if (!last) return undefined;
+  return { allowed: last.action === 'Allow' || last.action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${last.id}` };
+}
+
+/** Precedence of top-level targetRef kinds in Kuma 2.14.3 (`order` in api/common/v1alpha1/targetref.go). */
+const KIND_ORDER: Record<string, number> = {
+  Mesh: 1,
+  Dataplane: 2,
+  MeshSubset: 3,
+  MeshGateway: 4,
+  MeshService: 5,
+  MeshExternalService: 6,
+  MeshMultiZoneService: 7,
+  MeshServiceSubset: 8,
+  MeshHTTPRoute: 9,
+};
+
+/**
+ * Sorts permissions from the weakest to the strongest, as SortByTargetRef in Kuma 2.14.3 does
+ * (pkg/plugins/policies/core/matchers/dataplane.go). The keys are the top-level kind, then a Dataplane ref with
+ * sectionName after one without, then the system role (kuma-system) before the workload-owner role (other
+ * namespaces). Among the rest, names sort in descending order, so the alphabetically first name is strongest.
+ * NOTE: Kuma also orders by the kuma.io/origin label, which verify ignores because one cluster gives all its
+ * policies the same origin.
+ */
+function sortByTargetRef(permissions: Permission[]): Permission[] {
+  const kindOf = (permission: Permission) => KIND_ORDER[permission.targetRef.kind ?? 'Mesh'] ?? 0;
+  const sectionOf = (permission: Permission) => (permission.targetRef.kind === 'Dataplane' && permission.targetRef.sectionName ? 1 : 0);
+  const roleOf = (permission: Permission) => (permission.namespace === SYSTEM_NAMESPACE ? 1 : 4);
+  const compareNamesDescending = (a: Permission, b: Permission) => {
+    if (a.name === b.name) return 0;
+    return a.name < b.name ? 1 : -1;
+  };
+  return [...permissions].sort((a, b) => kindOf(a) - kindOf(b) || sectionOf(a) - sectionOf(b) || roleOf(a) - roleOf(b) || compareNamesDescending(a, b));
+}
+
+/** Checks whether a `from` entry selects the caller: kind Mesh selects every caller, MeshSubset the callers with all its tags. */
+function fromMatches(ref: TargetRef, caller: Caller): boolean {
+  if (ref.kind === 'Mesh') return true;
+  if (ref.kind !== 'MeshSubset' || !caller.tags) return false;
+  return Object.entries(ref.tags ?? {}).every(([key, value]) => caller.tags!.get(key)?.has(value));
 }
 
 function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
@@ -273,7 +323,7 @@ function readPermission(object: KubeObject, findings: Finding[]): Permission {
     if (all.some((match) => match.sni !== undefined)) findings.push({ subject, message: 'matches by SNI, which verify does not evaluate and never matches' });
     return { deny: rule.default?.deny ?? [], allow: [...(rule.default?.allow ?? []), ...(rule.default?.allowWithShadowDeny ?? [])] };
   });
-  return { id, mesh: meshLabelOf(object), namespace: object.metadata.namespace ?? 'default', targetRef, from, rules };
+  return { id, name: object.metadata.name, mesh: meshLabelOf(object), namespace: object.metadata.namespace ?? 'default', targetRef, from, rules };
 }
 
 function readIdentity(object: KubeObject, findings: Finding[]): Identity {

@@ -246,6 +246,45 @@ describe('kuma verify on hand-broken output', () => {
     expect(problems).toContain('verify-outside (outside) -> lil-deebee:5432 is not declared, but the mesh allows it: data/lil-deebee has no Kuma sidecar, so Kuma enforces nothing on it');
   });
 
+  it('names a Dataplane deny over a Mesh allow', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    const permission = find<{ targetRef: Record<string, unknown> }>(generated, 'MeshTrafficPermission', 'data', 'lil-deebee-postgres-5432-from-hero');
+    permission.spec.targetRef = { kind: 'Mesh' };
+    permission.metadata.namespace = 'kuma-system';
+    generated.objects.push({
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshTrafficPermission',
+      metadata: { name: 'lil-deebee-deny', namespace: 'data', labels: { 'kuma.io/mesh': 'hero' } },
+      spec: { targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' } }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } }] },
+    } as KubeObject);
+    const problems = problemsOf(generated);
+    expect(problems).toContain('hero -> lil-deebee:5432 is declared, but the mesh denies it: denied by MeshTrafficPermission data/lil-deebee-deny');
+  });
+
+  it('names a Dataplane ref without labels', () => {
+    const generated = generateCase(kumaPlugin, workshop);
+    generated.objects.push({
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshTrafficPermission',
+      metadata: { name: 'allow-all', namespace: 'data', labels: { 'kuma.io/mesh': 'hero' } },
+      spec: { targetRef: { kind: 'Dataplane' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
+    } as KubeObject);
+    const problems = problemsOf(generated);
+    expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by MeshTrafficPermission data/allow-all');
+  });
+
+  it('ignores from entries under a MeshIdentity', () => {
+    const options = { 'kuma-identity': 'meshidentity' };
+    const generated = generateCase(kumaPlugin, workshop, options);
+    generated.objects.push({
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshTrafficPermission',
+      metadata: { name: 'allow-all', namespace: 'kuma-system', labels: { 'kuma.io/mesh': 'hero' } },
+      spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
+    } as KubeObject);
+    expect(problemsOf(generated, options)).toEqual([]);
+  });
+
   it('names missing permissions', () => {
     const generated = generateCase(kumaPlugin, workshop);
     generated.objects = generated.objects.filter((object) => !(object.kind === 'MeshTrafficPermission'));
