@@ -13,5 +13,6 @@ export { parseYamlStream } from './generate/yaml.js';
 export { verifyRepository, type VerifyResult, type PairResult, type Check } from './verify/offline.js';
 export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
 export { InputError } from './errors.js';
+export { TEMPLATE_COMPILE_OPTIONS, type PrecompiledTemplate } from './render/template.js';
 export { GENERATOR_VERSION } from './version.js';
 export { runCli } from './cli/run.js';
