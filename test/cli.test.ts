@@ -69,6 +69,19 @@ describe('create command', () => {
     expect(run.stderr).toBe('create-zero-trust-app: --topolgy: unknown option. Did you mean --topology? See --help\n');
   });
 
+  it('rejects a value given to a switch', async () => {
+    const run = await runCli(['out', '--force=maybe']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('create-zero-trust-app: --force: "maybe" is not valid. The option is a switch: give --force alone, or =true or =false\n');
+  });
+
+  it('rejects an unknown YAML tag in the topology', async () => {
+    const topology = 'apiVersion: create-zero-trust-app/v1alpha1\nkind: Topology\nmetadata: {name: !foo web}\nspec: {services: []}\n';
+    const run = await runCli(['out', '--topology', 'topology.yaml'], { files: { 'topology.yaml': topology } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('create-zero-trust-app: topology.yaml:3:18: invalid YAML: unknown tag. Remove the tag (the text starting with "!")\n');
+  });
+
   it('refuses a directory named like a misspelled command', async () => {
     const run = await runCli(['verifyy']);
     expect(run.code).toBe(2);

@@ -24,6 +24,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function dispatch(argv: string[], io: CliIo): Promise<number> {
+  rejectBooleanValues(argv);
   let code = 0;
   let helpOutput = '';
 
@@ -112,6 +113,17 @@ function extraFlagsOf(args: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Rejects a single-valued flag given more than once, which yargs turns into a list. */
+/** Rejects a value other than true or false given to a switch, as in --force=maybe, which yargs would read as true. */
+function rejectBooleanValues(argv: readonly string[]): void {
+  for (const argument of argv) {
+    if (argument === '--') return;
+    const match = /^--(yes|force|dry-run|json|debug|all)=(.*)$/s.exec(argument);
+    if (match && match[2] !== 'true' && match[2] !== 'false') {
+      throw new InputError(`--${match[1]}: "${toOneLine(match[2]!)}" is not valid. The option is a switch: give --${match[1]} alone, or =true or =false`);
+    }
+  }
+}
+
 function rejectRepeats(args: Record<string, unknown>, flags: readonly string[]): void {
   for (const flag of flags) {
     const value = args[flag];

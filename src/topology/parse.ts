@@ -17,6 +17,12 @@ export function parseTopology(text: string, file: string): Topology {
     if (problem.code === 'RESOURCE_EXHAUSTION') throw new InputError(`${file}: invalid YAML: the document is nested too deeply. Flatten it`);
     throw new InputError(`${where}: invalid YAML: ${firstLine(problem.message)}. Fix the syntax at that position`);
   }
+  // An unknown tag such as !foo is only a warning to yaml, which then reads the value as a plain string.
+  const unknownTag = document.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (unknownTag) {
+    const line = lineCounter.linePos(unknownTag.pos[0]);
+    throw new InputError(`${file}:${line.line}:${line.col}: invalid YAML: unknown tag. Remove the tag (the text starting with "!")`);
+  }
   if (!isMap(document.contents)) {
     throw new InputError(`${file}: the document must be a mapping with apiVersion, kind, metadata and spec. Write a Topology document; the topology.yaml of a generated repository is an example`);
   }
