@@ -58,6 +58,20 @@ describe('create command', () => {
     expect(parse(run.tree()[`${CWD}/from-prompts/generation.yaml`]!).plugin.id).toBe('cilium-spiffe');
   });
 
+  it('asks again for a missing file or a taken directory', async () => {
+    const queue: Record<string, string[]> = { topology: [''], file: ['missing.yaml', 'topology.yaml'], mesh: ['istio'], directory: ['taken', 'fresh'] };
+    const topology = 'apiVersion: create-zero-trust-app/v1alpha1\nkind: Topology\nmetadata: {name: small}\nspec:\n  namespace: apps\n  services:\n    - {name: web, image: "docker.io/library/nginx:1.29", ports: [{port: 80, protocol: http}]}\n';
+    const run = await runCli([], {
+      interactive: true,
+      files: { 'topology.yaml': topology, 'taken/notes.txt': 'mine\n' },
+      prompt: async (questions) => Object.fromEntries(questions.map((question) => [question.name, queue[question.name]!.shift()!])),
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('missing.yaml not found. Check the path\ntaken is not empty (pass --force to replace the generated files in it). Choose another directory\n');
+    expect(parse(run.tree()[`${CWD}/fresh/topology.yaml`]!).metadata.name).toBe('small');
+    expect(Object.keys(run.tree()).filter((path) => path.startsWith(`${CWD}/taken/`))).toEqual([`${CWD}/taken/notes.txt`]);
+  });
+
   it('asks nothing on a terminal with --yes', async () => {
     const run = await runCli(['--yes'], { interactive: true, prompt: async () => { throw new Error('no prompt expected'); } });
     expect(run.code).toBe(0);

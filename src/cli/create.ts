@@ -7,7 +7,7 @@ import { DEFAULT_MESH } from '../plugin/builtin.js';
 import { normaliseTopology, parseTopology } from '../topology/parse.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
-import { writeRepository } from '../write/writer.js';
+import { inspectTarget, writeRepository } from '../write/writer.js';
 import type { CliIo, Question } from './io.js';
 import { isTypoOf, listPlugins, resolvePluginOptions } from './plugins.js';
 
@@ -55,12 +55,26 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     if (answers.topology) {
       topologySource = { preset: answers.topology };
     } else {
-      const file = await prompt([{ name: 'file', message: 'Path to the topology file', default: 'topology.yaml' }]);
-      if (!file) return CANCELLED;
-      topologySource = { file: file.file! };
+      topologySource = { file: '' };
     }
   }
-  const topology = await loadTopology(topologySource, io);
+  let topology: Topology;
+  if (topologySource.file === '') {
+    // At the prompt, a path that cannot be read or a file that is invalid asks again instead of ending the run.
+    for (;;) {
+      const file = await prompt([{ name: 'file', message: 'Path to the topology file', default: 'topology.yaml', validate: (value) => (value.trim() ? true : 'Enter a path') }]);
+      if (!file) return CANCELLED;
+      try {
+        topology = await loadTopology({ file: file.file! }, io);
+        break;
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error;
+        io.stderr.write(`${error.message.replace(/^--topology: /, '')}\n`);
+      }
+    }
+  } else {
+    topology = await loadTopology(topologySource, io);
+  }
 
   // 2. The mesh and its plugin.
   const plugins = await listPlugins(args.plugin, io.cwd);
@@ -85,9 +99,16 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
 
   // 3. The target directory.
   let directory = args.directory;
-  if (!directory && canPrompt) {
+  while (!directory && canPrompt) {
     const answers = await prompt([{ name: 'directory', message: 'Project directory', default: topology.name, validate: (value) => (value.trim() ? true : 'Enter a directory name') }]);
     if (!answers) return CANCELLED;
+    const candidate = resolve(io.cwd, answers.directory!);
+    // A directory that cannot take the repository asks again; with --force, a non-empty one is fine.
+    const state = await inspectTarget(io.fs, candidate).catch(() => 'file' as const);
+    if (state === 'file' || (state === 'non-empty' && !args.force)) {
+      io.stderr.write(`${answers.directory} ${state === 'file' ? 'is a file or cannot be read' : 'is not empty (pass --force to replace the generated files in it)'}. Choose another directory\n`);
+      continue;
+    }
     directory = answers.directory;
   }
   directory ??= topology.name;
