@@ -83,6 +83,13 @@ describe('create command', () => {
     expect(run.stderr).toBe('create-zero-trust-app: --topolgy: unknown option. Did you mean --topology? See --help\n');
   });
 
+  it('prints an error as JSON on stdout with --json', async () => {
+    const run = await runCli(['out', '--json', '--mesh', 'nope']);
+    expect(run.code).toBe(2);
+    const message = `--mesh: unknown mesh "nope". Use one of: ${builtinPluginIds().join(', ')}, or load a plugin with --plugin`;
+    expect(JSON.parse(run.stdout)).toEqual({ error: { message, exitCode: 2 } });
+  });
+
   it('rejects a value given to a switch', async () => {
     const run = await runCli(['out', '--force=maybe']);
     expect(run.code).toBe(2);

@@ -13,9 +13,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return await dispatch(argv, io);
   } catch (error) {
     if (error instanceof InputError || error instanceof GenerationError) {
+      const code = error instanceof InputError ? 2 : 1;
       io.stderr.write(`${GENERATOR_NAME}: ${toOneLine(error.message)}\n`);
+      // With --json, scripts read stdout, so the error is there too, as data.
+      if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: { message: error.message, exitCode: code } })}\n`);
       if (debug && error.stack) io.stderr.write(`${error.stack}\n`);
-      return error instanceof InputError ? 2 : 1;
+      return code;
     }
     io.stderr.write(`${GENERATOR_NAME}: unexpected error: ${toOneLine((error as Error).message ?? String(error))}. Run again with --debug and report it\n`);
     if (debug && (error as Error).stack) io.stderr.write(`${(error as Error).stack}\n`);
