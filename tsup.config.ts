@@ -19,7 +19,7 @@ function recordHelpText(): void {
 
 export default defineConfig({
   // dist/index.js is the whole runtime, as one file with no dependencies (as create-vite ships), and the
-  // package's API; dist/cli.js is the bin, a launcher that answers --version alone and imports the bundle
+  // package's API; dist/cli.js is the bin, a launcher that prints --version itself and imports the bundle
   // for everything else.
   entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
   format: ['esm'],

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The bin, a launcher: `--version` and `--help` are answered here without loading the bundle, since `npm create`
+// The bin, a launcher: `--version` and `--help` are handled here without loading the bundle, since `npm create`
 // starts a fresh process each time; every other command imports the bundle (dist/index.js), which holds the CLI.
 import { GENERATOR_VERSION } from './version.js';
 

@@ -40,7 +40,7 @@ describe('bundled CLI', () => {
 
   it('prints the same help from the launcher as from yargs', () => {
     const launcher = runBundle(['--help'], ROOT);
-    // `--debug` keeps the launcher from answering, so yargs lays out the same text.
+    // `--debug` keeps the launcher from printing its recorded help, so yargs lays out the same text.
     const yargs = runBundle(['--help', '--debug'], ROOT);
     expect(launcher.status).toBe(0);
     expect(yargs.status).toBe(0);

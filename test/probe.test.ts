@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { istioPlugin } from '../plugins/istio/index.js';
 import { generatePreset, writeTreeToTemp } from './helpers/generate.js';
 
-// The probe runs in a busybox image in the cluster; here it runs under Debian's busybox with only
-// busybox applets on the PATH, against local servers that behave like allowed and refused peers.
+// The probe runs in a busybox image in the cluster. Here it runs under Debian's busybox with only busybox
+// applets on the PATH, against local servers that behave like allowed and refused peers.
 const busybox = spawnSync('which', ['busybox'], { encoding: 'utf8' }).stdout.trim() || 'busybox';
 let appletDirectory: string;
 let repository: string;

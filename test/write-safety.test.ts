@@ -250,7 +250,7 @@ describe('determinism', () => {
   });
 });
 
-/** The files of the target folder, keyed by absolute path. */
+/** Returns the files of the target folder, keyed by absolute path. */
 function onlyTarget(run: CliRun): Record<string, string | null> {
   return Object.fromEntries(Object.entries(run.tree()).filter(([path]) => path.startsWith(`${TARGET}/`)));
 }

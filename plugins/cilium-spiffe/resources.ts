@@ -28,7 +28,7 @@ export function dnsEgressRule(): Record<string, unknown> {
 
 /**
  * Builds the CiliumNetworkPolicies: per namespace, default deny in both directions with DNS allowed without
- * authentication; per service, ingress from exactly its declared callers and egress to exactly its declared
+ * authentication. Per service, ingress from exactly its declared callers and egress to exactly its declared
  * callees, port by port, each rule requiring SPIRE mutual authentication.
  */
 export function buildCiliumPolicies(topology: Topology): KubeObject[] {

@@ -24,7 +24,7 @@ export const SPIRE_NAMESPACE = 'cilium-spire';
  */
 export const SPIRE_TRUST_DOMAIN = 'spiffe.cilium';
 
-/** The ConfigMap that holds the Helm values: the install script passes them to Helm, and `verify` reads them. */
+/** The ConfigMap that contains the Helm values: the install script passes them to Helm, and `verify` reads them. */
 export const HELM_VALUES_CONFIG_MAP = { name: 'cilium-helm-values', namespace: 'kube-system', key: 'values.yaml' } as const;
 
 /** The manifest file of that ConfigMap, under manifests/mesh/. */

@@ -71,7 +71,7 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     return { mode: 'PERMISSIVE', by: 'no PeerAuthentication (Istio defaults to PERMISSIVE)' };
   };
 
-  // verify asks for every client and port of every target, millions of times on a large topology, so what
+  // verify calls this for every client and port of every target, millions of times on a large topology, so what
   // depends only on the target, its port or the client is worked out once and kept.
   const targetsByName = new Map<string, TargetView>();
   const viewOf = (target: Service): TargetView => {
@@ -141,7 +141,7 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
   return { decide, findings };
 }
 
-/** The client as Istio's authorization sees it: a principal only when it has an Istio certificate. */
+/** The client as Istio's authorization identifies it: a principal only when it has an Istio certificate. */
 interface Identity {
   meshed: boolean;
   principal: string | undefined;
@@ -157,7 +157,7 @@ interface Request {
   http: boolean;
 }
 
-/** What decisions on one target share: its workload, the policies that select it, and decisions by port. */
+/** The state that decisions on one target share: its workload, the policies that select it, and decisions by port. */
 interface TargetView {
   workload: { labels: Record<string, string>; injected: boolean };
   denies: AuthorizationPolicy[];
@@ -178,7 +178,7 @@ interface PortView {
 /**
  * The ALLOW policies of one target, for finding the first that matches without trying each: rules that name
  * exact principals and exact ports (or no ports) are indexed by principal and port, with the position of their
- * policy; the policies with any other rule are kept, with their positions, to be tried in order.
+ * policy. The policies with any other rule are kept, with their positions, to be tried in order.
  */
 interface AllowIndex {
   byPrincipal: Map<string, Map<string, number>>;
@@ -250,7 +250,7 @@ function findAllow(view: TargetView, request: Request): AuthorizationPolicy | un
   return view.allows[position];
 }
 
-/** A rule matches when any of its sources and any of its operations match; a missing list matches anything. */
+/** Returns whether a rule matches: any of its sources and any of its operations must match, and a missing list matches anything. */
 function ruleMatches(rule: Record<string, unknown>, request: Request, action: 'ALLOW' | 'DENY' = 'ALLOW'): boolean {
   if (rule.when !== undefined) return false;
   const from = rule.from as { source?: Record<string, unknown> }[] | undefined;

@@ -26,7 +26,7 @@ interface Identity {
   path: string;
 }
 
-/** A pod as Kuma sees it: whether it has a sidecar, its mesh and its Dataplane labels. */
+/** A pod as Kuma models it: whether it has a sidecar, its mesh and its Dataplane labels. */
 interface Workload {
   injected: boolean;
   mesh: string;

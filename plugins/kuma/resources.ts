@@ -66,7 +66,7 @@ export function buildTrafficPermissions(topology: Topology, mesh: string, mode: 
     const callee = services.get(edges[0]!.to)!;
     const caller = services.get(edges[0]!.from)!;
     for (const edge of edges) {
-      // The caller as Kuma sees it: tags from its certificate in mesh-mtls mode (labels and namespace), or
+      // The caller as Kuma identifies it: tags from its certificate in mesh-mtls mode (labels and namespace), or
       // its SPIFFE ID (namespace and service account) with a MeshIdentity.
       const permission =
         mode === 'mesh-mtls'
@@ -93,7 +93,7 @@ export function buildTrafficPermissions(topology: Topology, mesh: string, mode: 
 
 /**
  * Lets every pod of each application namespace reach the control plane's dp-server, and lets the control plane
- * reach each sidecar's Envoy admin port for statistics; nothing more.
+ * reach each sidecar's Envoy admin port for statistics, and nothing more.
  * The admission webhook (API server to the control plane) and the probe proxy (kubelet to the pod on the same
  * node) need no rule here. The webhook runs in kuma-system, which has no default deny, and CNIs such as Calico
  * let a node reach its own pods.

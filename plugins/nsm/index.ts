@@ -15,7 +15,7 @@ import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
 import readmeTemplate from './templates/README.md.hbs';
 
-/** The verification client pod of a service, named as src/generate/clients.ts names it. */
+/** Returns the verification client pod of a service, named as src/generate/clients.ts names it. */
 function clientPodOf(service: string): string {
   return `verify-${service}`.slice(0, 63).replace(/-+$/, '');
 }

@@ -44,7 +44,7 @@ function problemsOf(generated: GeneratedCase): string[] {
   return checkExactEdges(verifyCase(nsmPlugin, generated));
 }
 
-/** The network services each service asks for, read from the client annotation of its pod template. */
+/** The network services each service requests, read from the client annotation of its pod template. */
 function requestsOf(generated: GeneratedCase): Record<string, string[]> {
   const requests: Record<string, string[]> = {};
   for (const object of generated.objects.filter((candidate) => candidate.kind === 'Deployment' || candidate.kind === 'StatefulSet')) {

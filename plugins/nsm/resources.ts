@@ -111,14 +111,14 @@ export function interfaceVariableOf(callee: Callee): string {
   return `NSM_${callee.service.name.toUpperCase().replace(/-/g, '_')}_INTERFACE`;
 }
 
-/** The ConfigMap that holds an endpoint's caller policy. */
+/** The ConfigMap that contains an endpoint's caller policy. */
 export function policyConfigMapName(callee: Callee): string {
   return `${callee.service.name}-nsm-callers`;
 }
 
 /**
  * Builds one NetworkService per called service. `payload: IP` makes the forwarders connect nodes with WireGuard,
- * the default IP remote mechanism of the basic setup (examples/ipsec_mechanism/README.md at v1.18.0); an
+ * the default IP remote mechanism of the basic setup (examples/ipsec_mechanism/README.md at v1.18.0). An
  * ETHERNET payload would travel in plain VXLAN instead.
  */
 export function buildNetworkServices(topology: Topology, plan: NsmPlan): KubeObject[] {
@@ -132,7 +132,7 @@ export function buildNetworkServices(topology: Topology, plan: NsmPlan): KubeObj
 
 /**
  * Builds the SPIRE registrations. Upstream's `nsm-workloads` names pods, so every replica and every stranger
- * would carry an identity of its own; here it is kept for nsm-system only, and pods of the application
+ * would carry an identity of its own. Here it is kept for nsm-system only, and pods of the application
  * namespaces get an ID from their ServiceAccount, which the endpoints' caller policies match.
  */
 export function buildSpiffeIds(topology: Topology): KubeObject[] {
@@ -195,8 +195,8 @@ export function buildCallerPolicies(topology: Topology, plan: NsmPlan): KubeObje
 
 /**
  * Builds the endpoint container of a called service, after apps/nse-kernel and examples/pss/use-cases/nginx at
- * v1.18.0: it registers the pod as an endpoint of the service's network service, hands out addresses from
- * the service's range and checks each client against the caller policy.
+ * v1.18.0. The container registers the pod as an endpoint of the service's network service. It hands out
+ * addresses from the service's range and checks each client against the caller policy.
  */
 function buildEndpointContainer(callee: Callee): Record<string, unknown> {
   return {

@@ -103,7 +103,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     const answers = await prompt([{ name: 'directory', message: 'Project directory', default: topology.name, validate: (value) => (value.trim() ? true : 'Enter a directory name') }]);
     if (!answers) return CANCELLED;
     const candidate = resolve(io.cwd, answers.directory!);
-    // A directory that cannot take the repository asks again; with --force, a non-empty one is fine.
+    // A directory that cannot take the repository is requested again. With --force, a non-empty one is fine.
     const state = await inspectTarget(io.fs, candidate).catch(() => 'file' as const);
     if (state === 'file' || (state === 'non-empty' && !args.force)) {
       io.stderr.write(`${answers.directory} ${state === 'file' ? 'is a file or cannot be read' : 'is not empty (pass --force to replace the generated files in it)'}. Choose another directory\n`);
@@ -129,15 +129,15 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     io.stdout.write(`${JSON.stringify({ ...summarise(target, plugin, options, topology, written.created, written.replaced, false), stale: previousFiles.filter((path) => !files.has(path)) }, null, 2)}\n`);
     return 0;
   }
-  const shown = relative(io.cwd, target) || '.';
+  const displayedPath = relative(io.cwd, target) || '.';
   const pins = Object.entries(plugin.meshVersions).map(([name, version]) => `${name} ${version}`).join(', ');
-  io.stdout.write(`Created ${shown}: ${count(topology.services.length, 'service')}, ${count(topology.edges.length, 'edge')}, on ${plugin.displayName} (${pins}).\n`);
+  io.stdout.write(`Created ${displayedPath}: ${count(topology.services.length, 'service')}, ${count(topology.edges.length, 'edge')}, on ${plugin.displayName} (${pins}).\n`);
   if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
   const stale = previousFiles.filter((path) => !files.has(path));
   if (stale.length > 0) {
     io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete its objects from the cluster too, since kubectl apply does not.\n`);
   }
-  io.stdout.write(`\nNext:\n  cd ${shown}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
+  io.stdout.write(`\nNext:\n  cd ${displayedPath}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
   return 0;
 }
 

@@ -94,7 +94,7 @@ export function buildClientObjects(topology: Topology, clients: VerificationClie
   return objects;
 }
 
-/** The mesh's annotations and labels for a client: per identity where the mesh sets them so, else shared. */
+/** Returns the mesh's annotations and labels for a client: per identity where the mesh sets them so, else shared. */
 function clientMeshSettings(topology: Topology, client: VerificationClient, verification: LiveVerification): { annotations: Record<string, string>; labels: Record<string, string> } {
   if (client.kind === 'unmeshed') return verification.unmeshedClient!;
   const service = topology.services.find((candidate) => candidate.name === client.identity);

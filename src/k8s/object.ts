@@ -20,12 +20,12 @@ export interface LabelSelector {
   matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
 }
 
-/** The labels every object of a service carries. */
+/** Returns the labels every object of a service carries. */
 export function serviceLabels(service: string, topologyName: string): Record<string, string> {
   return { 'app.kubernetes.io/name': service, 'app.kubernetes.io/part-of': topologyName };
 }
 
-/** The labels a policy selects a service's pods by: its name, so that verification clients with its identity match too. */
+/** Returns the labels a policy selects a service's pods by: its name, so that verification clients with its identity match too. */
 export function selectorOf(service: string): Record<string, string> {
   return { 'app.kubernetes.io/name': service };
 }

@@ -42,7 +42,7 @@ export interface PluginOption {
   default: string;
 }
 
-/** What `generate` receives. */
+/** The input of `generate`. */
 export interface GenerateContext {
   /** The validated, normalised topology. */
   topology: Topology;
@@ -79,7 +79,7 @@ export interface Tool {
 /** The mesh's part of the repository, returned by {@link MeshPlugin.generate}; the core assembles the rest. */
 export interface MeshGeneration {
   /**
-   * Who enforces NetworkPolicy in the kind cluster: `calico` makes the core install Calico, and
+   * The component that enforces NetworkPolicy in the kind cluster: `calico` makes the core install Calico, and
    * `plugin` means the plugin's install script installs the CNI itself (as Cilium does).
    */
   cni: 'calico' | 'plugin';
@@ -89,7 +89,7 @@ export interface MeshGeneration {
   namespaceAnnotations?: Record<string, string>;
   /** The Pod Security level the application namespaces enforce, `restricted` unless the mesh cannot meet it. */
   podSecurity: 'restricted' | 'baseline';
-  /** Why a level below `restricted` is needed; required when `podSecurity` is not `restricted`. */
+  /** The reason a level below `restricted` is needed, required when `podSecurity` is not `restricted`. */
   podSecurityReason?: string;
   /** Changes a service's pod template: mesh labels, annotations, extra containers. Returns the new template. */
   podTemplate?(service: Service, template: PodTemplate): PodTemplate;
@@ -103,7 +103,7 @@ export interface MeshGeneration {
   installScript: string;
   /** Extra tools `make tools` checks, beyond kind, kubectl and helm. */
   tools: Tool[];
-  /** What the live verification needs from the mesh. */
+  /** The mesh's settings for the live verification. */
   verify: LiveVerification;
   /** Markdown for the generated README: how the mesh enforces each guarantee, and its known limits. */
   readme: string;
@@ -131,7 +131,7 @@ export interface PodTemplate {
   spec: Record<string, unknown> & { containers: Record<string, unknown>[] };
 }
 
-/** What the live verification script needs from the mesh. */
+/** The mesh's settings for the live verification script. */
 export interface LiveVerification {
   /** Annotations and labels that put a verification client pod into the mesh. */
   meshedClient: {
@@ -158,21 +158,21 @@ export interface LiveVerification {
   /**
    * False when meshed clients connect straight to the server, as with Cilium and NSM, so a completed TCP
    * handshake proves the connection. True (the default) for sidecar meshes, whose local proxy accepts every
-   * connection itself: the probe then needs an answer from the server.
+   * connection itself, so the probe then needs a reply from the server.
    */
   meshedClientsUseProxy?: boolean;
   /** The body of `verify/mesh-evidence.sh`: shows with the mesh's own tooling that each declared edge is mTLS. */
   evidenceScript: string;
 }
 
-/** What `evaluate` receives: the topology and every object in the repository's manifests. */
+/** The input of `evaluate`: the topology and every object in the repository's manifests. */
 export interface EvaluateContext {
   topology: Topology;
   options: Record<string, string>;
   objects: KubeObject[];
 }
 
-/** A workload that opens a connection, as the mesh sees it. */
+/** A workload that opens a connection, as the mesh identifies it. */
 export interface Source {
   /** The service whose identity the pod carries, or a name that is not a service for a stranger. */
   service: string;
@@ -188,7 +188,7 @@ export interface MeshDecision {
   allowed: boolean;
   /** True when the connection is mutual TLS. Meaningful only when allowed. */
   mtls: boolean;
-  /** Which resource decided, in words: for example `AuthorizationPolicy data/lil-deebee-from-hero`. */
+  /** The resource that decided, in words: for example `AuthorizationPolicy data/lil-deebee-from-hero`. */
   reason: string;
 }
 

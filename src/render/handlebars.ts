@@ -27,9 +27,10 @@ function handlebarsEnvironment(): typeof Handlebars {
   handlebars.registerHelper('shell', (value: unknown) => new handlebars.SafeString(shellQuote(value)));
   handlebars.registerHelper('yamlString', (value: unknown) => new handlebars.SafeString(yamlString(value)));
   handlebars.registerHelper('json', (value: unknown) => new handlebars.SafeString(JSON.stringify(value)));
-  handlebars.registerHelper('join', (values: unknown, separator: unknown) =>
-    Array.isArray(values) ? values.join(typeof separator === 'string' ? separator : ' ') : '',
-  );
+  handlebars.registerHelper('join', (values: unknown, separator: unknown) => {
+    if (!Array.isArray(values)) return '';
+    return values.join(typeof separator === 'string' ? separator : ' ');
+  });
   handlebars.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   environment = handlebars;
   return handlebars;

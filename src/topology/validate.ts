@@ -174,7 +174,7 @@ function validateStrings(check: Checker, raw: unknown, path: string): string[] {
   });
 }
 
-/** A user or group ID for Pod Security `restricted`: a whole number other than 0 (root). */
+/** Checks a user or group ID for Pod Security `restricted`: a whole number other than 0 (root). */
 function validateId(check: Checker, raw: unknown, path: string): number {
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 2147483647) {
     check.fail(path, `${describe(raw)} is not a valid non-root ID`, 'Use a whole number from 1 to 2147483647; Pod Security "restricted" forbids root (0)');
@@ -325,7 +325,9 @@ function checkCalls(check: Checker, services: ValidatedService[]): void {
 }
 
 export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }
 
 /** Appends a key to a field path; a key that is not a plain word is quoted, so the path stays on one line. */

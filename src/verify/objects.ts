@@ -55,7 +55,7 @@ function indexWorkloads(objects: readonly KubeObject[]): WorkloadIndex {
 }
 
 /**
- * Finds the Deployment or StatefulSet of a service among the manifests. Verify asks this for every service, so
+ * Finds the Deployment or StatefulSet of a service among the manifests. Verify calls this for every service, so
  * the first call indexes the list; a later call checks that the list's length and the object it finds are
  * unchanged, re-indexes when they are not, and searches the whole list when the index has no such workload.
  */

@@ -168,7 +168,7 @@ function hasProblem(client: Client, isEdge: boolean, np: NetworkPolicyDecision, 
   return isDeclared ? !meshDecision.allowed || !meshDecision.mtls : meshDecision.allowed;
 }
 
-/** Builds the result of one client and port: `isEdge` tells whether the topology declares the client's edge to it. */
+/** Builds the result of one client and port: `isEdge` is true when the topology declares the client's edge to it. */
 function describePair(client: Client, target: Service, port: ServicePort, isEdge: boolean, np: NetworkPolicyDecision, meshDecision: MeshDecision): PairResult {
   const isDeclared = client.kind === 'service' && isEdge;
   // A pod outside the mesh with a caller's labels is that caller to NetworkPolicy, so its declared edges pass there.
@@ -194,7 +194,10 @@ function describePair(client: Client, target: Service, port: ServicePort, isEdge
     problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
   }
 
-  const stoppedBy = np.allowed ? (meshDecision.allowed ? 'none' : 'mesh') : meshDecision.allowed ? 'network-policy' : 'both';
+  let stoppedBy: PairResult['stoppedBy'] = 'both';
+  if (np.allowed && meshDecision.allowed) stoppedBy = 'none';
+  else if (np.allowed) stoppedBy = 'mesh';
+  else if (meshDecision.allowed) stoppedBy = 'network-policy';
   return {
     client: client.name,
     clientKind: client.kind,

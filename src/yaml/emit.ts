@@ -20,7 +20,7 @@ const scalarTexts = new Map<string | number | boolean | null, string | undefined
 /**
  * Serialises a value as one YAML document, byte for byte as `stringify(value, YAML_OPTIONS)` of the yaml package
  * does, about twenty times faster. yaml builds a node tree for every document and checks every string against
- * its schema; this lays out block maps and sequences itself and asks yaml to write each distinct scalar once.
+ * its schema; this lays out block maps and sequences itself and calls yaml to write each distinct scalar once.
  * Any value outside that simple shape (a string with a line break or a document marker, a key that needs
  * quotes, a class instance) is passed to yaml whole.
  */
@@ -85,7 +85,7 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
   return true;
 }
 
-/** Returns yaml's text for a scalar, or undefined when it spans lines or depends on where it stands. */
+/** Returns yaml's text for a scalar, or undefined when it spans lines or depends on its position. */
 function scalarText(value: string | number | boolean | null): string | undefined {
   if (typeof value === 'string' && PLAIN_STRING.test(value) && !CORE_SCHEMA_WORDS.has(value)) return value;
   if (scalarTexts.has(value)) return scalarTexts.get(value);
