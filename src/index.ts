@@ -6,7 +6,8 @@ export { matchesSelector, podTemplateOf, workloadOf } from './verify/objects.js'
 export { parseTopology, normaliseTopology } from './topology/parse.js';
 export { TOPOLOGY_API_VERSION } from './topology/validate.js';
 export { PRESETS, type Preset } from './topology/presets.js';
-export type { Topology, Service, ServicePort, Edge, Protocol, EnvVar } from './topology/types.js';
+export type { Topology, Service, ServicePort, Edge, Protocol, EnvVar, Exposure, ExternalEdge, ExternalService, ExternalProtocol } from './topology/types.js';
+export { EXTERNAL_PROTOCOLS } from './topology/types.js';
 export { generateRepository, type GenerateRequest } from './generate/repository.js';
 export type { FileTree, FileEntry } from './generate/files.js';
 export { parseYamlStream } from './generate/yaml.js';

@@ -1,6 +1,6 @@
 import type { KubeObject } from '../k8s/object.js';
 import type { PrecompiledTemplate } from '../render/template.js';
-import type { Edge, Service, ServicePort, Topology } from '../topology/types.js';
+import type { Edge, Exposure, ExternalEdge, ExternalService, Service, ServicePort, Topology } from '../topology/types.js';
 
 /**
  * The plugin API version this release implements. A plugin declares the version it was written for in
@@ -112,10 +112,71 @@ export interface MeshGeneration {
    * allowed connection is mutual TLS, for a mesh that does not give that on the application's own path.
    */
   readmeSummary?: string;
+  /**
+   * The gateway that brings traffic from outside the cluster to the exposed services. Required when the
+   * topology exposes a service; a plugin without it rejects such topologies.
+   */
+  ingress?: IngressGateway;
+  /**
+   * How the mesh limits egress to external dependencies. Required when the topology declares one; a plugin
+   * without it rejects such topologies.
+   */
+  egress?: ExternalEgress;
   /** Extra files, such as scripts the install script calls. */
   files?: GeneratedFile[];
   /** Lines added to the generated `.gitignore`, such as generated certificates. */
   gitignore?: string[];
+}
+
+/** The pods of a gateway, as NetworkPolicy selects them. */
+export interface GatewayPods {
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+/** The mesh's ingress gateway, as the core needs it for NetworkPolicy and the live verification. */
+export interface IngressGateway {
+  /**
+   * The gateway's pods: the core lets them reach each exposed port through the callee's ingress NetworkPolicy.
+   * `null` when the gateway is not a pod that NetworkPolicy can select (Cilium's Envoy runs on the nodes), in
+   * which case the plugin's own policies must admit it.
+   */
+  pods: GatewayPods | null;
+  /**
+   * How `make verify` reaches the gateway from the machine that runs kind: through `kubectl port-forward` to a
+   * Service, or through a port of the control-plane node that kind maps to the host (`nodePort`).
+   */
+  entry: { portForward: { namespace: string; service: string; port: number } } | { nodePort: number };
+}
+
+/** How the mesh limits egress to external dependencies. */
+export interface ExternalEgress {
+  /**
+   * One or two sentences for the generated README: what the mesh enforces by host name, and what only by
+   * address and port.
+   */
+  summary: string;
+}
+
+/** A route of the ingress gateway, as the mesh's resources define it. */
+export interface GatewayRoute {
+  /** The host name the route matches. */
+  hostname: string;
+  /** The service and Service port it sends traffic to. */
+  service: string;
+  namespace: string;
+  port: number;
+  /** The resource that defines it, such as `HTTPRoute production/hero-http`. */
+  resource: string;
+}
+
+/** The ingress gateway as `verify` models it, read from the mesh's resources. */
+export interface GatewayModel {
+  /** The identity the gateway's connections to services carry. */
+  source: Source;
+  /** The gateway's pods, for NetworkPolicy; `null` as in {@link IngressGateway.pods}. */
+  pods: GatewayPods | null;
+  routes: GatewayRoute[];
 }
 
 /** A file of mesh resources. */
@@ -205,6 +266,17 @@ export interface MeshEvaluator {
   decide(source: Source, target: Service, port: ServicePort): MeshDecision;
   /** Problems found in the mesh's setup as a whole, such as a permissive mTLS mode. */
   findings: Finding[];
+  /**
+   * The ingress gateway and its routes, read from the resources. Required when the topology exposes a service:
+   * `verify` then checks that the routes reach exactly the exposed ports and decides each connection from the
+   * gateway's identity with {@link decide}.
+   */
+  gateway?: GatewayModel;
+  /**
+   * Decides whether `source` may open a connection to an external dependency at the mesh layer. Required when
+   * the topology declares external dependencies. `mtls` is not used for these connections.
+   */
+  decideExternal?(source: Source, external: ExternalService): MeshDecision;
 }
 
-export type { Edge, PrecompiledTemplate, Service, ServicePort, Topology };
+export type { Edge, Exposure, ExternalEdge, ExternalService, PrecompiledTemplate, Service, ServicePort, Topology };

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 import { compare, validateTopology } from './validate.js';
-import type { Edge, Topology } from './types.js';
+import type { Edge, Exposure, ExternalEdge, Service, Topology } from './types.js';
 
 /** Parses, validates and normalises topology YAML; `file` names the source in error messages. */
 export function parseTopology(text: string, file: string): Topology {
@@ -62,7 +62,40 @@ export function normaliseTopology(document: unknown, file: string): Topology {
   const sortedEdges = [...edges.values()].sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to) || a.port.port - b.port.port);
   const namespaces = [...new Set(services.map((service) => service.namespace))].sort(compare);
 
-  return { name: validated.name, namespace: validated.namespace, namespaces, services, edges: sortedEdges };
+  const externals = validated.externals.map(({ path: _path, ...external }) => external).sort((a, b) => compare(a.name, b.name));
+  const externalsByName = new Map(externals.map((external) => [external.name, external]));
+  const externalEdges = new Map<string, ExternalEdge>();
+  for (const caller of validated.services) {
+    for (const call of caller.calls) {
+      const external = externalsByName.get(call.service);
+      if (external) externalEdges.set(`${caller.name}\0${external.name}`, { from: caller.name, to: external });
+    }
+  }
+  const sortedExternalEdges = [...externalEdges.values()].sort((a, b) => compare(a.from, b.from) || compare(a.to.name, b.to.name));
+
+  return {
+    name: validated.name,
+    namespace: validated.namespace,
+    namespaces,
+    services,
+    edges: sortedEdges,
+    externals,
+    externalEdges: sortedExternalEdges,
+    exposures: services.flatMap((service) => exposuresOf(service, validated.name)),
+  };
+}
+
+/**
+ * Names the host name the gateway routes to each exposed port: `<service>.<topology>.localhost`, with the port's
+ * name in front when the service exposes more than one port. Names under `localhost` resolve to the loopback
+ * address on most systems, where kind and `kubectl port-forward` publish the gateway.
+ */
+export function exposuresOf(service: Service, topologyName: string): Exposure[] {
+  return service.exposedPorts.map((number) => {
+    const port = service.ports.find((candidate) => candidate.port === number)!;
+    const prefix = service.exposedPorts.length > 1 ? `${port.name}.` : '';
+    return { service: service.name, namespace: service.namespace, port, hostname: `${prefix}${service.name}.${topologyName}.localhost` };
+  });
 }
 
 function firstLine(message: string): string {

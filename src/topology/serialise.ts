@@ -10,6 +10,11 @@ export function toTopologyDocument(topology: Topology): Record<string, unknown> 
     calls.push({ service: edge.to, port: edge.port.port });
     callsByCaller.set(edge.from, calls);
   }
+  for (const edge of topology.externalEdges) {
+    const calls = callsByCaller.get(edge.from) ?? [];
+    calls.push({ service: edge.to.name, port: edge.to.port });
+    callsByCaller.set(edge.from, calls);
+  }
 
   const services = topology.services.map((service) => {
     const calls = callsByCaller.get(service.name) ?? [];
@@ -25,15 +30,20 @@ export function toTopologyDocument(topology: Topology): Record<string, unknown> 
       ...(service.writablePaths.length > 0 && { writablePaths: service.writablePaths }),
       ports: service.ports.map((port) => ({ name: port.name, port: port.port, targetPort: port.targetPort, protocol: port.protocol })),
       ...(service.env.length > 0 && { env: toEnvMapping(service.env) }),
-      ...(calls.length > 0 && { calls }),
+      ...(service.exposedPorts.length > 0 && { expose: service.exposedPorts }),
+      ...(calls.length > 0 && { calls: calls.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.port - b.port)) }),
     };
   });
+  const externals = topology.externals.map((external) => ({
+    name: external.name,
+    external: { host: external.host, port: external.port, protocol: external.protocol, ...(external.addresses.length > 0 && { addresses: external.addresses }) },
+  }));
 
   return {
     apiVersion: TOPOLOGY_API_VERSION,
     kind: 'Topology',
     metadata: { name: topology.name },
-    spec: { namespace: topology.namespace, services },
+    spec: { namespace: topology.namespace, services: [...services, ...externals] },
   };
 }
 

@@ -39,6 +39,40 @@ export interface Service {
   runAsGroup?: number;
   /** Paths the program writes, each mounted as an emptyDir on the read-only root filesystem. Sorted. */
   writablePaths: string[];
+  /** The Service ports reachable from outside the cluster through the mesh's gateway, sorted; empty when none. */
+  exposedPorts: number[];
+}
+
+/** The protocols an external dependency can speak: `tls` for any protocol inside TLS, whose SNI names the host. */
+export const EXTERNAL_PROTOCOLS = ['tls', 'http', 'tcp', 'postgres', 'mysql', 'redis', 'mongodb'] as const;
+export type ExternalProtocol = (typeof EXTERNAL_PROTOCOLS)[number];
+
+/** A dependency outside the cluster, such as a managed database or a partner API, that services may call. */
+export interface ExternalService {
+  name: string;
+  /** The DNS name the callers connect to. */
+  host: string;
+  port: number;
+  protocol: ExternalProtocol;
+  /**
+   * The address ranges (CIDR) the host resolves into, for NetworkPolicy, which cannot name hosts. Empty when not
+   * given: NetworkPolicy then allows every address outside the private, loopback and link-local ranges.
+   */
+  addresses: string[];
+}
+
+/** A declared call to an external dependency. */
+export interface ExternalEdge {
+  from: string;
+  to: ExternalService;
+}
+
+/** A service port reachable from outside the cluster, and the host name the gateway routes to it. */
+export interface Exposure {
+  service: string;
+  namespace: string;
+  port: ServicePort;
+  hostname: string;
 }
 
 /** One allowed connection: `from` may open connections to one port of `to`. */
@@ -59,4 +93,10 @@ export interface Topology {
   services: Service[];
   /** Sorted by caller, callee and port. */
   edges: Edge[];
+  /** External dependencies, sorted by name. */
+  externals: ExternalService[];
+  /** Calls to external dependencies, sorted by caller and callee. */
+  externalEdges: ExternalEdge[];
+  /** Every exposed service port, sorted by service and port. */
+  exposures: Exposure[];
 }

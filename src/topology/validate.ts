@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { PROTOCOLS, STATEFUL_PROTOCOLS, type EnvVar, type Protocol, type Service, type ServicePort } from './types.js';
+import { EXTERNAL_PROTOCOLS, PROTOCOLS, STATEFUL_PROTOCOLS, type EnvVar, type ExternalProtocol, type ExternalService, type Protocol, type Service, type ServicePort } from './types.js';
 
 export const TOPOLOGY_API_VERSION = 'create-zero-trust-app/v1alpha1';
 
@@ -25,11 +25,20 @@ export interface ValidatedService extends Service {
   path: string;
 }
 
+/** An external dependency as validated. */
+export interface ValidatedExternal extends ExternalService {
+  path: string;
+}
+
 export interface ValidatedTopology {
   name: string;
   namespace: string;
   services: ValidatedService[];
+  externals: ValidatedExternal[];
 }
+
+/** The protocols a gateway routes by host name: Gateway API's HTTPRoute and GRPCRoute carry them. */
+export const EXPOSABLE_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http2', 'grpc']);
 
 /** Walks an untyped document and turns every problem into an InputError naming the file and field path. */
 class Checker {
@@ -110,14 +119,68 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
   const rawServices = check.array(spec.services, 'spec.services');
   if (rawServices.length === 0) check.fail('spec.services', 'the list is empty', 'Declare at least one service');
 
-  const services = rawServices.map((raw, index) => validateService(check, raw, `spec.services[${index}]`, namespace));
-  checkUniqueServices(check, services);
-  checkCalls(check, services);
-  return { name, namespace, services };
+  const services: ValidatedService[] = [];
+  const externals: ValidatedExternal[] = [];
+  rawServices.forEach((raw, index) => {
+    const path = `spec.services[${index}]`;
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && (raw as Record<string, unknown>).external !== undefined) {
+      externals.push(validateExternal(check, raw, path));
+    } else {
+      services.push(validateService(check, raw, path, namespace));
+    }
+  });
+  if (services.length === 0) check.fail('spec.services', 'every service is external', 'Declare at least one service with an image');
+  checkUniqueServices(check, [...services, ...externals].sort((a, b) => indexOfPath(a.path) - indexOfPath(b.path)));
+  checkCalls(check, services, externals);
+  return { name, namespace, services, externals };
+}
+
+function indexOfPath(path: string): number {
+  return Number(/\[(\d+)\]$/.exec(path)?.[1] ?? 0);
+}
+
+/** Checks a dependency outside the cluster: a name and `external: {host, port, protocol, addresses}`, nothing else. */
+function validateExternal(check: Checker, raw: unknown, path: string): ValidatedExternal {
+  const record = raw as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (key !== 'name' && key !== 'external') {
+      check.fail(join(path, key), 'an external service takes only name and external', `Remove ${key}: the service runs outside the cluster, so the cluster deploys nothing for it`);
+    }
+  }
+  const name = check.label(record.name, `${path}.name`);
+  const at = `${path}.external`;
+  const external = check.object(record.external, at, ['host', 'port', 'protocol', 'addresses'], ['host', 'port', 'protocol']);
+  const host = check.string(external.host, `${at}.host`);
+  if (host.length > 253 || !DNS_SUBDOMAIN.test(host) || !host.includes('.') || /^[0-9.]+$/.test(host)) {
+    check.fail(`${at}.host`, `"${printable(host)}" is not a fully qualified DNS name`, 'Use the lowercase host name the callers connect to, such as api.partner.example; list its addresses under addresses');
+  }
+  const port = check.port(external.port, `${at}.port`);
+  const protocolText = check.string(external.protocol, `${at}.protocol`);
+  if (!(EXTERNAL_PROTOCOLS as readonly string[]).includes(protocolText)) {
+    check.fail(`${at}.protocol`, `"${printable(protocolText)}" is not a protocol of external services`, `Use one of: ${EXTERNAL_PROTOCOLS.join(', ')} (tls for HTTPS and any other protocol inside TLS)`);
+  }
+  const addresses = external.addresses === undefined ? [] : check.array(external.addresses, `${at}.addresses`).map((item, index) => validateCidr(check, item, `${at}.addresses[${index}]`));
+  return { name, host, port, protocol: protocolText as ExternalProtocol, addresses: [...new Set(addresses)].sort(compare), path };
+}
+
+/** Checks an IPv4 or IPv6 address range in CIDR notation, such as 203.0.113.0/24. */
+function validateCidr(check: Checker, raw: unknown, path: string): string {
+  const text = check.string(raw, path);
+  const match = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text);
+  const fix = 'Write an address range in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32';
+  if (!match) check.fail(path, `"${printable(text)}" is not a CIDR range`, fix);
+  const [, address, bits] = match;
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address!);
+  if (ipv4) {
+    if (ipv4.slice(1).some((octet) => Number(octet) > 255 || (octet.length > 1 && octet.startsWith('0'))) || Number(bits) > 32) check.fail(path, `"${printable(text)}" is not a valid IPv4 range`, fix);
+  } else if (!address!.includes(':') || Number(bits) > 128 || !/^[0-9a-f:]+$/.test(address!) || (address!.match(/::/g) ?? []).length > 1) {
+    check.fail(path, `"${printable(text)}" is not a valid IPv4 or lowercase IPv6 range`, fix);
+  }
+  return text;
 }
 
 function validateService(check: Checker, raw: unknown, path: string, defaultNamespace: string): ValidatedService {
-  const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls', 'command', 'args', 'runAsUser', 'runAsGroup', 'writablePaths'];
+  const fields = ['name', 'namespace', 'image', 'replicas', 'ports', 'env', 'calls', 'command', 'args', 'runAsUser', 'runAsGroup', 'writablePaths', 'expose', 'external'];
   const record = check.object(raw, path, fields, ['name', 'image', 'ports']);
   const name = check.label(record.name, `${path}.name`);
   const namespace = record.namespace === undefined ? defaultNamespace : checkNamespace(check, record.namespace, `${path}.namespace`);
@@ -156,14 +219,43 @@ function validateService(check: Checker, raw: unknown, path: string, defaultName
   const runAsUser = record.runAsUser === undefined ? undefined : validateId(check, record.runAsUser, `${path}.runAsUser`);
   const runAsGroup = record.runAsGroup === undefined ? undefined : validateId(check, record.runAsGroup, `${path}.runAsGroup`);
   const writablePaths = record.writablePaths === undefined ? [] : validatePaths(check, record.writablePaths, `${path}.writablePaths`);
+  const exposedPorts = validateExpose(check, record.expose, `${path}.expose`, ports);
 
   return {
-    name, namespace, image, replicas, ports, env, calls, stateful, path, writablePaths,
+    name, namespace, image, replicas, ports, env, calls, stateful, path, writablePaths, exposedPorts,
     ...(command && { command }),
     ...(args && { args }),
     ...(runAsUser !== undefined && { runAsUser }),
     ...(runAsGroup !== undefined && { runAsGroup }),
   };
+}
+
+/** Checks `expose`: true for every port, false for none, or a list of Service ports; each must speak HTTP, HTTP/2 or gRPC. */
+function validateExpose(check: Checker, raw: unknown, path: string, ports: ServicePort[]): number[] {
+  if (raw === undefined || raw === false) return [];
+  let numbers: number[];
+  if (raw === true) {
+    numbers = ports.map((port) => port.port);
+  } else if (Array.isArray(raw)) {
+    if (raw.length === 0) check.fail(path, 'the list is empty', 'List the Service ports to expose, or remove expose');
+    numbers = raw.map((item, index) => {
+      const port = check.port(item, `${path}[${index}]`);
+      if (!ports.some((candidate) => candidate.port === port)) check.fail(`${path}[${index}]`, `the service has no port ${port}`, `Use one of its Service ports: ${ports.map((candidate) => candidate.port).join(', ')}`);
+      if (raw.indexOf(item) !== index) check.fail(`${path}[${index}]`, `port ${port} is listed twice`, 'List each port once');
+      return port;
+    });
+  } else {
+    check.fail(path, `must be true, false or a list of ports, got ${describe(raw)}`, 'Write expose: true to expose every port, or a list such as expose: [8080]');
+  }
+  for (const number of numbers) {
+    const port = ports.find((candidate) => candidate.port === number)!;
+    if (!EXPOSABLE_PROTOCOLS.has(port.protocol)) {
+      const others = ports.filter((candidate) => EXPOSABLE_PROTOCOLS.has(candidate.protocol)).map((candidate) => candidate.port);
+      const fix = others.length > 0 ? `Expose only those ports, as in expose: [${others.join(', ')}]` : 'Remove expose: a gateway routes HTTP, HTTP/2 and gRPC only';
+      check.fail(path, `port ${number} speaks ${port.protocol}, and a gateway routes only HTTP, HTTP/2 and gRPC by host name`, fix);
+    }
+  }
+  return numbers.sort((a, b) => a - b);
 }
 
 function validateStrings(check: Checker, raw: unknown, path: string): string[] {
@@ -207,7 +299,7 @@ const RESERVED_NAMESPACES = new Set([
   'kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage',
   'calico-system', 'calico-apiserver', 'tigera-operator',
   'istio-system', 'istio-ingress', 'linkerd', 'linkerd-cni', 'linkerd-viz', 'kuma-system',
-  'cilium-spire', 'spire', 'nsm-system', 'verify-outside',
+  'cilium-spire', 'spire', 'nsm-system', 'verify-outside', 'ingress-gateway',
 ]);
 
 function checkNamespace(check: Checker, value: unknown, path: string): string {
@@ -279,7 +371,7 @@ function validateCall(check: Checker, raw: unknown, path: string): CallReference
   return { service, port: check.port(record.port, `${path}.port`), path };
 }
 
-function checkUniqueServices(check: Checker, services: ValidatedService[]): void {
+function checkUniqueServices(check: Checker, services: { name: string; path: string }[]): void {
   const seen = new Map<string, string>();
   for (const service of services) {
     const first = seen.get(service.name);
@@ -306,14 +398,20 @@ function checkUniquePorts(check: Checker, ports: ServicePort[], path: string): v
   });
 }
 
-function checkCalls(check: Checker, services: ValidatedService[]): void {
+function checkCalls(check: Checker, services: ValidatedService[], externals: ValidatedExternal[]): void {
   const byName = new Map(services.map((service) => [service.name, service]));
+  const externalsByName = new Map(externals.map((external) => [external.name, external]));
   for (const service of services) {
     for (const call of service.calls) {
+      const external = externalsByName.get(call.service);
+      if (external) {
+        if (call.port !== undefined && call.port !== external.port) check.fail(`${call.path}.port`, `"${external.name}" listens on port ${external.port}, not ${call.port}`, `Use port ${external.port} or remove port`);
+        continue;
+      }
       const callee = byName.get(call.service);
       if (!callee) {
-        const suggestion = closest(call.service, [...byName.keys()]);
-        const hint = suggestion ? `did you mean "${suggestion}"?` : `declared services: ${[...byName.keys()].join(', ')}`;
+        const suggestion = closest(call.service, [...byName.keys(), ...externalsByName.keys()]);
+        const hint = suggestion ? `did you mean "${suggestion}"?` : `declared services: ${[...byName.keys(), ...externalsByName.keys()].join(', ')}`;
         check.fail(call.path, `calls unknown service "${call.service}"`, `Declare it under spec.services or fix the name (${hint})`);
       }
       if (call.port !== undefined && !callee.ports.some((port) => port.port === call.port)) {
