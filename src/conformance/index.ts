@@ -80,6 +80,10 @@ export function describeConformance(plugin: MeshPlugin, settings: ConformanceOpt
             expect(checkExactEdges(result)).toEqual([]);
             expect(result.counts.meshAllowed).toBe(result.counts.declared);
             expect(result.counts.networkPolicyAllowed).toBe(result.counts.declared);
+            // The gateway and the external dependencies must have been judged, not skipped.
+            const topologyOf = normaliseTopology(topology.document, topology.name);
+            if (topologyOf.exposures.length > 0) expect(result.checks.find((check) => check.name === 'gateway routes')).toMatchObject({ ok: true });
+            if (topologyOf.externals.length > 0) expect(result.checks.find((check) => check.name === 'external dependencies')).toMatchObject({ ok: true });
           });
 
           it('denies by default in every namespace', () => {

@@ -110,6 +110,32 @@ export const CONFORMANCE_TOPOLOGIES: readonly ConformanceTopology[] = [
     }),
   },
   {
+    name: 'exposed',
+    description: 'a web front exposed on one of its two ports and a gRPC API exposed on its only port; the database and the admin port stay unreachable from the gateway',
+    document: topology('exposed', {
+      namespace: 'shop',
+      services: [
+        { name: 'web', image, ports: [http(8080), http(9090, { name: 'admin' })], expose: [8080], calls: ['api'] },
+        { name: 'api', namespace: 'backend', image, ports: [{ port: 9000, protocol: 'grpc' }], expose: true, calls: ['db'] },
+        { name: 'db', namespace: 'data', image: 'docker.io/library/postgres:17', ports: [{ port: 5432, protocol: 'postgres' }] },
+      ],
+    }),
+  },
+  {
+    name: 'external',
+    description: 'two callers of a partner API over TLS, one caller of a managed database at known addresses, and a service that may reach neither',
+    document: topology('external', {
+      namespace: 'apps',
+      services: [
+        { name: 'checkout', image, ports: [http(8080)], calls: ['payments', 'ledger'] },
+        { name: 'refunds', image, ports: [http(8081)], calls: ['payments'] },
+        { name: 'catalog', image, ports: [http(8082)], expose: true },
+        { name: 'payments', external: { host: 'api.payments.example', port: 443, protocol: 'tls' } },
+        { name: 'ledger', external: { host: 'ledger.db.example', port: 5432, protocol: 'postgres', addresses: ['198.51.100.0/24'] } },
+      ],
+    }),
+  },
+  {
     name: 'port-differs-from-container-port',
     description: 'Service port 80 forwards to container port 8080: policies must use the container port',
     document: topology('target-port', {

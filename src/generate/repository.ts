@@ -1,5 +1,5 @@
 
-import type { GenerateContext, MeshGeneration, MeshPlugin } from '../plugin/api.js';
+import type { GenerateContext, IngressGateway, MeshGeneration, MeshPlugin } from '../plugin/api.js';
 import type { Service, Topology } from '../topology/types.js';
 import { stringifyTopology } from '../topology/serialise.js';
 import type { KubeObject } from '../k8s/object.js';
@@ -7,6 +7,7 @@ import { buildCorePolicies, groupEdges } from '../k8s/network-policy.js';
 import { buildNamespace, buildPodTemplate, buildService, buildServiceAccount, buildWorkload } from '../k8s/workloads.js';
 import { render } from '../render/handlebars.js';
 import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
+import { InputError } from '../errors.js';
 import { CORE_VERSIONS } from '../versions.js';
 import { buildClientObjects, listClients } from './clients.js';
 import { sortTree, type FileTree } from './files.js';
@@ -41,6 +42,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
   const { topology, plugin, options } = request;
   const context: GenerateContext = { topology, options, render };
   const mesh = plugin.generate(context);
+  checkSupport(topology, plugin, mesh);
   const header = headerText(plugin.id, options);
   const files: FileTree = new Map();
   const addText = (path: string, content: string, executable = false) => files.set(path, { content, executable });
@@ -58,7 +60,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
   }
 
   // 2. NetworkPolicies, one file per namespace, with the mesh's own after the core's.
-  const policies = [...buildCorePolicies(topology), ...sortObjects(mesh.networkPolicies)];
+  const policies = [...buildCorePolicies(topology, mesh.ingress?.pods ?? null), ...sortObjects(mesh.networkPolicies)];
   for (const namespace of topology.namespaces) {
     addYaml(`manifests/network-policies/${namespace}.yaml`, policies.filter((policy) => policy.metadata.namespace === namespace));
   }
@@ -69,7 +71,7 @@ export function generateRepository(request: GenerateRequest): FileTree {
 
   // 4. Cluster, scripts, verification, CI and the record of this run.
   const view = buildView(topology, plugin, options, mesh, header);
-  addYaml('kind.yaml', [buildKindConfig(topology, clusterName(topology, plugin))]);
+  addYaml('kind.yaml', [buildKindConfig(clusterName(topology, plugin), mesh)]);
   if (mesh.cni === 'calico') addYaml('cni/calico-installation.yaml', buildCalicoInstallation());
   addText('topology.yaml', `# ${header}\n# yaml-language-server: $schema=${TOPOLOGY_SCHEMA_URL}\n${stringifyTopology(topology)}`);
   addText('README.md', render(readmeTemplate, view));
@@ -124,7 +126,25 @@ export function clusterName(topology: Topology, plugin: MeshPlugin): string {
   return `${topology.name}-${plugin.id}`.slice(0, 40).replace(/-+$/, '');
 }
 
-function buildKindConfig(topology: Topology, name: string): Record<string, unknown> {
+/** The port on the host's loopback address where `make verify` and the README reach the ingress gateway. */
+export const GATEWAY_LOCAL_PORT = 18080;
+
+/** Rejects a topology that needs a gateway or egress control the plugin does not provide. */
+function checkSupport(topology: Topology, plugin: MeshPlugin, mesh: MeshGeneration): void {
+  const first = topology.exposures[0];
+  if (first && !mesh.ingress) {
+    throw new InputError(`topology: service "${first.service}", field expose: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) provides no ingress gateway. Remove expose from "${first.service}", or choose another mesh (create-zero-trust-app plugins lists them)`);
+  }
+  const external = topology.externals[0];
+  if (external && !mesh.egress) {
+    throw new InputError(`topology: service "${external.name}", field external: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) cannot limit egress to dependencies outside the cluster. Remove "${external.name}" and the calls to it, or choose another mesh (create-zero-trust-app plugins lists them)`);
+  }
+}
+
+function buildKindConfig(name: string, mesh: MeshGeneration): Record<string, unknown> {
+  const entry = mesh.ingress?.entry;
+  // A gateway on the nodes' own ports (Cilium's Envoy) is published on the host's loopback address only.
+  const portMappings = entry && 'nodePort' in entry ? { extraPortMappings: [{ containerPort: entry.nodePort, hostPort: GATEWAY_LOCAL_PORT, listenAddress: '127.0.0.1', protocol: 'TCP' }] } : {};
   return {
     kind: 'Cluster',
     apiVersion: 'kind.x-k8s.io/v1alpha4',
@@ -132,7 +152,7 @@ function buildKindConfig(topology: Topology, name: string): Record<string, unkno
     // The CNI (Calico, or the mesh's own) replaces kindnet, whose NetworkPolicy filtering fails open.
     networking: { disableDefaultCNI: true, podSubnet: '192.168.0.0/16' },
     nodes: [
-      { role: 'control-plane', image: CORE_VERSIONS.kindNodeImage },
+      { role: 'control-plane', image: CORE_VERSIONS.kindNodeImage, ...portMappings },
       { role: 'worker', image: CORE_VERSIONS.kindNodeImage },
     ],
   };
@@ -190,9 +210,22 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
     calico,
     services,
     edges: topology.edges,
-    targets: topology.services.flatMap((service) =>
-      service.ports.map((port) => ({ line: `${service.name} ${service.namespace} ${port.port} ${port.protocol} ${service.name}.${service.namespace}.svc.cluster.local` })),
-    ),
+    targets: [
+      ...topology.services.flatMap((service) =>
+        service.ports.map((port) => ({ line: `${service.name} ${service.namespace} ${port.port} ${port.protocol} ${service.name}.${service.namespace}.svc.cluster.local` })),
+      ),
+      // An external dependency has no namespace: "-" stands in its place.
+      ...topology.externals.map((external) => ({ line: `${external.name} - ${external.port} ${external.protocol} ${external.host}` })),
+    ],
+    externalEdges: topology.externalEdges,
+    externals: topology.externals.map((external) => ({
+      ...external,
+      callers: topology.externalEdges.filter((edge) => edge.to.name === external.name).map((edge) => edge.from).join(', ') || '(nobody)',
+      addressesText: external.addresses.length > 0 ? external.addresses.join(', ') : 'any public IPv4 address',
+    })),
+    exposures: topology.exposures,
+    gateway: mesh.ingress ? buildGatewayView(topology, mesh.ingress) : null,
+    egressSummary: mesh.egress?.summary.trim() ?? '',
     secrets,
     tools: [...coreTools, ...mesh.tools],
     pluginTools: mesh.tools,
@@ -207,6 +240,27 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
       ? `${`${firstEdge.from} (meshed)`.padEnd(34)} ${`${firstEdge.to}:${firstEdge.port.port}`.padEnd(34)} ${'open'.padEnd(9)} ${'open'.padEnd(9)} ok`
       : `${'verify-stranger (stranger)'.padEnd(34)} ${'...'.padEnd(34)} ${'closed'.padEnd(9)} ${'closed'.padEnd(9)} ok`,
     regenerate: regenerateCommand(plugin.id, options),
+  };
+}
+
+/** The live verification's view of the gateway: how to reach it, and which host names must and must not be routed. */
+function buildGatewayView(topology: Topology, ingress: IngressGateway) {
+  const requests: { line: string }[] = topology.exposures.map((exposure) => ({ line: `${exposure.hostname} open ${exposure.service}:${exposure.port.port}` }));
+  for (const service of topology.services) {
+    for (const port of service.ports) {
+      if (service.exposedPorts.includes(port.port)) continue;
+      // Neither the name the service would have if it were exposed, nor its cluster DNS name, may be routed.
+      const wouldBe = service.exposedPorts.length > 0 ? `${port.name}.${service.name}.${topology.name}.localhost` : `${service.name}.${topology.name}.localhost`;
+      requests.push({ line: `${wouldBe} closed ${service.name}:${port.port}` });
+      requests.push({ line: `${service.name}.${service.namespace}.svc.cluster.local closed ${service.name}:${port.port}` });
+    }
+  }
+  const entry = ingress.entry;
+  return {
+    localPort: GATEWAY_LOCAL_PORT,
+    portForward: 'portForward' in entry ? { ...entry.portForward, target: `svc/${entry.portForward.service}` } : null,
+    nodePort: 'nodePort' in entry ? entry.nodePort : null,
+    requests: [...new Map(requests.map((request) => [request.line.split(' ')[0], request])).values()],
   };
 }
 
@@ -251,6 +305,12 @@ function buildMermaid(topology: Topology): string {
     const ports = edges.map((edge) => `${edge.port.port}/${edge.port.protocol}`).join(', ');
     lines.push(`  ${mermaidId(edges[0]!.from)} -->|"mTLS ${ports}"| ${mermaidId(edges[0]!.to)}`);
   }
+  if (topology.exposures.length > 0) {
+    lines.push('  gateway(["ingress gateway"])');
+    for (const exposure of topology.exposures) lines.push(`  gateway -->|"${exposure.port.port}/${exposure.port.protocol}"| ${mermaidId(exposure.service)}`);
+  }
+  for (const external of topology.externals) lines.push(`  x_${mermaidId(external.name)}[("${external.host}:${external.port}")]`);
+  for (const edge of topology.externalEdges) lines.push(`  ${mermaidId(edge.from)} -->|"${edge.to.protocol}"| x_${mermaidId(edge.to.name)}`);
   return lines.join('\n');
 }
 

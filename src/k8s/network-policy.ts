@@ -1,4 +1,5 @@
-import type { Edge, Service, Topology } from '../topology/types.js';
+import type { Edge, ExternalService, Service, Topology } from '../topology/types.js';
+import type { GatewayPods } from '../plugin/api.js';
 import { selectorOf, type KubeObject, type LabelSelector } from './object.js';
 
 /** A peer of a NetworkPolicy rule. */
@@ -58,8 +59,25 @@ export function tcp(port: number): NetworkPolicyPort {
   return { protocol: 'TCP', port };
 }
 
-/** Builds the NetworkPolicies every plugin shares: default deny, DNS, and both ends of each declared edge. */
-export function buildCorePolicies(topology: Topology): KubeObject[] {
+/**
+ * The ranges NetworkPolicy keeps an external dependency without `addresses` out of: private (RFC 1918, which
+ * include the pod, Service and kind node networks), carrier-grade NAT, loopback and link-local, where cluster
+ * and cloud metadata endpoints live.
+ */
+export const NON_PUBLIC_IPV4 = ['10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'];
+
+/** The NetworkPolicy peers for an external dependency: its address ranges, or every public IPv4 address. */
+export function externalPeers(external: ExternalService): NetworkPolicyPeer[] {
+  if (external.addresses.length > 0) return external.addresses.map((cidr) => ({ ipBlock: { cidr } }));
+  return [{ ipBlock: { cidr: '0.0.0.0/0', except: NON_PUBLIC_IPV4 } }];
+}
+
+/**
+ * Builds the NetworkPolicies every plugin shares: default deny, DNS, both ends of each declared edge, the
+ * gateway's way in to each exposed port (when its pods can be selected), and each declared caller's egress to
+ * its external dependencies.
+ */
+export function buildCorePolicies(topology: Topology, gatewayPods: GatewayPods | null = null): KubeObject[] {
   const labels = { 'app.kubernetes.io/part-of': topology.name };
   const policies: KubeObject[] = [];
 
@@ -80,22 +98,29 @@ export function buildCorePolicies(topology: Topology): KubeObject[] {
   const outgoing = groupEdges(topology.edges, (edge) => edge.from);
   const incoming = groupEdges(topology.edges, (edge) => edge.to);
 
+  const externalCalls = new Map<string, ExternalService[]>();
+  for (const edge of topology.externalEdges) externalCalls.set(edge.from, [...(externalCalls.get(edge.from) ?? []), edge.to]);
+
   for (const service of topology.services) {
-    const calls = outgoing.get(service.name);
-    if (calls) {
+    const calls = outgoing.get(service.name) ?? [];
+    const externals = externalCalls.get(service.name) ?? [];
+    if (calls.length > 0 || externals.length > 0) {
       const egress = [...groupEdges(calls, (edge) => edge.to)].map(([callee, edges]) => ({
         peers: [podsInNamespace(byName.get(callee)!.namespace, selectorOf(callee))],
         ports: edges.map((edge) => tcp(edge.port.targetPort)),
       }));
+      for (const external of externals) egress.push({ peers: externalPeers(external), ports: [tcp(external.port)] });
       policies.push(buildNetworkPolicy({ name: `${service.name}-egress`, namespace: service.namespace, podSelector: { matchLabels: selectorOf(service.name) }, egress, labels }));
     }
 
-    const callers = incoming.get(service.name);
-    if (callers) {
+    const callers = incoming.get(service.name) ?? [];
+    const exposed = gatewayPods ? service.ports.filter((port) => service.exposedPorts.includes(port.port)) : [];
+    if (callers.length > 0 || exposed.length > 0) {
       const ingress = [...groupEdges(callers, (edge) => edge.from)].map(([caller, edges]) => ({
         peers: [podsInNamespace(byName.get(caller)!.namespace, selectorOf(caller))],
         ports: edges.map((edge) => tcp(edge.port.targetPort)),
       }));
+      if (gatewayPods && exposed.length > 0) ingress.push({ peers: [podsInNamespace(gatewayPods.namespace, gatewayPods.labels)], ports: exposed.map((port) => tcp(port.targetPort)) });
       policies.push(buildNetworkPolicy({ name: `${service.name}-ingress`, namespace: service.namespace, podSelector: { matchLabels: selectorOf(service.name) }, ingress, labels }));
     }
   }

@@ -1,19 +1,22 @@
-import type { MeshDecision, MeshEvaluator, MeshPlugin, Source } from '../plugin/api.js';
+import type { GatewayModel, MeshDecision, MeshEvaluator, MeshPlugin, Source } from '../plugin/api.js';
 import type { KubeObject } from '../k8s/object.js';
 import { createNetworkPolicyEvaluator, type NamespaceModel, type NetworkPolicyObject, type PodModel } from '../netpol/evaluate.js';
-import type { Service, ServicePort, Topology } from '../topology/types.js';
+import type { ExternalService, Service, ServicePort, Topology } from '../topology/types.js';
 import { STRANGER, strangerNamespace } from '../generate/clients.js';
 import { podTemplateOf } from './objects.js';
 
-/** The kinds of client `verify` tries every service port from. */
-export type ClientKind = 'service' | 'stranger' | 'outside' | 'unmeshed';
+/** The kinds of client `verify` tries every service port from; `gateway` is the mesh's ingress gateway. */
+export type ClientKind = 'service' | 'stranger' | 'outside' | 'unmeshed' | 'gateway';
 
 /** The outcome for one client and one service port. */
 export interface PairResult {
   client: string;
   clientKind: ClientKind;
+  /** The service, or the external dependency when `external` is true. */
   service: string;
   port: number;
+  /** True for a connection to a dependency outside the cluster. */
+  external?: boolean;
   declared: boolean;
   networkPolicy: { allowed: boolean; policies: string[] };
   mesh: { allowed: boolean; mtls: boolean; reason: string };
@@ -109,9 +112,159 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     });
   }
 
-  result.checks = [...checkDns(topology, pods, networkPolicy), ...mesh.findings.map((finding) => ({ name: finding.subject, ok: false, detail: finding.message }))];
+  const gatewayChecks = verifyGateway(topology, mesh, networkPolicy, targetPods, result);
+  const externalChecks = verifyExternals(topology, mesh, networkPolicy, clients, result);
+  result.checks = [
+    ...checkDns(topology, pods, networkPolicy),
+    ...gatewayChecks,
+    ...externalChecks,
+    ...mesh.findings.map((finding) => ({ name: finding.subject, ok: false, detail: finding.message })),
+  ];
   result.ok = result.mismatches.length === 0 && result.checks.every((check) => check.ok);
   return result;
+}
+
+/** Counts a pair and keeps it when it has problems or every pair is asked for. */
+function record(result: VerifyResult, pair: PairResult): void {
+  result.counts.pairs++;
+  if (pair.problems.length > 0) {
+    result.counts.mismatches++;
+    result.mismatches.push(pair);
+  }
+  result.pairs?.push(pair);
+}
+
+/**
+ * Checks the ingress gateway: its routes must reach exactly the exposed ports, by their host names, and the
+ * gateway's identity must reach exactly the exposed ports at both layers (NetworkPolicy only on the callee's
+ * side, since the gateway's own namespace belongs to the mesh).
+ */
+function verifyGateway(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, targetPods: PodModel[], result: VerifyResult): Check[] {
+  const gateway = mesh.gateway;
+  if (!gateway) {
+    if (topology.exposures.length === 0) return [];
+    return [{ name: 'gateway', ok: false, detail: 'the topology exposes services, but the mesh evaluator describes no gateway: the plugin must set MeshEvaluator.gateway' }];
+  }
+
+  const expected = new Map(topology.exposures.map((exposure) => [`${exposure.hostname} ${exposure.service} ${exposure.port.port}`, exposure]));
+  const found = new Set<string>();
+  const problems: string[] = [];
+  for (const route of gateway.routes) {
+    const key = `${route.hostname} ${route.service} ${route.port}`;
+    found.add(key);
+    if (expected.has(key)) continue;
+    const target = topology.services.find((service) => service.name === route.service && service.namespace === route.namespace);
+    const exposed = target?.exposedPorts.includes(route.port) ?? false;
+    problems.push(
+      exposed
+        ? `${route.resource} routes ${route.hostname} to ${route.namespace}/${route.service}:${route.port}, which is exposed under another host name`
+        : `${route.resource} routes ${route.hostname} to ${route.namespace}/${route.service}:${route.port}, which the topology does not expose`,
+    );
+  }
+  for (const [key, exposure] of expected) {
+    if (!found.has(key)) problems.push(`${exposure.namespace}/${exposure.service}:${exposure.port.port} is exposed, but no gateway route sends ${exposure.hostname} to it`);
+  }
+
+  const client: Client = {
+    name: 'gateway',
+    kind: 'gateway',
+    pod: gateway.pods ? { name: 'gateway', namespace: gateway.pods.namespace, labels: gateway.pods.labels } : { name: 'gateway', namespace: OUTSIDE_NAMESPACE, labels: {} },
+    source: gateway.source,
+  };
+  topology.services.forEach((target, index) => {
+    for (const port of target.ports) {
+      const exposed = target.exposedPorts.includes(port.port);
+      const np = networkPolicy.decide({ from: client.pod, to: targetPods[index]!, port: port.targetPort });
+      const meshDecision = mesh.decide(gateway.source, target, port);
+      record(result, describeGatewayPair(gateway, target, port, exposed, np, meshDecision));
+    }
+  });
+  return [{ name: 'gateway routes', ok: problems.length === 0, detail: problems.length === 0 ? `the gateway routes exactly the ${expected.size} exposed port(s)` : problems.join('; ') }];
+}
+
+/** Builds the result of the gateway and one service port. NetworkPolicy is judged only when it can select the gateway's pods. */
+function describeGatewayPair(gateway: GatewayModel, target: Service, port: ServicePort, exposed: boolean, np: NetworkPolicyDecision, meshDecision: MeshDecision): PairResult {
+  const problems: string[] = [];
+  const edge = `gateway -> ${target.name}:${port.port}`;
+  const judged = gateway.pods !== null;
+  if (exposed) {
+    if (judged && !np.ingress.allowed) problems.push(`${edge} is exposed, but NetworkPolicy ingress denies it (no rule of ${np.ingress.policies.join(', ')} admits the gateway's pods)`);
+    if (!meshDecision.allowed) problems.push(`${edge} is exposed, but the mesh denies it: ${meshDecision.reason}`);
+    else if (!meshDecision.mtls) problems.push(`${edge} is exposed, but the mesh does not require mTLS on it: ${meshDecision.reason}`);
+  } else {
+    if (judged && np.ingress.allowed) problems.push(`${edge} is not exposed, but NetworkPolicy ingress allows the gateway (${np.ingress.policies.join(', ') || `no policy isolates ${target.namespace}/${target.name}`})`);
+    if (meshDecision.allowed) problems.push(`${edge} is not exposed, but the mesh allows the gateway: ${meshDecision.reason}`);
+  }
+  const npAllowed = judged ? np.ingress.allowed : meshDecision.allowed;
+  return {
+    client: 'gateway',
+    clientKind: 'gateway',
+    service: target.name,
+    port: port.port,
+    declared: exposed,
+    networkPolicy: { allowed: npAllowed, policies: judged ? [...np.ingress.policies] : ['(NetworkPolicy cannot select the gateway; the mesh layer decides)'] },
+    mesh: meshDecision,
+    stoppedBy: stoppedBy(npAllowed, meshDecision.allowed),
+    problems,
+  };
+}
+
+/** An address of an external dependency for NetworkPolicy: the start of its first range, or a public documentation address. */
+function addressOf(external: ExternalService): string {
+  return external.addresses[0]?.split('/')[0] ?? '203.0.113.10';
+}
+
+/**
+ * Checks every service client and the stranger against every external dependency: a declared caller must get
+ * through both layers; any other client must be refused by each layer on its own.
+ */
+function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, clients: Client[], result: VerifyResult): Check[] {
+  if (topology.externals.length === 0) return [];
+  const decideExternal = mesh.decideExternal?.bind(mesh);
+  if (!decideExternal) return [{ name: 'external dependencies', ok: false, detail: 'the topology declares external dependencies, but the mesh evaluator has no decideExternal' }];
+  const declared = new Set(topology.externalEdges.map((edge) => `${edge.from}\0${edge.to.name}`));
+  for (const client of clients) {
+    if (client.kind !== 'service' && client.kind !== 'stranger') continue;
+    for (const external of topology.externals) {
+      const isDeclared = client.kind === 'service' && declared.has(`${client.name}\0${external.name}`);
+      const np = networkPolicy.decide({ from: client.pod, to: { ip: addressOf(external) }, port: external.port });
+      const meshDecision = decideExternal(client.source, external);
+      const edge = `${client.name}${client.kind === 'service' ? '' : ` (${client.kind})`} -> ${external.name} (${external.host}:${external.port})`;
+      const problems: string[] = [];
+      if (isDeclared) {
+        if (!np.egress.allowed) problems.push(`${edge} is declared, but NetworkPolicy egress denies it (no rule of ${np.egress.policies.join(', ')} allows ${addressOf(external)}:${external.port})`);
+        if (!meshDecision.allowed) problems.push(`${edge} is declared, but the mesh denies it: ${meshDecision.reason}`);
+      } else {
+        if (np.egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
+        if (meshDecision.allowed) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
+      }
+      if (!result.pairs && problems.length === 0) {
+        result.counts.pairs++;
+        continue;
+      }
+      record(result, {
+        client: client.name,
+        clientKind: client.kind,
+        service: external.name,
+        port: external.port,
+        external: true,
+        declared: isDeclared,
+        networkPolicy: { allowed: np.egress.allowed, policies: [...np.egress.policies] },
+        mesh: meshDecision,
+        stoppedBy: stoppedBy(np.egress.allowed, meshDecision.allowed),
+        problems,
+      });
+    }
+  }
+  const failed = result.mismatches.some((pair) => pair.external);
+  return [{ name: 'external dependencies', ok: !failed, detail: failed ? 'see the mismatches of the external dependencies' : `${topology.externalEdges.length} declared call(s) to ${topology.externals.length} external dependencies pass both layers, and no other client reaches them` }];
+}
+
+function stoppedBy(networkPolicyAllowed: boolean, meshAllowed: boolean): PairResult['stoppedBy'] {
+  if (networkPolicyAllowed && meshAllowed) return 'none';
+  if (networkPolicyAllowed) return 'mesh';
+  if (meshAllowed) return 'network-policy';
+  return 'both';
 }
 
 interface Client {
@@ -158,7 +311,8 @@ function buildClients(topology: Topology, pods: Map<string, PodModel>): Client[]
   return clients;
 }
 
-type NetworkPolicyDecision = ReturnType<ReturnType<typeof createNetworkPolicyEvaluator>['decide']>;
+type NetworkPolicyEvaluator = ReturnType<typeof createNetworkPolicyEvaluator>;
+type NetworkPolicyDecision = ReturnType<NetworkPolicyEvaluator['decide']>;
 
 /** Returns whether {@link describePair} would find a problem, without building its messages. Keep the two in step. */
 function hasProblem(client: Client, isEdge: boolean, np: NetworkPolicyDecision, meshDecision: MeshDecision): boolean {
@@ -194,10 +348,6 @@ function describePair(client: Client, target: Service, port: ServicePort, isEdge
     problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
   }
 
-  let stoppedBy: PairResult['stoppedBy'] = 'both';
-  if (np.allowed && meshDecision.allowed) stoppedBy = 'none';
-  else if (np.allowed) stoppedBy = 'mesh';
-  else if (meshDecision.allowed) stoppedBy = 'network-policy';
   return {
     client: client.name,
     clientKind: client.kind,
@@ -206,7 +356,7 @@ function describePair(client: Client, target: Service, port: ServicePort, isEdge
     declared: isDeclared,
     networkPolicy: { allowed: np.allowed, policies: [...(np.allowed ? [...np.egress.policies, ...np.ingress.policies] : np.egress.allowed ? np.ingress.policies : np.egress.policies)] },
     mesh: meshDecision,
-    stoppedBy,
+    stoppedBy: stoppedBy(np.allowed, meshDecision.allowed),
     problems,
   };
 }
@@ -224,6 +374,7 @@ function checkDns(topology: Topology, pods: Map<string, PodModel>, networkPolicy
   const failures: string[] = [];
   const openings: string[] = [];
 
+  const externalCallers = new Set(topology.externalEdges.map((edge) => edge.from));
   for (const service of topology.services) {
     const pod = pods.get(service.name)!;
     for (const protocol of ['UDP', 'TCP'] as const) {
@@ -231,7 +382,8 @@ function checkDns(topology: Topology, pods: Map<string, PodModel>, networkPolicy
     }
     if (networkPolicy.decide({ from: pod, to: dns, port: 8080 }).allowed) openings.push(`${service.name} reaches kube-dns on TCP 8080`);
     if (networkPolicy.decide({ from: pod, to: other, port: 53, protocol: 'UDP' }).allowed) openings.push(`${service.name} reaches other kube-system pods on UDP 53`);
-    if (networkPolicy.decide({ from: pod, to: { ip: '203.0.113.10' }, port: 443 }).allowed) openings.push(`${service.name} reaches addresses outside the cluster (203.0.113.10:443)`);
+    // A caller of an external dependency reaches public addresses on its port; the external pairs judge those.
+    if (!externalCallers.has(service.name) && networkPolicy.decide({ from: pod, to: { ip: '203.0.113.10' }, port: 443 }).allowed) openings.push(`${service.name} reaches addresses outside the cluster (203.0.113.10:443)`);
   }
 
   checks.push({ name: 'DNS', ok: failures.length === 0, detail: failures.length === 0 ? 'every service reaches kube-dns on UDP and TCP 53' : `${failures.join('; ')}: add an egress rule to pods k8s-app=kube-dns in kube-system on UDP and TCP 53` });
