@@ -52,7 +52,9 @@ export function normaliseTopology(document: unknown, file: string): Topology {
   const edges = new Map<string, Edge>();
   for (const caller of validated.services) {
     for (const call of caller.calls) {
-      const callee = byName.get(call.service)!;
+      const callee = byName.get(call.service);
+      // A call to an external dependency becomes an external edge below.
+      if (!callee) continue;
       for (const port of callee.ports) {
         if (call.port !== undefined && call.port !== port.port) continue;
         edges.set(`${caller.name}\0${callee.name}\0${port.port}`, { from: caller.name, to: callee.name, port });
