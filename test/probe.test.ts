@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,9 +22,9 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-function probe(port: number, protocol: string, mode = 'proxy'): Promise<string> {
+function probe(port: number, protocol: string, mode = 'proxy', host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn(busybox, ['sh', join(repository, 'verify/probe.sh'), '127.0.0.1', String(port), protocol, mode], { env: { PATH: appletDirectory } });
+    const child = spawn(busybox, ['sh', join(repository, 'verify/probe.sh'), host, String(port), protocol, mode], { env: { PATH: appletDirectory } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('close', () => resolve(output.trim()));
@@ -114,5 +115,23 @@ describe.concurrent('verification probe', () => {
     servers.pop()!.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await probe(port, 'postgres')).toMatch(/^closed/);
+  });
+
+  it('sends a TLS ClientHello that names the host, and reports the server\'s handshake as open', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'probe-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(directory, 'key.pem'), '-out', join(directory, 'cert.pem')], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const names: string[] = [];
+    const server = createTlsServer({ key: readFileSync(join(directory, 'key.pem')), cert: readFileSync(join(directory, 'cert.pem')), SNICallback: (name, done) => { names.push(name); done(null); } });
+    server.on('tlsClientError', () => undefined);
+    rmSync(directory, { recursive: true, force: true });
+    const port = await listen(server as unknown as Server);
+    expect(await probe(port, 'tls', 'proxy', 'localhost')).toBe('open');
+    expect(names).toEqual(['localhost']);
+  });
+
+  it('reports a TLS connection that a proxy closes without an answer as closed', async () => {
+    const port = await listen(createServer((socket) => socket.once('data', () => socket.destroy())));
+    expect(await probe(port, 'tls', 'proxy', 'localhost')).toMatch(/^closed/);
   });
 });
