@@ -1,8 +1,9 @@
-import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { podTemplateOf } from '../../src/verify/objects.js';
-import type { Service, ServicePort } from '../../src/topology/types.js';
+import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
 import { NAMESPACE_TAG } from './resources.js';
+import { decideExternalTraffic, readGatewayInstances, readGatewayRoutes, type GatewayInstance } from './evaluate-edge.js';
 import { SYSTEM_NAMESPACE } from './versions.js';
 
 type TargetRef = { kind?: string; name?: string; namespace?: string; labels?: Record<string, string>; tags?: Record<string, string>; sectionName?: string };
@@ -58,6 +59,9 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   const identities = objects.filter(isKuma('MeshIdentity')).map((object) => readIdentity(object, findings));
   const meshTlsModes = objects.filter(isKuma('MeshTLS')).map((object) => readMeshTls(object, findings));
   const permissions = objects.filter(isKuma('MeshTrafficPermission')).map((object) => readPermission(object, findings));
+  const gatewayInstances = readGatewayInstances(objects, namespaceLabels, findings);
+  if (gatewayInstances.length > 1) findings.push({ subject: gatewayInstances[1]!.id, message: 'is a second MeshGatewayInstance, and verify models only the first one' });
+  const gatewayInstance: GatewayInstance | undefined = gatewayInstances[0];
 
   // 1. Which pods have a sidecar, and in which mesh.
   const workloadOf = (namespace: string, podLabels: Record<string, string>): Workload => {
@@ -116,7 +120,8 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
       return { allowed: true, mtls: false, reason: `${mtls.by}: without mTLS Kuma enforces no MeshTrafficPermission` };
     }
 
-    const sourceWorkload = workloadOf(source.namespace, source.labels);
+    const gateway = gatewayOf(source);
+    const sourceWorkload = gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels);
     const sourceMeshed = source.meshed && sourceWorkload.injected;
     const sameMesh = sourceMeshed && sourceWorkload.mesh === targetWorkload.mesh;
     if (!sameMesh) {
@@ -128,7 +133,7 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     }
 
     // 3. The permissions on this inbound, judged on what the caller's certificate proves.
-    const sourceTags = sourceTagsOf(source, sourceWorkload, topology.services);
+    const sourceTags = gateway ? tagsOf(gateway.tags) : sourceTagsOf(source, sourceWorkload, topology.services);
     const sourceIdentity = mtlsOf(sourceWorkload);
     const spiffeId = sourceIdentity.identity ? renderSpiffeId(sourceIdentity.identity, source) : undefined;
     const applicable = permissions.filter((permission) => permission.mesh === targetWorkload.mesh && appliesTo(permission, target, port, targetWorkload));
@@ -138,7 +143,41 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     return { allowed: verdict.allowed, mtls: true, reason: `${verdict.allowed ? 'allowed' : 'denied'} by ${verdict.by}` };
   };
 
-  return { decide, findings };
+  const decideExternal = (source: Source, external: ExternalService): MeshDecision => {
+    const gateway = gatewayOf(source);
+    const workload = gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels);
+    if (!source.meshed || !workload.injected) {
+      return { allowed: true, mtls: false, reason: `${source.namespace}/${source.service} has no Kuma sidecar, so Kuma does not see its connections` };
+    }
+    // NOTE: MeshPassthrough does not apply to builtin gateways, which verify does not ask about externals.
+    return decideExternalTraffic(objects, meshes.get(workload.mesh), { mesh: workload.mesh, namespace: source.namespace, labels: workload.labels }, external);
+  };
+
+  const evaluator: MeshEvaluator = { decide, findings, decideExternal };
+  if (gatewayInstance) evaluator.gateway = gatewayModelOf(gatewayInstance);
+  return evaluator;
+
+  /** Returns the gateway instance whose pods `source` is: its namespace and the `app` label Kuma gives the pods. */
+  function gatewayOf(source: Source): GatewayInstance | undefined {
+    return gatewayInstances.find((instance) => instance.namespace === source.namespace && source.labels.app === instance.name);
+  }
+
+  function gatewayModelOf(instance: GatewayInstance): GatewayModel {
+    return {
+      source: { service: instance.name, namespace: instance.namespace, serviceAccount: instance.serviceAccount, labels: { ...instance.podLabels }, meshed: true },
+      pods: { namespace: instance.namespace, labels: { ...instance.podLabels } },
+      routes: readGatewayRoutes(objects, topology, instance, findings),
+    };
+  }
+}
+
+/** Models a builtin gateway pod: Kuma runs a data plane in it, though its pods carry kuma.io/sidecar-injection=disabled. */
+function gatewayWorkload(instance: GatewayInstance): Workload {
+  return { injected: true, mesh: instance.mesh, labels: { ...instance.podLabels, [NAMESPACE_TAG]: instance.namespace, 'kuma.io/mesh': instance.mesh } };
+}
+
+function tagsOf(tags: Record<string, string>): Map<string, Set<string>> {
+  return new Map(Object.entries(tags).map(([key, value]) => [key, new Set([value])]));
 }
 
 /** Returns the mTLS mode of a Mesh's enabled backend. A backend without `mode` is STRICT, the first value of Kuma's Mode enum. */

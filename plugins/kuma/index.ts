@@ -2,11 +2,16 @@ import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type Mes
 import type { ServicePort } from '../../src/topology/types.js';
 import { indexServices } from '../../src/k8s/network-policy.js';
 import { evaluateKuma } from './evaluate.js';
+import { EGRESS_SUMMARY, buildGatewayObjects, buildGatewayPermissions, buildPassthroughs } from './edge.js';
 import { addTokenVolume, buildIdentityResources, buildMesh, buildPlumbingPolicies, buildTokenVolume, buildTrafficPermissions } from './resources.js';
 import {
   ADMISSION_SERVER_PORT,
   API_SERVER_PORT,
   DP_SERVER_PORT,
+  GATEWAY_LISTENER_PORT,
+  GATEWAY_NAME,
+  GATEWAY_NAMESPACE,
+  GATEWAY_POD_LABELS,
   IDENTITY_MODES,
   IDENTITY_OPTION,
   KUMA_HELM_REPOSITORY,
@@ -64,8 +69,18 @@ function generateKuma(context: GenerateContext): MeshGeneration {
     networkPolicies: buildPlumbingPolicies(topology),
     manifests: [
       { name: 'mesh.yaml', documents: [buildMesh(mesh, mode), ...(mode === 'meshidentity' ? buildIdentityResources(mesh) : [])] },
-      { name: 'traffic-permissions.yaml', documents: buildTrafficPermissions(topology, mesh, mode) },
+      { name: 'traffic-permissions.yaml', documents: [...buildTrafficPermissions(topology, mesh, mode), ...buildGatewayPermissions(topology, mesh, mode)] },
+      ...(topology.exposures.length > 0 ? [{ name: 'ingress-gateway.yaml', documents: buildGatewayObjects(topology, mesh, mode) }] : []),
+      ...(topology.externalEdges.length > 0 ? [{ name: 'external-passthrough.yaml', documents: buildPassthroughs(topology, mesh) }] : []),
     ],
+    ...(topology.exposures.length > 0 && {
+      ingress: {
+        pods: { namespace: GATEWAY_NAMESPACE, labels: { ...GATEWAY_POD_LABELS } },
+        // Kuma names the gateway's Service after the MeshGatewayInstance, with one port per listener.
+        entry: { portForward: { namespace: GATEWAY_NAMESPACE, service: GATEWAY_NAME, port: GATEWAY_LISTENER_PORT } },
+      },
+    }),
+    ...(topology.externals.length > 0 && { egress: { summary: EGRESS_SUMMARY } }),
     installScript: render(installTemplate, { version: KUMA_VERSION, repository: KUMA_HELM_REPOSITORY, namespace: SYSTEM_NAMESPACE }),
     tools: [
       {
@@ -91,6 +106,11 @@ function generateKuma(context: GenerateContext): MeshGeneration {
       admissionPort: ADMISSION_SERVER_PORT,
       probePort: PROBE_PROXY_PORT,
       apiPort: API_SERVER_PORT,
+      exposed: topology.exposures.length > 0,
+      external: topology.externals.length > 0,
+      gatewayNamespace: GATEWAY_NAMESPACE,
+      gatewayName: GATEWAY_NAME,
+      gatewayPort: GATEWAY_LISTENER_PORT,
     }),
   };
 }

@@ -6,7 +6,35 @@ import { createNetworkPolicyEvaluator, type NetworkPolicyObject, type PodModel }
 import { findPreset } from '../../src/topology/presets.js';
 import { kumaPlugin } from './index.js';
 
-describeConformance(kumaPlugin, { crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)), allChoices: true });
+/** A storefront exposed on two ports, an admin service that is not exposed, and three dependencies outside the cluster. */
+const edgeTopology = {
+  apiVersion: 'create-zero-trust-app/v1alpha1',
+  kind: 'Topology',
+  metadata: { name: 'shop' },
+  spec: {
+    namespace: 'shop',
+    services: [
+      {
+        name: 'web',
+        image: 'docker.io/library/nginx:1.29',
+        ports: [{ port: 8080, protocol: 'http' }, { port: 9090, protocol: 'grpc' }, { port: 9100, protocol: 'http' }],
+        expose: [8080, 9090],
+        calls: ['api', 'payments', 'ledger'],
+      },
+      { name: 'api', namespace: 'backend', image: 'docker.io/library/nginx:1.29', ports: [{ port: 8080, protocol: 'http' }], expose: true, calls: ['partner'] },
+      { name: 'admin', image: 'docker.io/library/nginx:1.29', ports: [{ port: 8080, protocol: 'http' }], calls: ['api'] },
+      { name: 'payments', external: { host: 'api.payments.example', port: 443, protocol: 'tls' } },
+      { name: 'partner', external: { host: 'partner.example', port: 80, protocol: 'http' } },
+      { name: 'ledger', external: { host: 'db.ledger.example', port: 5432, protocol: 'postgres', addresses: ['203.0.113.0/24'] } },
+    ],
+  },
+};
+
+describeConformance(kumaPlugin, {
+  crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)),
+  allChoices: true,
+  topologies: [{ name: 'kuma-edge', description: 'exposed ports and external dependencies', document: edgeTopology }],
+});
 
 const workshop = findPreset('workshop')!.document;
 const bookinfo = findPreset('bookinfo')!.document;
@@ -292,5 +320,130 @@ describe('kuma verify on hand-broken output', () => {
     expect(problems).toEqual([
       'hero -> lil-deebee:5432 is declared, but the mesh denies it: no MeshTrafficPermission on data/lil-deebee port postgres-5432 allows the caller, and Kuma denies by default with mTLS on',
     ]);
+  });
+});
+
+describe('kuma ingress gateway', () => {
+  for (const mode of ['mesh-mtls', 'meshidentity']) {
+    it(`routes exactly the exposures (${mode})`, () => {
+      const options = { 'kuma-identity': mode };
+      const generated = generateCase(kumaPlugin, edgeTopology, options);
+      const result = verifyCase(kumaPlugin, generated, options);
+      expect(checkExactEdges(result)).toEqual([]);
+      const gateway = kumaPlugin.evaluate({ topology: generated.topology, options, objects: generated.objects }).gateway!;
+      const routes = gateway.routes.map((route) => `${route.hostname} ${route.namespace}/${route.service}:${route.port}`).sort();
+      expect(routes).toEqual(['api.shop.localhost backend/api:8080', 'http-8080.web.shop.localhost shop/web:8080', 'grpc-9090.web.shop.localhost shop/web:9090'].sort());
+    });
+  }
+
+  it('reaches exactly the exposed ports', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    const evaluator = kumaPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const gateway = evaluator.gateway!;
+    const allowed = generated.topology.services.flatMap((service) => service.ports.filter((port) => evaluator.decide(gateway.source, service, port).allowed).map((port) => `${service.name}:${port.port}`));
+    expect(allowed.sort()).toEqual(['api:8080', 'web:8080', 'web:9090']);
+    const web = generated.topology.services.find((service) => service.name === 'web')!;
+    expect(evaluator.decide(gateway.source, web, web.ports[0]!)).toMatchObject({ allowed: true, mtls: true });
+  });
+
+  it('describes the gateway for the core', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    const instance = find<{ serviceType: string; podTemplate: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string } } }>(generated, 'MeshGatewayInstance', 'ingress-gateway', 'edge-gateway');
+    expect(instance.metadata.labels?.['kuma.io/mesh']).toBe('shop');
+    expect(instance.spec.serviceType).toBe('ClusterIP');
+    expect(instance.spec.podTemplate.spec.serviceAccountName).toBe('edge-gateway');
+    const mesh = kumaPlugin.generate({ topology: generated.topology, options: { 'kuma-identity': 'mesh-mtls' }, render: () => '' });
+    expect(mesh.ingress).toEqual({
+      pods: { namespace: 'ingress-gateway', labels: { 'app.kubernetes.io/name': 'edge-gateway', 'app.kubernetes.io/component': 'gateway' } },
+      entry: { portForward: { namespace: 'ingress-gateway', service: 'edge-gateway', port: 8080 } },
+    });
+    expect(mesh.egress?.summary).toContain('host name (SNI)');
+    expect(find(generated, 'Namespace', undefined, 'ingress-gateway').metadata.labels).toMatchObject({ 'kuma.io/mesh': 'shop', 'pod-security.kubernetes.io/enforce': 'baseline' });
+  });
+
+  it('lets the gateway identity in per port', () => {
+    const permission = find<unknown>(generateCase(kumaPlugin, edgeTopology), 'MeshTrafficPermission', 'shop', 'web-grpc-9090-exposed');
+    expect(permission.spec).toEqual({
+      targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'web' }, sectionName: 'grpc-9090' },
+      from: [{ targetRef: { kind: 'MeshSubset', tags: { 'kuma.io/service': 'edge-gateway_ingress-gateway_svc' } }, default: { action: 'Allow' } }],
+    });
+  });
+
+  it('opens the gateway pods only as needed', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    const policies = generated.objects.filter((object) => object.kind === 'NetworkPolicy') as unknown as NetworkPolicyObject[];
+    const namespaces = ['shop', 'backend', 'ingress-gateway', 'kuma-system', 'kube-system'].map((name) => ({ name, labels: { 'kubernetes.io/metadata.name': name } }));
+    const evaluator = createNetworkPolicyEvaluator(policies, namespaces);
+    const gatewayPod: PodModel = { name: 'gw', namespace: 'ingress-gateway', labels: { app: 'edge-gateway', 'app.kubernetes.io/name': 'edge-gateway', 'app.kubernetes.io/component': 'gateway' } };
+    const web: PodModel = { name: 'web', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/component': 'server' } };
+    const admin: PodModel = { name: 'admin', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'admin', 'app.kubernetes.io/component': 'server' } };
+    const controlPlane: PodModel = { name: 'cp', namespace: 'kuma-system', labels: { app: 'kuma-control-plane' } };
+    expect(evaluator.decide({ from: gatewayPod, to: web, port: 8080 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: gatewayPod, to: web, port: 9100 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: gatewayPod, to: admin, port: 8080 }).allowed).toBe(false);
+    expect(evaluator.decide({ from: gatewayPod, to: controlPlane, port: 5678 }).allowed).toBe(true);
+    expect(evaluator.decide({ from: web, to: gatewayPod, port: 8080 }).ingress.allowed).toBe(true);
+    expect(evaluator.decide({ from: web, to: gatewayPod, port: 9901 }).ingress.allowed).toBe(false);
+  });
+});
+
+describe('kuma external dependencies', () => {
+  it('allows exactly the declared callers', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    const evaluator = kumaPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const allowed: string[] = [];
+    for (const service of generated.topology.services) {
+      for (const external of generated.topology.externals) {
+        const source = { service: service.name, namespace: service.namespace, serviceAccount: service.name, labels: { 'app.kubernetes.io/name': service.name }, meshed: true };
+        if (evaluator.decideExternal!(source, external).allowed) allowed.push(`${service.name} -> ${external.name}`);
+      }
+    }
+    expect(allowed.sort()).toEqual(['api -> partner', 'web -> ledger', 'web -> payments']);
+  });
+
+  it('matches TLS by host and TCP by address', () => {
+    const passthrough = find<{ default: { appendMatch: unknown[] } }>(generateCase(kumaPlugin, edgeTopology), 'MeshPassthrough', 'shop', 'web-external');
+    expect(passthrough.spec.default.appendMatch).toEqual([
+      { type: 'CIDR', value: '203.0.113.0/24', port: 5432, protocol: 'tcp' },
+      { type: 'Domain', value: 'api.payments.example', port: 443, protocol: 'tls' },
+    ]);
+  });
+});
+
+describe('kuma verify on hand-broken edges', () => {
+  it('names a route to a service not exposed', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    const route = find<{ to: { rules: { default: { backendRefs: { name: string }[] } }[] }[] }>(generated, 'MeshHTTPRoute', 'kuma-system', 'shop-api-http-8080');
+    route.spec.to[0]!.rules[0]!.default.backendRefs[0]!.name = 'admin_shop_svc_8080';
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.includes('MeshHTTPRoute kuma-system/shop-api-http-8080 routes api.shop.localhost to shop/admin:8080, which the topology does not expose'))).toBe(true);
+    expect(problems.some((problem) => problem.includes('backend/api:8080 is exposed, but no gateway route sends api.shop.localhost to it'))).toBe(true);
+  });
+
+  it('names a gateway permission on a port not exposed', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    find<{ targetRef: { sectionName: string } }>(generated, 'MeshTrafficPermission', 'shop', 'web-grpc-9090-exposed').spec.targetRef.sectionName = 'http-9100';
+    const problems = problemsOf(generated);
+    expect(problems).toContain('gateway -> web:9100 is not exposed, but the mesh allows the gateway: allowed by MeshTrafficPermission shop/web-grpc-9090-exposed');
+  });
+
+  it('names an undeclared external caller', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    find<{ targetRef: { labels: Record<string, string> } }>(generated, 'MeshPassthrough', 'backend', 'api-external').spec.targetRef.labels = {};
+    generated.objects.push({
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshPassthrough',
+      metadata: { name: 'admin-external', namespace: 'shop', labels: { 'kuma.io/mesh': 'shop' } },
+      spec: { targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'admin' } }, default: { passthroughMode: 'Matched', appendMatch: [{ type: 'Domain', value: 'api.payments.example', port: 443, protocol: 'tls' }] } },
+    } as KubeObject);
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.startsWith('admin -> payments (api.payments.example:443) is not declared, but the mesh allows it: allowed by MeshPassthrough shop/admin-external'))).toBe(true);
+  });
+
+  it('names passthrough left on', () => {
+    const generated = generateCase(kumaPlugin, edgeTopology);
+    delete find<Record<string, unknown>>(generated, 'Mesh', undefined, 'shop').spec.networking;
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.startsWith('admin -> partner (partner.example:80) is not declared, but the mesh allows it: Mesh shop passes traffic'))).toBe(true);
   });
 });

@@ -47,3 +47,34 @@ export function trustDomainOf(mesh: string): string {
 export function spiffeIdOf(mesh: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomainOf(mesh)}/ns/${namespace}/sa/${serviceAccount}`;
 }
+
+/**
+ * The namespace of the builtin gateway; the topology validation reserves it. Kuma reads the mesh of a
+ * MeshGatewayInstance from its `kuma.io/mesh` label, else from its namespace's (gateway_instance_controller.go, v2.14.3).
+ */
+export const GATEWAY_NAMESPACE = 'ingress-gateway';
+/** The MeshGatewayInstance, and so the Deployment and Service Kuma creates for it, named after it (v2.14.3). */
+export const GATEWAY_NAME = 'edge-gateway';
+/** The gateway's own ServiceAccount, set through `spec.podTemplate.spec.serviceAccountName`. */
+export const GATEWAY_SERVICE_ACCOUNT = 'edge-gateway';
+/**
+ * The HTTP listener port of the MeshGateway. Kuma names the Service port after the listener port and targets the
+ * same port on the pods (createOrUpdateService in gateway_instance_controller.go, v2.14.3).
+ */
+export const GATEWAY_LISTENER_PORT = 8080;
+/** Labels this plugin adds to the gateway pods through `spec.podTemplate.metadata.labels`, for NetworkPolicy. */
+export const GATEWAY_POD_LABELS = { 'app.kubernetes.io/name': GATEWAY_NAME, 'app.kubernetes.io/component': 'gateway' } as const;
+
+/**
+ * Returns the `kuma.io/service` tag Kuma gives a MeshGatewayInstance's data planes: `<name>_<namespace>_svc`. Kuma
+ * rejects a user-set value since 2.9 (UPGRADE.md, v2.14.3). The gateway's certificate carries this tag and no pod labels,
+ * because a builtin gateway's Dataplane has gateway tags only (Dataplane.TagSet, api/mesh/v1alpha1/dataplane_helpers.go).
+ */
+export function gatewayServiceTag(name: string, namespace: string): string {
+  return `${name}_${namespace}_svc`;
+}
+
+/** Returns the `kuma.io/service` value of a Service port while MeshServices are off: `<service>_<namespace>_svc_<port>`. */
+export function kumaServiceOf(service: string, namespace: string, port: number): string {
+  return `${service}_${namespace}_svc_${port}`;
+}
