@@ -1,8 +1,10 @@
 import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
-import type { Service, ServicePort } from '../../src/topology/types.js';
+import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
 import { CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+import { ExternalEgressEvaluator } from './external.js';
+import { evaluateGateway } from './gateway.js';
 
 /** An endpoint container found in a service's pod template. */
 interface Endpoint {
@@ -53,8 +55,12 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
 
   checkRequests(context, requests, endpoints, findings);
   checkRegistrations(context, registrations, namespaceLabels, findings);
+  const gateway = evaluateGateway(context.objects, context.topology);
+  if (gateway) findings.push(...gateway.findings);
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
+    const gatewayDecision = gateway?.decide(source, target, port);
+    if (gatewayDecision) return gatewayDecision;
     const endpoint = endpoints.get(target.name);
     if (!endpoint) return deny(`${target.namespace}/${target.name} runs no NSM endpoint, so no client reaches it over NSM`);
     if (!source.meshed) return deny(`the client requests no network service, so it has no NSM interface to ${target.name}`);
@@ -76,7 +82,16 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     return { allowed: true, mtls, reason: `${by} on ${networkService.id} (${transport}, every port of ${target.name} including ${port.port})` };
   };
 
-  return { decide, findings };
+  // NSM has no egress control of its own, so a connection to an external dependency is decided by the
+  // NetworkPolicies that Calico enforces, read from the manifests like everything else here.
+  // Built on first use, so that topologies without externals do not compile their policies twice.
+  let externalEgress: ExternalEgressEvaluator | undefined;
+  const decideExternal = (source: Source, external: ExternalService): MeshDecision => {
+    externalEgress ??= new ExternalEgressEvaluator(context.objects, context.topology);
+    return externalEgress.decide(source, external);
+  };
+
+  return { decide, findings, decideExternal, ...(gateway && { gateway: gateway.model }) };
 }
 
 function deny(reason: string): MeshDecision {

@@ -1,6 +1,10 @@
 import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type MeshPlugin } from '../../src/plugin/api.js';
 import { STRANGER, strangerNamespace } from '../../src/generate/clients.js';
+import { NON_PUBLIC_IPV4 } from '../../src/k8s/network-policy.js';
+import { CORE_VERSIONS } from '../../src/versions.js';
+import { EDGE_GATEWAY_NAMESPACE } from '../../src/k8s/edge-gateway.js';
 import { evaluateNsm } from './evaluate.js';
+import { buildGateway } from './gateway.js';
 import {
   applyToPodTemplate,
   buildCallerPolicies,
@@ -24,6 +28,7 @@ function generateNsm(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
   const plan = planNetworkServices(topology);
   const callees = [...plan.callees.values()];
+  const gateway = buildGateway(topology);
 
   const networkServices = callees.map((callee) => ({ line: `${callee.networkService} ${callee.service.namespace} ${callee.service.name}` }));
   const edges = [...plan.calleesOf].flatMap(([caller, targets]) => {
@@ -45,6 +50,7 @@ function generateNsm(context: GenerateContext): MeshGeneration {
       { name: 'network-services.yaml', documents: buildNetworkServices(topology, plan) },
       { name: 'spiffe-ids.yaml', documents: buildSpiffeIds(topology) },
       { name: 'caller-policies.yaml', documents: buildCallerPolicies(topology, plan) },
+      ...(gateway ? [{ name: 'ingress-gateway.yaml', documents: gateway.objects }] : []),
     ],
     installScript: render(installTemplate, { version: NSM_VERSION, repository: DEPLOYMENTS_REPOSITORY, raw: DEPLOYMENTS_RAW, nsmNamespace: NSM_NAMESPACE }),
     tools: [],
@@ -64,14 +70,33 @@ function generateNsm(context: GenerateContext): MeshGeneration {
     },
     readmeSummary:
       'NetworkPolicy limits each connection to the declared callers, by label and port. Network Service Mesh adds, per edge, an authenticated (SPIFFE) and encrypted (WireGuard between nodes) layer 3 link, but the application still connects over the cluster network, where its traffic is neither mutual TLS nor encrypted: see "How Network Service Mesh enforces it" below.',
+    ...(gateway && { ingress: { pods: gateway.pods, entry: gateway.entry } }),
+    ...(topology.externals.length > 0 && { egress: { summary: EGRESS_SUMMARY } }),
     readme: render(readmeTemplate, {
       version: NSM_VERSION,
       trustDomain: TRUST_DOMAIN,
       podSecurity: 'restricted',
       interfaces: callees.map((callee) => `\`${interfaceVariableOf(callee)}=${callee.interfaceName}\``),
+      calicoVersion: CORE_VERSIONS.calico,
+      gatewayNamespace: EDGE_GATEWAY_NAMESPACE,
+      exposures: topology.exposures.map((exposure) => ({ hostname: exposure.hostname, service: exposure.service, namespace: exposure.namespace, port: exposure.port.port, targetPort: exposure.port.targetPort })),
+      nonPublic: NON_PUBLIC_IPV4,
+      externals: topology.externals.map((external) => ({
+        ...external,
+        callers: topology.externalEdges.filter((edge) => edge.to.name === external.name).map((edge) => edge.from),
+      })),
     }),
   };
 }
+
+/**
+ * The README summary of egress to external dependencies. Calico open source v3.32 has no rule by domain name (its
+ * EntityRule and NetworkSet take CIDRs only: tigera/docs calico_versioned_docs/version-3.32/reference/resources),
+ * and NSM v1.18.0 has no egress resource, so the core's address rules are all there is.
+ */
+const EGRESS_SUMMARY =
+  'Nothing is enforced by host name: neither Network Service Mesh nor Calico open source can name a host in a rule. ' +
+  "NetworkPolicy lets only each external dependency's declared callers open TCP connections to its port, at its `addresses`, or at any public address when the topology lists none.";
 
 /** The NSM plugin: one network service per called service, an endpoint beside each callee, callers by annotation. */
 export const nsmPlugin: MeshPlugin = {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
 import type { KubeObject } from '../../src/k8s/object.js';
+import type { Source } from '../../src/plugin/api.js';
 import { findPreset } from '../../src/topology/presets.js';
 import { CONFORMANCE_TOPOLOGIES } from '../../src/conformance/topologies.js';
 import { nsmPlugin } from './index.js';
@@ -286,5 +287,205 @@ describe('nsm verify on hand-broken output', () => {
     const problems = problemsOf(generated);
     expect(problems).toContain('namespace production: pods get SPIFFE IDs from ClusterSPIFFEID nsm-workloads and ClusterSPIFFEID hero-workloads; keep one, so each pod has one identity');
     expect(problems.some((problem) => problem.startsWith('hero -> lil-deebee:5432 is declared, but the mesh denies it: no ClusterSPIFFEID gives production/hero a SPIFFE ID'))).toBe(true);
+  });
+});
+
+const exposedTopology = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'exposed')!.document;
+const externalTopology = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'external')!.document;
+
+/** Builds the source verify gives the evaluator for a service: its pod labels and ServiceAccount. */
+function sourceOf(generated: GeneratedCase, name: string): Source {
+  const service = generated.topology.services.find((candidate) => candidate.name === name)!;
+  const kind = service.stateful ? 'StatefulSet' : 'Deployment';
+  return { service: name, namespace: service.namespace, serviceAccount: name, labels: templateOf(generated, kind, service.namespace, name).metadata.labels, meshed: true };
+}
+
+/** Finds the edge gateway's ConfigMap in a generated case, for a test to change in place. */
+function gatewayConfigOf(generated: GeneratedCase): { data: Record<string, string> } {
+  return find<never>(generated, 'ConfigMap', 'ingress-gateway', 'edge-gateway') as unknown as { data: Record<string, string> };
+}
+
+describe('nsm ingress gateway', () => {
+  it('runs the edge gateway outside NSM', () => {
+    const generated = generateCase(nsmPlugin, exposedTopology);
+    const template = templateOf(generated, 'Deployment', 'ingress-gateway', 'edge-gateway');
+    expect(template.metadata.annotations?.['networkservicemesh.io']).toBeUndefined();
+    expect(template.metadata.labels['spiffe.io/spiffe-id']).toBeUndefined();
+    expect(template.spec.containers.map((container) => container.name)).toEqual(['nginx']);
+    expect(generated.files.has('manifests/mesh/ingress-gateway.yaml')).toBe(true);
+  });
+
+  it('hands the core the gateway pods and entry', () => {
+    const mesh = nsmPlugin.generate({ topology: generateCase(nsmPlugin, exposedTopology).topology, options: {}, render: () => '' });
+    expect(mesh.ingress).toEqual({
+      pods: { namespace: 'ingress-gateway', labels: { 'app.kubernetes.io/name': 'edge-gateway', 'app.kubernetes.io/component': 'gateway' } },
+      entry: { portForward: { namespace: 'ingress-gateway', service: 'edge-gateway', port: 80 } },
+    });
+  });
+
+  it('emits no gateway without exposures', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    expect(generated.files.has('manifests/mesh/ingress-gateway.yaml')).toBe(false);
+    expect(nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects }).gateway).toBeUndefined();
+  });
+
+  it('reads routes equal to the exposures', () => {
+    const generated = generateCase(nsmPlugin, exposedTopology);
+    const gateway = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects }).gateway!;
+    const routes = gateway.routes.map((route) => `${route.hostname} ${route.namespace}/${route.service}:${route.port}`).sort();
+    const exposures = generated.topology.exposures.map((exposure) => `${exposure.hostname} ${exposure.namespace}/${exposure.service}:${exposure.port.port}`).sort();
+    expect(routes).toEqual(exposures);
+    expect(routes).toEqual(['api.exposed.localhost backend/api:9000', 'web.exposed.localhost shop/web:8080']);
+    expect(gateway.source).toMatchObject({ service: 'edge-gateway', namespace: 'ingress-gateway', serviceAccount: 'edge-gateway', meshed: false });
+    expect(gateway.pods).toEqual({ namespace: 'ingress-gateway', labels: { 'app.kubernetes.io/name': 'edge-gateway', 'app.kubernetes.io/component': 'gateway' } });
+  });
+
+  it('lets the gateway reach only exposed ports', () => {
+    const generated = generateCase(nsmPlugin, exposedTopology);
+    const evaluator = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const allowed: string[] = [];
+    for (const service of generated.topology.services) {
+      for (const port of service.ports) {
+        const decision = evaluator.decide(evaluator.gateway!.source, service, port);
+        expect(decision.mtls).toBe(false);
+        if (decision.allowed) allowed.push(`${service.name}:${port.port}`);
+      }
+    }
+    expect(allowed).toEqual(['api:9000', 'web:8080']);
+    const web = generated.topology.services.find((service) => service.name === 'web')!;
+    expect(evaluator.decide(evaluator.gateway!.source, web, web.ports[1]!).reason).toBe('no server of the gateway\'s nginx configuration forwards to shop/web:9090');
+  });
+
+  it('fails the gateway hop only on mTLS', () => {
+    const result = verifyCase(nsmPlugin, generateCase(nsmPlugin, exposedTopology), {});
+    expect(result.checks.find((check) => check.name === 'gateway routes')).toMatchObject({ ok: true });
+    const gatewayProblems = result.mismatches.filter((pair) => pair.clientKind === 'gateway').flatMap((pair) => pair.problems);
+    // NOTE: verify requires mTLS on the hop from the gateway to an exposed port. The NSM gateway hop is plain HTTP on
+    // the cluster network, so verify names exactly those two hops, and nothing at the NetworkPolicy layer.
+    expect(gatewayProblems.map((problem) => problem.replace(/: .*$/, ''))).toEqual([
+      'gateway -> api:9000 is exposed, but the mesh does not require mTLS on it',
+      'gateway -> web:8080 is exposed, but the mesh does not require mTLS on it',
+    ]);
+  });
+
+  it('states the plain HTTP hop in the README', () => {
+    const readme = generateCase(nsmPlugin, exposedTopology).files.get('README.md')!.content;
+    expect(readme).toContain('**the hop from the gateway to a service is plain HTTP on the\n  cluster network');
+    expect(readme).toContain('limited by NetworkPolicy only, with no\n  mTLS**');
+    expect(readme).toContain('| `web.exposed.localhost` | `shop/web:8080` |');
+    expect(readme).toContain('| Gateway to an exposed service (cluster network) |');
+  });
+});
+
+describe('nsm egress to external dependencies', () => {
+  it('sets the egress summary only with externals', () => {
+    const render = () => '';
+    const withExternals = nsmPlugin.generate({ topology: generateCase(nsmPlugin, externalTopology).topology, options: {}, render });
+    expect(withExternals.egress?.summary).toContain('Nothing is enforced by host name');
+    expect(nsmPlugin.generate({ topology: generateCase(nsmPlugin, workshop).topology, options: {}, render }).egress).toBeUndefined();
+  });
+
+  it('allows each external exactly to its declared callers', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const evaluator = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const allowed: string[] = [];
+    for (const service of generated.topology.services) {
+      for (const external of generated.topology.externals) {
+        if (evaluator.decideExternal!(sourceOf(generated, service.name), external).allowed) allowed.push(`${service.name} -> ${external.name}`);
+      }
+    }
+    expect(allowed).toEqual(['checkout -> ledger', 'checkout -> payments', 'refunds -> payments']);
+  });
+
+  it('denies the stranger every external', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const evaluator = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const stranger = { service: 'verify-stranger', namespace: 'apps', serviceAccount: 'verify-stranger', labels: { 'app.kubernetes.io/name': 'verify-stranger' }, meshed: true };
+    for (const external of generated.topology.externals) expect(evaluator.decideExternal!(stranger, external).allowed).toBe(false);
+  });
+
+  it('names the addresses, not the host, in its reason', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const evaluator = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const ledger = generated.topology.externals.find((external) => external.name === 'ledger')!;
+    expect(evaluator.decideExternal!(sourceOf(generated, 'checkout'), ledger).reason).toBe(
+      'NetworkPolicy allows TCP 5432 to 198.51.100.0/24: apps/checkout-egress. Any host at those addresses is reachable, not only ledger.db.example, because Calico open source and NSM have no rule by host name',
+    );
+    expect(evaluator.decideExternal!(sourceOf(generated, 'refunds'), ledger).reason).toBe('NetworkPolicy denies TCP 5432 to 198.51.100.0/24: no egress rule of apps/default-deny, apps/allow-dns, apps/refunds-egress allows it');
+  });
+
+  it('passes verify on every external pair', () => {
+    const result = verifyCase(nsmPlugin, generateCase(nsmPlugin, externalTopology), {});
+    expect(result.mismatches.filter((pair) => pair.external)).toEqual([]);
+    expect(result.checks.filter((check) => check.name === 'external dependencies' && !check.ok)).toEqual([]);
+  });
+
+  it('states address-only enforcement in the README', () => {
+    const readme = generateCase(nsmPlugin, externalTopology).files.get('README.md')!.content;
+    expect(readme).toContain('**External dependencies: enforced by address and port, not by host name.**');
+    expect(readme).toContain('| `ledger` | `ledger.db.example:5432` (postgres) | `checkout` | `198.51.100.0/24` |');
+    expect(readme).toContain('| `payments` | `api.payments.example:443` (tls) | `checkout`, `refunds` | every public address (`0.0.0.0/0` except `10.0.0.0/8`,');
+    expect(readme).toContain('Nothing is enforced by host name');
+  });
+});
+
+describe('nsm verify on hand-broken gateway and egress', () => {
+  it('names a route to a service that is not exposed', () => {
+    const generated = generateCase(nsmPlugin, exposedTopology);
+    const config = gatewayConfigOf(generated);
+    const extraServer = [
+      '  server {',
+      '    listen 8080;',
+      '    server_name db.exposed.localhost;',
+      '    location / {',
+      '      proxy_pass http://db.data.svc.cluster.local:5432;',
+      '    }',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+    config.data['nginx.conf'] = config.data['nginx.conf']!.replace(/}\n$/, extraServer);
+    const result = verifyCase(nsmPlugin, generated, {});
+    expect(result.ok).toBe(false);
+    expect(result.checks.find((check) => check.name === 'gateway routes')?.detail).toContain(
+      'routes db.exposed.localhost to data/db:5432, which the topology does not expose',
+    );
+    const dbPair = result.mismatches.find((pair) => pair.clientKind === 'gateway' && pair.service === 'db')!;
+    expect(dbPair.problems.some((problem) => problem.startsWith('gateway -> db:5432 is not exposed, but the mesh allows the gateway'))).toBe(true);
+    // The core's ingress policy of db still keeps the gateway out, so NetworkPolicy reports no hole.
+    expect(dbPair.networkPolicy.allowed).toBe(false);
+  });
+
+  it('names a missing route to an exposed port', () => {
+    const generated = generateCase(nsmPlugin, exposedTopology);
+    const config = gatewayConfigOf(generated);
+    config.data['nginx.conf'] = config.data['nginx.conf']!.replace('server_name web.exposed.localhost;', 'server_name www.exposed.localhost;');
+    const detail = verifyCase(nsmPlugin, generated, {}).checks.find((check) => check.name === 'gateway routes')?.detail;
+    expect(detail).toContain('shop/web:8080 is exposed, but no gateway route sends web.exposed.localhost to it');
+  });
+
+  it('names egress from an undeclared caller', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const policy = find<{ egress?: unknown[]; policyTypes: string[] }>(generated, 'NetworkPolicy', 'apps', 'default-deny');
+    // A hand-added rule on catalog, which declares no external: TCP 443 to any public address.
+    generated.objects.push({
+      ...policy,
+      metadata: { ...policy.metadata, name: 'catalog-extra-egress' },
+      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'catalog' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
+    } as KubeObject);
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
+    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it'))).toBe(true);
+  });
+
+  it('names one opened address of a range', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const policy = find<Record<string, unknown>>(generated, 'NetworkPolicy', 'apps', 'refunds-egress');
+    // refunds may reach payments, not ledger: open one address of ledger's range to it.
+    (policy.spec.egress as unknown[]).push({ to: [{ ipBlock: { cidr: '198.51.100.77/32' } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+    const problems = problemsOf(generated);
+    expect(problems).toContain(
+      'refunds -> ledger (ledger.db.example:5432) is not declared, but the mesh allows it: NetworkPolicy allows TCP 5432 to 198.51.100.0/24 (only part of that range, starting at 198.51.100.77): apps/refunds-egress. Any host at those addresses is reachable, not only ledger.db.example, because Calico open source and NSM have no rule by host name',
+    );
   });
 });
