@@ -30,6 +30,7 @@ export function formatResult(result: VerifyResult, all: boolean): string {
   const lines: string[] = [];
   const { counts } = result;
   lines.push(`${result.topology} on ${result.mesh}: ${counts.pairs} client and port pairs checked, ${counts.declared} declared edges`);
+  // The counts below are of service clients and service ports; gateway and external pairs are in the checks.
   lines.push(`  NetworkPolicy allows ${counts.networkPolicyAllowed} service connections; the mesh allows ${counts.meshAllowed}`);
   for (const check of result.checks) lines.push(`  ${check.ok ? 'ok      ' : 'FAILED  '}${check.name}: ${check.detail}`);
 
@@ -47,7 +48,13 @@ export function formatResult(result: VerifyResult, all: boolean): string {
 }
 
 function formatPair(pair: PairResult): string {
-  const client = pair.clientKind === 'service' ? pair.client : `${pair.client} (${pair.clientKind})`;
+  let client = `${pair.client} (${pair.clientKind})`;
+  if (pair.clientKind === 'service') client = pair.client;
+  else if (pair.clientKind === 'gateway') client = 'ingress gateway';
   const yesNo = (value: boolean) => (value ? 'allow' : 'deny');
-  return `${client.padEnd(36)} ${`${pair.service}:${pair.port}`.padEnd(30)} ${(pair.declared ? 'yes' : 'no').padEnd(9)} ${yesNo(pair.networkPolicy.allowed).padEnd(7)} ${yesNo(pair.mesh.allowed).padEnd(7)} ${(pair.mesh.allowed ? (pair.mesh.mtls ? 'yes' : 'NO') : '-').padEnd(5)} ${pair.stoppedBy}`;
+  // mTLS is the mesh's between workloads: a dependency outside the cluster has no mesh identity.
+  let mtls = '-';
+  if (pair.mesh.allowed && !pair.external) mtls = pair.mesh.mtls ? 'yes' : 'NO';
+  const target = pair.external ? `${pair.service}:${pair.port} (external)` : `${pair.service}:${pair.port}`;
+  return `${client.padEnd(36)} ${target.padEnd(30)} ${(pair.declared ? 'yes' : 'no').padEnd(9)} ${yesNo(pair.networkPolicy.allowed).padEnd(7)} ${yesNo(pair.mesh.allowed).padEnd(7)} ${mtls.padEnd(5)} ${pair.stoppedBy}`;
 }
