@@ -3,6 +3,8 @@ import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { Service, ServicePort } from '../../src/topology/types.js';
 import { ROOT_NAMESPACE, TRUST_DOMAIN } from './versions.js';
+import { readGatewayAccounts, readGatewayModel } from './evaluate-gateway.js';
+import { createExternalDecider } from './evaluate-egress.js';
 
 type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
 
@@ -29,7 +31,9 @@ const UNEVALUATED_SOURCE_FIELDS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 
 
 /**
  * Evaluates Istio's PeerAuthentication and AuthorizationPolicy resources the way a sidecar does: the most
- * specific PeerAuthentication decides the mTLS mode, then DENY policies, then ALLOW policies.
+ * specific PeerAuthentication decides the mTLS mode, then DENY policies, then ALLOW policies. The ingress
+ * gateway's routes come from its Gateway API objects, and calls to external dependencies from ServiceEntries
+ * and Sidecars.
  * NOTE: `when` conditions and request principals (JWT) are not evaluated; a rule that uses them is reported
  * as a finding and never matches.
  */
@@ -42,6 +46,8 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
       .filter((object) => object.kind === 'Namespace' && object.metadata.labels?.['istio-injection'] === 'enabled')
       .map((object) => object.metadata.name),
   );
+  // The Envoy of a gateway that istiod deploys gets an Istio certificate without any injection.
+  const gatewayAccounts = readGatewayAccounts(context.objects);
 
   for (const peer of peerAuthentications) {
     if (peer.mode === 'PERMISSIVE' || peer.mode === 'DISABLE' || [...peer.portModes.values()].some((mode) => mode === 'PERMISSIVE' || mode === 'DISABLE')) {
@@ -107,8 +113,11 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
   const identityOf = (source: Source): Identity => {
     let identity = identities.get(source);
     if (identity) return identity;
-    const sourceWorkload = templates.get(source.service);
-    const meshed = source.meshed && (sourceWorkload ? sourceWorkload.injected : injectedNamespaces.has(source.namespace));
+    const service = context.topology.services.find((candidate) => candidate.name === source.service && candidate.namespace === source.namespace);
+    const sourceWorkload = service && templates.get(service.name);
+    const meshed =
+      source.meshed &&
+      (gatewayAccounts.has(`${source.namespace}/${source.serviceAccount}`) || (sourceWorkload ? sourceWorkload.injected : injectedNamespaces.has(source.namespace)));
     identity = {
       meshed,
       principal: meshed ? `${TRUST_DOMAIN}/ns/${source.namespace}/sa/${source.serviceAccount}` : undefined,
@@ -138,7 +147,9 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     return { allowed: false, mtls, reason: view.noMatchReason };
   };
 
-  return { decide, findings };
+  const gateway = readGatewayModel(context, findings);
+  const decideExternal = createExternalDecider(context.objects, findings, (source) => identityOf(source).meshed);
+  return { decide, findings, ...(gateway && { gateway }), decideExternal };
 }
 
 /** The client as Istio's authorization identifies it: a principal only when it has an Istio certificate. */

@@ -3,7 +3,20 @@ import type { ServicePort } from '../../src/topology/types.js';
 import { groupEdges, indexServices } from '../../src/k8s/network-policy.js';
 import { evaluateIstio } from './evaluate.js';
 import { buildAuthorizationPolicies, buildPeerAuthentications, buildPlumbingPolicies } from './resources.js';
-import { ISTIO_HELM_REPOSITORY, ISTIO_VERSION, ISTIOD_XDS_PORT, TRUST_DOMAIN } from './versions.js';
+import { buildGatewayAuthorizationPolicies, buildIngressManifests, INGRESS } from './ingress.js';
+import { buildEgressManifests, EGRESS } from './egress.js';
+import {
+  GATEWAY_API_CRDS_URL,
+  GATEWAY_API_VERSION,
+  INGRESS_DEPLOYMENT_NAME,
+  INGRESS_GATEWAY_NAME,
+  INGRESS_LISTENER_PORT,
+  INGRESS_NAMESPACE,
+  ISTIO_HELM_REPOSITORY,
+  ISTIO_VERSION,
+  ISTIOD_XDS_PORT,
+  TRUST_DOMAIN,
+} from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
 import readmeTemplate from './templates/README.md.hbs';
@@ -30,6 +43,12 @@ function generateIstio(context: GenerateContext): MeshGeneration {
     const callee = services.get(edges[0]!.to)!;
     return { line: `${caller.namespace} ${caller.name} ${callee.namespace} ${callee.name}` };
   });
+  // The gateway's hop to each exposed service is an edge too: its ServiceAccount is the caller.
+  const exposed = [...new Set(topology.exposures.map((exposure) => `${exposure.namespace} ${exposure.service}`))];
+  pairs.push(...exposed.map((callee) => ({ line: `${INGRESS_NAMESPACE} ${INGRESS_DEPLOYMENT_NAME} ${callee}` })));
+  const ingressManifests = buildIngressManifests(topology);
+  const egressManifests = buildEgressManifests(topology);
+  const gateway = ingressManifests.length > 0 ? { namespace: INGRESS_NAMESPACE, name: INGRESS_GATEWAY_NAME, deployment: INGRESS_DEPLOYMENT_NAME, port: INGRESS_LISTENER_PORT } : undefined;
 
   return {
     cni: 'calico',
@@ -39,9 +58,15 @@ function generateIstio(context: GenerateContext): MeshGeneration {
     networkPolicies: buildPlumbingPolicies(topology),
     manifests: [
       { name: 'peer-authentication.yaml', documents: buildPeerAuthentications(topology) },
-      { name: 'authorization.yaml', documents: buildAuthorizationPolicies(topology) },
+      { name: 'authorization.yaml', documents: [...buildAuthorizationPolicies(topology), ...buildGatewayAuthorizationPolicies(topology)] },
+      ...(ingressManifests.length > 0 ? [{ name: 'ingress-gateway.yaml', documents: ingressManifests }] : []),
+      ...(egressManifests.length > 0 ? [{ name: 'egress.yaml', documents: egressManifests }] : []),
     ],
-    installScript: render(installTemplate, { version: ISTIO_VERSION, repository: ISTIO_HELM_REPOSITORY }),
+    installScript: render(installTemplate, {
+      version: ISTIO_VERSION,
+      repository: ISTIO_HELM_REPOSITORY,
+      gatewayApi: gateway && { version: GATEWAY_API_VERSION, url: GATEWAY_API_CRDS_URL },
+    }),
     tools: [
       {
         name: 'istioctl',
@@ -56,11 +81,16 @@ function generateIstio(context: GenerateContext): MeshGeneration {
       unmeshedClient: { annotations: {}, labels: { 'sidecar.istio.io/inject': 'false' } },
       evidenceScript: render(evidenceTemplate, { pairs, trustDomain: TRUST_DOMAIN }),
     },
-    readme: render(readmeTemplate, { version: ISTIO_VERSION, xdsPort: ISTIOD_XDS_PORT }),
+    readme: render(readmeTemplate, { version: ISTIO_VERSION, xdsPort: ISTIOD_XDS_PORT, gateway, externals: topology.externals.length > 0 }),
+    ...(topology.exposures.length > 0 && { ingress: INGRESS }),
+    ...(topology.externals.length > 0 && { egress: EGRESS }),
   };
 }
 
-/** The Istio plugin: sidecar mode with the Istio CNI, STRICT mTLS, and one ALLOW policy per edge. */
+/**
+ * The Istio plugin: sidecar mode with the Istio CNI, STRICT mTLS, one ALLOW policy per edge, a Gateway API
+ * ingress gateway, and ServiceEntries with Sidecars for external dependencies.
+ */
 export const istioPlugin: MeshPlugin = {
   apiVersion: PLUGIN_API_VERSION,
   id: 'istio',
