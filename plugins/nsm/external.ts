@@ -24,16 +24,16 @@ const PUBLIC_IPV6 = '2000::/3';
  * NSM v1.18.0 has no egress resource and carries no application traffic to hosts outside the cluster. Calico
  * open source v3.32 matches destinations by address only: its EntityRule has nets, selectors, ports, service
  * accounts and services, and its NetworkSet has only nets (tigera/docs calico_versioned_docs/version-3.32,
- * reference/resources/networkpolicy.mdx and networkset.mdx). Domain names in policy are a Calico Enterprise and
- * Calico Cloud feature (docs.tigera.io "DNS policy"). So this evaluator answers, from the NetworkPolicies in the
- * manifests, whether a pod with the source's labels may open TCP connections to the external's port at any
- * address the external may have: its `addresses`, or without them any public address.
+ * _includes/content/_entityrule.mdx and reference/resources/networkset.mdx). Domain names in policy are a
+ * Calico Enterprise and Calico Cloud feature (docs.tigera.io "DNS policy"). So this evaluator decides, from the
+ * NetworkPolicies in the manifests, whether a pod with the source's labels may open TCP connections to the
+ * external's port at any address the external may have: its `addresses`, or without them any public address.
  */
 export class ExternalEgressEvaluator {
   private readonly evaluator: ReturnType<typeof createNetworkPolicyEvaluator>;
   /** Every start and end of an ipBlock range in the policies, by family: the points where a decision can change. */
   private readonly boundaries: Map<4 | 6, bigint[]>;
-  /** The name of the pod model used for each namespace and label set, so the evaluator's cache never sees two pods under one name. */
+  /** The pod model name of each namespace and label set, because the evaluator rejects two different pods with one name. */
   private readonly podNames = new Map<string, string>();
 
   constructor(objects: KubeObject[], topology: Topology) {
@@ -119,7 +119,7 @@ function rangeOf(block: CidrBlock): AddressRange {
   return { family: block.family, first, last: first + (1n << block.hostBits) - 1n };
 }
 
-/** Removes `holes` from `ranges`; holes are CIDR ranges, so each lies inside a range or outside it. */
+/** Removes every address of `holes` from `ranges`. */
 function subtract(ranges: AddressRange[], holes: AddressRange[]): AddressRange[] {
   let result = ranges;
   for (const hole of holes) {
@@ -153,17 +153,32 @@ function collectBoundaries(policies: NetworkPolicyObject[]): Map<4 | 6, bigint[]
       }
     }
   }
-  return new Map([...points].map(([family, set]) => [family, [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))]));
+  const sorted = new Map<4 | 6, bigint[]>();
+  for (const [family, set] of points) sorted.set(family, [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  return sorted;
 }
 
 function formatAddress(family: 4 | 6, value: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => ((value >> shift) & 0xffn).toString()).join('.');
   const groups: string[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
-  return groups.join(':');
+
+  // RFC 5952: the longest run of two or more zero groups, the first of equal runs, becomes "::".
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let start = 0; start < groups.length; start++) {
+    let length = 0;
+    while (groups[start + length] === '0') length++;
+    if (length > bestLength) {
+      bestStart = start;
+      bestLength = length;
+    }
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
 }
 
-/** The namespaces of the manifests with their labels, and the topology's own, as NetworkPolicy selects them. */
+/** Lists the namespaces of the manifests and of the topology with their labels, as NetworkPolicy selects them. */
 function readNamespaces(objects: KubeObject[], topology: Topology): NamespaceModel[] {
   const declared = new Map(objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.labels ?? {}]));
   const names = new Set([...topology.namespaces, ...declared.keys()]);

@@ -478,6 +478,28 @@ describe('nsm verify on hand-broken gateway and egress', () => {
     expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it'))).toBe(true);
   });
 
+  it('names an IPv6 rule from an undeclared caller', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const policy = find<Record<string, unknown>>(generated, 'NetworkPolicy', 'apps', 'default-deny');
+    generated.objects.push({
+      ...policy,
+      metadata: { ...policy.metadata, name: 'catalog-ipv6-egress' },
+      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'catalog' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
+    } as KubeObject);
+    const problems = problemsOf(generated);
+    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
+    expect(problems.some((problem) => problem.includes('(only part of that range, starting at 2000::): apps/catalog-ipv6-egress'))).toBe(true);
+  });
+
+  it('ignores a rule outside the external addresses', () => {
+    const generated = generateCase(nsmPlugin, externalTopology);
+    const policy = find<Record<string, unknown>>(generated, 'NetworkPolicy', 'apps', 'refunds-egress');
+    (policy.spec.egress as unknown[]).push({ to: [{ ipBlock: { cidr: '198.51.101.0/24' } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+    const evaluator = nsmPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const ledger = generated.topology.externals.find((external) => external.name === 'ledger')!;
+    expect(evaluator.decideExternal!(sourceOf(generated, 'refunds'), ledger).allowed).toBe(false);
+  });
+
   it('names one opened address of a range', () => {
     const generated = generateCase(nsmPlugin, externalTopology);
     const policy = find<Record<string, unknown>>(generated, 'NetworkPolicy', 'apps', 'refunds-egress');
