@@ -1,7 +1,9 @@
-import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import { EDGE_GATEWAY_NAME, EDGE_GATEWAY_NAMESPACE, edgeGatewayPodSelector, readEdgeGatewayRoutes } from '../../src/k8s/edge-gateway.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { Service, ServicePort } from '../../src/topology/types.js';
+import { decideEgress, readEgress } from './evaluate-egress.js';
 import { DEFAULT_POLICY_ANNOTATION, INJECT_ANNOTATION } from './resources.js';
 import { CONTROL_PLANE_NAMESPACE, TRUST_DOMAIN, identityOf } from './versions.js';
 
@@ -66,6 +68,8 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   for (const service of context.topology.services) {
     workloads.set(service.name, readWorkload(context.objects, service, namespaceAnnotations.get(service.namespace) ?? {}));
   }
+  const gateway = context.topology.exposures.length > 0 ? readGateway(context.objects, findings) : undefined;
+  if (gateway) workloads.set(gatewayKey, gateway.workload);
   checkDefaultPolicies(context, workloads, findings);
 
   const servers = context.objects.filter(isPolicyKind('Server')).map((object) => readServer(object, findings));
@@ -104,7 +108,59 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     return decideDefault(server.accessPolicy, meshed, `no AuthorizationPolicy on ${server.id} matches ${identity ?? 'a client without a Linkerd identity'} (policies: ${names}), so its accessPolicy applies`);
   };
 
-  return { decide, findings };
+  const egress = context.topology.externals.length > 0 ? readEgress(context.objects, findings) : undefined;
+  const decideExternal = egress
+    ? (source: Source, external: Parameters<NonNullable<MeshEvaluator['decideExternal']>>[1]) => decideEgress(egress, source, external, isClientMeshed(source, workloads, namespaceAnnotations))
+    : undefined;
+
+  return { decide, findings, ...(gateway && { gateway: gateway.model }), ...(decideExternal && { decideExternal }) };
+}
+
+/** The key of the edge gateway among the workloads: not a valid service name, so it cannot collide with one. */
+const gatewayKey = `${EDGE_GATEWAY_NAMESPACE}/${EDGE_GATEWAY_NAME}`;
+
+/**
+ * Reads the edge gateway: its Deployment's pod template says whether Linkerd injects it, its ServiceAccount is its
+ * identity, and its routes come from the nginx.conf of its ConfigMap.
+ */
+function readGateway(objects: KubeObject[], findings: Finding[]): { workload: Workload; model: GatewayModel } {
+  const deployment = objects.find((object) => object.kind === 'Deployment' && object.metadata.namespace === EDGE_GATEWAY_NAMESPACE && object.metadata.name === EDGE_GATEWAY_NAME);
+  const template = (deployment?.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: { serviceAccountName?: string } } } | undefined)?.template;
+  const annotations = template?.metadata?.annotations ?? {};
+  const injection = annotations[INJECT_ANNOTATION];
+  const injected = injection === 'enabled' || injection === 'ingress';
+  const subject = `Deployment ${EDGE_GATEWAY_NAMESPACE}/${EDGE_GATEWAY_NAME}`;
+  if (!deployment) findings.push({ subject, message: 'the edge gateway is missing, so no exposed port is reachable' });
+  else if (!injected) findings.push({ subject, message: `the gateway has no Linkerd proxy (${INJECT_ANNOTATION} is not enabled), so its connections carry no identity` });
+
+  const { routes, findings: routeFindings } = readEdgeGatewayRoutes(objects);
+  findings.push(...routeFindings);
+  const labels = template?.metadata?.labels ?? edgeGatewayPodSelector();
+  const serviceAccount = template?.spec?.serviceAccountName ?? 'default';
+  return {
+    workload: {
+      labels,
+      injected,
+      defaultPolicy: { value: CLUSTER_DEFAULT_POLICY, by: 'the cluster default inbound policy' },
+      containerPorts: [],
+      skipInbound: new Set(),
+      skipOutbound: parsePorts(annotations[SKIP_OUTBOUND_ANNOTATION]),
+    },
+    model: {
+      source: { service: gatewayKey, namespace: EDGE_GATEWAY_NAMESPACE, serviceAccount, labels, meshed: injected },
+      pods: { namespace: EDGE_GATEWAY_NAMESPACE, labels: edgeGatewayPodSelector() },
+      routes,
+    },
+  };
+}
+
+/** Decides whether a client has a Linkerd proxy at all, for egress, where no port of the client is skipped. */
+function isClientMeshed(source: Source, workloads: Map<string, Workload>, namespaceAnnotations: Map<string, Record<string, string>>): boolean {
+  if (!source.meshed) return false;
+  const workload = workloads.get(source.service);
+  if (workload) return workload.injected;
+  const injection = namespaceAnnotations.get(source.namespace)?.[INJECT_ANNOTATION];
+  return injection === 'enabled' || injection === 'ingress';
 }
 
 /** Applies a default policy, or a Server's accessPolicy, which take the same values. */

@@ -1,5 +1,6 @@
 import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type MeshPlugin } from '../../src/plugin/api.js';
 import { indexServices } from '../../src/k8s/network-policy.js';
+import { buildEgress, buildGatewayAuthorizations, buildGatewayProxyPolicies, buildLinkerdGateway } from './edge.js';
 import { evaluateLinkerd } from './evaluate.js';
 import {
   INJECT_ANNOTATION,
@@ -29,6 +30,12 @@ import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
 import readmeTemplate from './templates/README.md.hbs';
 
+/** The README summary of egress enforcement: by host name per namespace in Linkerd, per caller only by NetworkPolicy. */
+const EGRESS_SUMMARY =
+  'Linkerd allows each external host by name (HTTP Host header, TLS SNI) or, for other TCP protocols, by port and address, ' +
+  'but only per namespace: its EgressNetwork and routes cannot name a client workload. Which caller may connect is enforced ' +
+  'only by NetworkPolicy, by address and port.';
+
 /** The folder of the generated trust anchor and issuer, relative to the repository root. */
 const CERTS_DIRECTORY = 'certs';
 
@@ -44,6 +51,11 @@ function generateLinkerd(context: GenerateContext): MeshGeneration {
     const fields = [callee.namespace, workload, serverNameOf(callee, edge.port), authorizationNameOf(callee, edge.port, caller), identityOf(caller.namespace, caller.name)];
     return { line: [...fields, `${caller.name}>${callee.name}:${edge.port.port}`].join(' ') };
   });
+  const gateway = topology.exposures.length > 0 ? buildLinkerdGateway(topology) : undefined;
+  const egress = buildEgress(topology);
+  // TLSRoute and TCPRoute at v1alpha2 are served only by the experimental channel of Gateway API v1.5.1.
+  const experimental = egress.some((object) => object.kind === 'TLSRoute' || object.kind === 'TCPRoute');
+  const gatewayApiChannel = experimental ? 'experimental' : 'standard';
   const ports = { inboundPort: PROXY_PORTS.inbound, adminPort: PROXY_PORTS.admin, identityPort: IDENTITY_PORT, destinationPort: DESTINATION_PORT, policyPort: POLICY_PORT };
 
   return {
@@ -52,16 +64,19 @@ function generateLinkerd(context: GenerateContext): MeshGeneration {
     namespaceAnnotations: { ...NAMESPACE_ANNOTATIONS },
     podSecurity: 'restricted',
     appProtocol: appProtocolOf,
-    networkPolicies: buildPlumbingPolicies(topology),
+    networkPolicies: [...buildPlumbingPolicies(topology), ...buildGatewayProxyPolicies(topology)],
     manifests: [
       { name: 'servers.yaml', documents: buildServers(topology) },
-      { name: 'authorization.yaml', documents: buildAuthorizations(topology) },
+      { name: 'authorization.yaml', documents: [...buildAuthorizations(topology), ...buildGatewayAuthorizations(topology)] },
+      ...(gateway ? [{ name: 'ingress-gateway.yaml', documents: gateway.objects }] : []),
+      ...(egress.length > 0 ? [{ name: 'egress.yaml', documents: egress }] : []),
     ],
     installScript: render(installTemplate, {
       version: LINKERD_VERSION,
       chartVersion: LINKERD_CHART_VERSION,
       repository: LINKERD_HELM_REPOSITORY,
-      gatewayApiUrl: `https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml`,
+      gatewayApiUrl: `https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/${gatewayApiChannel}-install.yaml`,
+      experimental,
       namespace: CONTROL_PLANE_NAMESPACE,
       cniNamespace: CNI_NAMESPACE,
       certsDirectory: CERTS_DIRECTORY,
@@ -82,7 +97,17 @@ function generateLinkerd(context: GenerateContext): MeshGeneration {
       unmeshedClient: { annotations: { [INJECT_ANNOTATION]: 'disabled' }, labels: {} },
       evidenceScript: render(evidenceTemplate, { namespaces: topology.namespaces, edges }),
     },
-    readme: render(readmeTemplate, { version: LINKERD_VERSION, chartVersion: LINKERD_CHART_VERSION, certsDirectory: CERTS_DIRECTORY, ...ports }),
+    readme: render(readmeTemplate, {
+      version: LINKERD_VERSION,
+      chartVersion: LINKERD_CHART_VERSION,
+      certsDirectory: CERTS_DIRECTORY,
+      ...ports,
+      exposures: topology.exposures.length > 0,
+      externals: topology.externals.length > 0,
+      experimental,
+    }),
+    ...(gateway && { ingress: { pods: gateway.pods, entry: gateway.entry } }),
+    ...(topology.externals.length > 0 && { egress: { summary: EGRESS_SUMMARY } }),
     gitignore: [`${CERTS_DIRECTORY}/`],
   };
 }

@@ -1,5 +1,8 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeConformance } from '../../src/conformance/index.js';
 import { checkExactEdges, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
 import { SchemaValidator } from '../../src/conformance/schemas.js';
@@ -9,7 +12,14 @@ import { findPreset } from '../../src/topology/presets.js';
 import { TOPOLOGY_API_VERSION } from '../../src/topology/validate.js';
 import { linkerdPlugin } from './index.js';
 
-const crdSchemas = fileURLToPath(new URL('../../test/crds', import.meta.url));
+/**
+ * Schemas of test/crds plus TLSRoute and TCPRoute at v1alpha2, the versions Linkerd reads, which test/crds lacks
+ * (plugins/linkerd/crds/SOURCES.json).
+ */
+const crdSchemas = mkdtempSync(join(tmpdir(), 'linkerd-crds-'));
+cpSync(fileURLToPath(new URL('../../test/crds', import.meta.url)), crdSchemas, { recursive: true });
+cpSync(fileURLToPath(new URL('./crds', import.meta.url)), crdSchemas, { recursive: true });
+afterAll(() => rmSync(crdSchemas, { recursive: true, force: true }));
 
 describeConformance(linkerdPlugin, { crdSchemas });
 

@@ -1,0 +1,248 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkExactEdges, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
+import { SchemaValidator } from '../../src/conformance/schemas.js';
+import { runCommand, shellcheckTree, withTreeOnDisk } from '../../src/conformance/tools.js';
+import type { KubeObject } from '../../src/k8s/object.js';
+import { TOPOLOGY_API_VERSION } from '../../src/topology/validate.js';
+import { linkerdPlugin } from './index.js';
+
+/**
+ * Schemas of test/crds plus the two this plugin needs beyond them: TLSRoute and TCPRoute at v1alpha2, from the
+ * experimental channel of Gateway API v1.5.1 (plugins/linkerd/crds/SOURCES.json).
+ */
+const crdSchemas = mkdtempSync(join(tmpdir(), 'linkerd-crds-'));
+cpSync(fileURLToPath(new URL('../../test/crds', import.meta.url)), crdSchemas, { recursive: true });
+cpSync(fileURLToPath(new URL('./crds', import.meta.url)), crdSchemas, { recursive: true });
+afterAll(() => rmSync(crdSchemas, { recursive: true, force: true }));
+
+const image = 'docker.io/library/nginx:1.29';
+
+/**
+ * Every caller of an external is alone in its namespace, so Linkerd's per-namespace egress rules name exactly the
+ * declared callers. The stranger runs in `web`, whose services call nothing outside.
+ */
+const separated = {
+  apiVersion: TOPOLOGY_API_VERSION,
+  kind: 'Topology',
+  metadata: { name: 'shop' },
+  spec: {
+    namespace: 'web',
+    services: [
+      { name: 'frontend', image, ports: [{ port: 8080, protocol: 'http' }], expose: true, calls: ['api'] },
+      {
+        name: 'api',
+        namespace: 'backend',
+        image,
+        ports: [
+          { port: 9090, protocol: 'grpc' },
+          { port: 9091, protocol: 'http' },
+        ],
+        expose: [9090],
+        calls: ['ledger'],
+      },
+      { name: 'ledger', namespace: 'payments', image, ports: [{ port: 8081, protocol: 'http' }], calls: ['bank', 'rates', 'warehouse', 'cache'] },
+      { name: 'bank', external: { host: 'api.bank.example', port: 443, protocol: 'tls' } },
+      { name: 'rates', external: { host: 'rates.example', port: 80, protocol: 'http' } },
+      { name: 'warehouse', external: { host: 'db.warehouse.example', port: 5432, protocol: 'postgres', addresses: ['203.0.113.0/24'] } },
+      { name: 'cache', external: { host: 'cache.example', port: 6379, protocol: 'redis' } },
+    ],
+  },
+};
+
+/** A caller and a non-caller of an external in one namespace: the case Linkerd cannot tell apart. */
+const shared = {
+  apiVersion: TOPOLOGY_API_VERSION,
+  kind: 'Topology',
+  metadata: { name: 'desk' },
+  spec: {
+    namespace: 'apps',
+    services: [
+      { name: 'web', image, ports: [{ port: 8080, protocol: 'http' }], expose: true, calls: ['payments'] },
+      { name: 'payments', image, ports: [{ port: 8081, protocol: 'http' }], calls: ['psp'] },
+      { name: 'psp', external: { host: 'api.psp.example', port: 443, protocol: 'tls' } },
+    ],
+  },
+};
+
+function find(generated: GeneratedCase, kind: string, namespace: string, name: string): KubeObject & { spec: Record<string, unknown> } {
+  const object = generated.objects.find((candidate) => candidate.kind === kind && candidate.metadata.namespace === namespace && candidate.metadata.name === name);
+  if (!object) throw new Error(`${kind} ${namespace}/${name} is not in the generated manifests`);
+  return object as KubeObject & { spec: Record<string, unknown> };
+}
+
+function evaluatorOf(generated: GeneratedCase) {
+  return linkerdPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+}
+
+function withConfig(generated: GeneratedCase, change: (config: string) => string): void {
+  const configMap = find(generated, 'ConfigMap', 'ingress-gateway', 'edge-gateway') as unknown as { data: Record<string, string> };
+  configMap.data['nginx.conf'] = change(configMap.data['nginx.conf']!);
+}
+
+describe('linkerd edge: generated output', () => {
+  it('passes verify with the gateway and the externals', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    expect(checkExactEdges(verifyCase(linkerdPlugin, generated))).toEqual([]);
+  });
+
+  it('reads gateway routes equal to the exposures', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const gateway = evaluatorOf(generated).gateway!;
+    expect(gateway.routes.map(({ hostname, service, namespace, port }) => `${hostname}>${namespace}/${service}:${port}`)).toEqual([
+      'api.shop.localhost>backend/api:9090',
+      'frontend.shop.localhost>web/frontend:8080',
+    ]);
+    expect(gateway.source).toMatchObject({ namespace: 'ingress-gateway', serviceAccount: 'edge-gateway', meshed: true });
+    expect(gateway.pods).toEqual({ namespace: 'ingress-gateway', labels: { 'app.kubernetes.io/name': 'edge-gateway', 'app.kubernetes.io/component': 'gateway' } });
+  });
+
+  it('lets the gateway reach exactly the exposed ports over mTLS', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const evaluator = evaluatorOf(generated);
+    const allowed: string[] = [];
+    for (const service of generated.topology.services) {
+      for (const port of service.ports) {
+        const decision = evaluator.decide(evaluator.gateway!.source, service, port);
+        if (!decision.allowed) continue;
+        allowed.push(`${service.name}:${port.port}`);
+        expect(decision.mtls, decision.reason).toBe(true);
+      }
+    }
+    expect(allowed).toEqual(['api:9090', 'frontend:8080']);
+  });
+
+  it('allows each external exactly for its declared caller', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const evaluator = evaluatorOf(generated);
+    const clients = [
+      ...generated.topology.services.map((service) => ({ service: service.name, namespace: service.namespace, serviceAccount: service.name, labels: {}, meshed: true })),
+      { service: 'verify-stranger', namespace: 'web', serviceAccount: 'verify-stranger', labels: {}, meshed: true },
+    ];
+    const allowed = clients.flatMap((client) => generated.topology.externals.filter((external) => evaluator.decideExternal!(client, external).allowed).map((external) => `${client.service}>${external.name}`));
+    expect(allowed.sort()).toEqual(['ledger>bank', 'ledger>cache', 'ledger>rates', 'ledger>warehouse']);
+    const bank = generated.topology.externals.find((external) => external.name === 'bank')!;
+    expect(evaluator.decideExternal!(clients.find((client) => client.service === 'ledger')!, bank).reason).toBe(
+      'TLSRoute payments/external-bank allows host api.bank.example on port 443 through EgressNetwork payments/outside-cluster, for every client in namespace payments',
+    );
+  });
+
+  it('emits routes by protocol, and a network of its own for addresses', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const egress = generated.objects.filter((object) => ['EgressNetwork', 'HTTPRoute', 'TLSRoute', 'TCPRoute'].includes(object.kind));
+    expect(egress.map((object) => `${object.apiVersion} ${object.kind} ${object.metadata.namespace}/${object.metadata.name}`)).toEqual([
+      'policy.linkerd.io/v1alpha1 EgressNetwork backend/outside-cluster',
+      'policy.linkerd.io/v1alpha1 EgressNetwork payments/outside-cluster',
+      'gateway.networking.k8s.io/v1alpha2 TLSRoute payments/external-bank',
+      'gateway.networking.k8s.io/v1alpha2 TCPRoute payments/external-cache',
+      'gateway.networking.k8s.io/v1 HTTPRoute payments/external-rates',
+      'policy.linkerd.io/v1alpha1 EgressNetwork payments/external-warehouse',
+      'gateway.networking.k8s.io/v1alpha2 TCPRoute payments/external-warehouse',
+      'policy.linkerd.io/v1alpha1 EgressNetwork web/outside-cluster',
+    ]);
+    expect(find(generated, 'EgressNetwork', 'payments', 'external-warehouse').spec).toEqual({ networks: [{ cidr: '203.0.113.0/24' }], trafficPolicy: 'Deny' });
+    expect(find(generated, 'TLSRoute', 'payments', 'external-bank').spec.hostnames).toEqual(['api.bank.example']);
+    expect(find(generated, 'HTTPRoute', 'payments', 'external-rates').spec.hostnames).toEqual(['rates.example']);
+  });
+
+  it('validates every custom resource against its schema', () => {
+    const schemas = new SchemaValidator(crdSchemas);
+    const generated = generateCase(linkerdPlugin, separated);
+    const custom = generated.objects.filter((object) => object.apiVersion.includes('.'));
+    expect(custom.flatMap((object) => schemas.validate(object))).toEqual([]);
+    expect(generated.objects.filter((object) => object.metadata.namespace === 'ingress-gateway').flatMap((object) => schemas.validate(object))).toEqual([]);
+  });
+
+  it('authorizes the gateway identity only on exposed Servers', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const policies = generated.objects.filter((object) => object.kind === 'AuthorizationPolicy' && object.metadata.name.endsWith('-via-edge-gateway'));
+    expect(policies.map((object) => `${object.metadata.namespace}/${(object.spec as { targetRef: { name: string } }).targetRef.name}`)).toEqual(['backend/api-grpc-9090', 'web/frontend-http-8080']);
+    expect(find(generated, 'MeshTLSAuthentication', 'backend', 'api-grpc-9090-via-edge-gateway').spec.identityRefs).toEqual([{ kind: 'ServiceAccount', name: 'edge-gateway', namespace: 'ingress-gateway' }]);
+  });
+
+  it('installs the experimental Gateway API only for TLS and TCP routes', () => {
+    const experimental = generateCase(linkerdPlugin, separated).files.get('scripts/install-mesh.sh')!.content;
+    expect(experimental).toContain('releases/download/v1.5.1/experimental-install.yaml');
+    const onlyHttp = structuredClone(separated);
+    onlyHttp.spec.services[2]!.calls = ['rates'];
+    onlyHttp.spec.services = onlyHttp.spec.services.filter((service) => !['bank', 'warehouse', 'cache'].includes(service.name));
+    expect(generateCase(linkerdPlugin, onlyHttp).files.get('scripts/install-mesh.sh')!.content).toContain('releases/download/v1.5.1/standard-install.yaml');
+  });
+
+  it('rejects two protocols on one port of a namespace', () => {
+    const clash = structuredClone(separated);
+    clash.spec.services.push({ name: 'feed', external: { host: 'feed.example', port: 443, protocol: 'http' } });
+    clash.spec.services[2]!.calls = ['bank', 'feed'];
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(/externals bank and feed share port 443 but need a TLSRoute and a HTTPRoute/);
+  });
+
+  it('passes shellcheck and make -n', () => {
+    const { files } = generateCase(linkerdPlugin, separated);
+    withTreeOnDisk(files, (directory) => {
+      expect(shellcheckTree(files, directory).output).toBe('');
+      const make = runCommand('make', ['-n', 'up', 'verify'], directory);
+      expect(make.ok, make.output).toBe(true);
+    });
+  });
+
+  it('states the namespace scope in the README', () => {
+    const readme = generateCase(linkerdPlugin, separated).files.get('README.md')!.content;
+    expect(readme).toContain('Linkerd has no egress authorization by client identity');
+    expect(readme).toContain('edge-gateway.ingress-gateway.serviceaccount.identity.linkerd.cluster.local');
+  });
+});
+
+describe('linkerd edge: limits', () => {
+  it('lets a non-caller in the caller namespace through Linkerd', () => {
+    const generated = generateCase(linkerdPlugin, shared);
+    const evaluator = evaluatorOf(generated);
+    const psp = generated.topology.externals[0]!;
+    const web = { service: 'web', namespace: 'apps', serviceAccount: 'web', labels: {}, meshed: true };
+    expect(evaluator.decideExternal!(web, psp)).toMatchObject({ allowed: true, reason: expect.stringContaining('for every client in namespace apps') });
+    // verify reports the namespace-wide allow, while NetworkPolicy still stops the non-caller.
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContainEqual(expect.stringMatching(/^web -> psp \(api\.psp\.example:443\) is not declared, but the mesh allows it/));
+    expect(problems.filter((problem) => problem.includes('NetworkPolicy'))).toEqual([]);
+  });
+});
+
+describe('linkerd edge: hand-broken output', () => {
+  it('names a gateway route to a port that is not exposed', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    withConfig(generated, (config) =>
+      config.replace(/\n}\n$/, '\n  server {\n    listen 8080;\n    server_name admin.shop.localhost;\n    location / { proxy_pass http://api.backend.svc.cluster.local:9091; }\n  }\n}\n'),
+    );
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems.join('\n')).toMatch(/admin\.shop\.localhost/);
+    expect(problems.join('\n')).toMatch(/9091/);
+  });
+
+  it('names an egress route added for an undeclared caller', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    const route = structuredClone(find(generated, 'TLSRoute', 'payments', 'external-bank'));
+    route.metadata.namespace = 'web';
+    (route.spec.parentRefs as { namespace: string }[])[0]!.namespace = 'web';
+    generated.objects.push(route);
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContainEqual(expect.stringMatching(/^frontend -> bank \(api\.bank\.example:443\) is not declared, but the mesh allows it: TLSRoute web\/external-bank/));
+    expect(problems).toContainEqual(expect.stringMatching(/^verify-stranger \(stranger\) -> bank .* is not declared, but the mesh allows it/));
+  });
+
+  it('names an authorization that admits the gateway to a port that is not exposed', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    find(generated, 'AuthorizationPolicy', 'backend', 'api-grpc-9090-via-edge-gateway').spec.targetRef = { group: 'policy.linkerd.io', kind: 'Server', name: 'api-http-9091' };
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContainEqual(expect.stringMatching(/^gateway -> api:9091 is not exposed, but the mesh allows the gateway/));
+    expect(problems).toContainEqual(expect.stringMatching(/^gateway -> api:9090 is exposed, but/));
+  });
+
+  it('names an EgressNetwork that allows every host', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    find(generated, 'EgressNetwork', 'web', 'outside-cluster').spec.trafficPolicy = 'Allow';
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContain('EgressNetwork web/outside-cluster: trafficPolicy "Allow" lets every host through: set it to Deny and allow hosts with routes');
+  });
+});
