@@ -79,7 +79,7 @@ function generateNsm(context: GenerateContext): MeshGeneration {
       interfaces: callees.map((callee) => `\`${interfaceVariableOf(callee)}=${callee.interfaceName}\``),
       calicoVersion: CORE_VERSIONS.calico,
       gatewayNamespace: EDGE_GATEWAY_NAMESPACE,
-      exposures: topology.exposures.map((exposure) => ({ hostname: exposure.hostname, service: exposure.service, namespace: exposure.namespace, port: exposure.port.port, targetPort: exposure.port.targetPort })),
+      exposures: topology.exposures.map((exposure) => ({ hostname: exposure.hostname, service: exposure.service, namespace: exposure.namespace, port: exposure.port.port })),
       nonPublic: NON_PUBLIC_IPV4,
       externals: topology.externals.map((external) => ({
         ...external,
