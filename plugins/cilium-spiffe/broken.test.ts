@@ -152,7 +152,7 @@ describe('cilium-spiffe verify on hand-broken output', () => {
 
   it('names a rule that the evaluator cannot read', () => {
     const generated = generate('workshop');
-    policy(generated, 'production', 'hero').spec.egress!.push({ toFQDNs: [{ matchName: 'example.com' }] } as CiliumRule);
-    expect(problemsOf(generated)).toContain('CiliumNetworkPolicy production/hero egress[1]: uses toFQDNs, which verify does not evaluate; the rule is treated as matching nothing');
+    policy(generated, 'production', 'hero').spec.egress!.push({ toServices: [{ k8sService: { serviceName: 'lil-deebee', namespace: 'data' } }] } as CiliumRule);
+    expect(problemsOf(generated)).toContain('CiliumNetworkPolicy production/hero egress[1]: uses toServices, which verify does not evaluate; the rule is treated as matching nothing');
   });
 });

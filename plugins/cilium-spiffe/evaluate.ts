@@ -1,17 +1,35 @@
 import { parse } from 'yaml';
-import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { podTemplateOf } from '../../src/verify/objects.js';
-import type { Service, ServicePort, Topology } from '../../src/topology/types.js';
-import { decideDirection, readCiliumPolicies, type CiliumPolicy, type CiliumRule } from './policies.js';
-import { endpointOf, peerSelectorMatches, type Endpoint } from './selectors.js';
-import { HELM_VALUES_CONFIG_MAP, SPIRE_NAMESPACE } from './versions.js';
+import type { ExternalService, Service, ServicePort, Topology } from '../../src/topology/types.js';
+import { checkExternalRules, decideExternalEgress } from './external.js';
+import { readGatewayRoutes } from './gateway.js';
+import { decideDirection, readCiliumPolicies, RESERVED_INGRESS_LABEL, type CiliumPolicy, type CiliumRule } from './policies.js';
+import { endpointOf, peerSelectorMatches, reservedEndpoint, type Endpoint } from './selectors.js';
+import { GATEWAY_NAMESPACE, GATEWAY_NAME, HELM_VALUES_CONFIG_MAP, SPIRE_NAMESPACE } from './versions.js';
 
 /** The settings of the Helm values that the guarantees depend on. */
 interface Datapath {
   wireguard: boolean;
   spire: boolean;
+  /** Gateway API on, with its requirements: the kube-proxy replacement, the L7 proxy and host network mode. */
+  gateway: { enabled: boolean; kubeProxyReplacement: boolean; l7Proxy: boolean; hostNetwork: boolean };
 }
+
+/**
+ * The gateway's identity as `decide` evaluates it: Cilium's Envoy connects to backends with the reserved `ingress`
+ * identity (Documentation/network/servicemesh/default-deny-ingress-policy.rst). It has no SPIFFE ID, because
+ * the auth manager skips reserved identities (pkg/auth/manager.go), so it counts as a client that cannot
+ * authenticate: `meshed: false`.
+ */
+export const GATEWAY_SOURCE: Source = {
+  service: `${GATEWAY_NAME}-gateway`,
+  namespace: GATEWAY_NAMESPACE,
+  serviceAccount: '',
+  labels: { [RESERVED_INGRESS_LABEL]: '' },
+  meshed: false,
+};
 
 /**
  * Evaluates the repository's CiliumNetworkPolicies as the Cilium agent enforces them: a connection needs the
@@ -29,7 +47,11 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
   const datapath = readDatapath(context.objects, findings);
   const namespaceLabels = readNamespaceLabels(context.objects);
   const endpoints = new Map(context.topology.services.map((service) => [service.name, serviceEndpoint(context.objects, service, namespaceLabels)]));
-  const sourceEndpoint = (source: Source) => endpointOf(source.namespace, source.labels, source.serviceAccount, namespaceLabels(source.namespace));
+  const sourceEndpoint = (source: Source): Endpoint => {
+    const reserved = Object.keys(source.labels).find((key) => key.startsWith('reserved:'));
+    if (reserved !== undefined) return reservedEndpoint(reserved);
+    return endpointOf(source.namespace, source.labels, source.serviceAccount, namespaceLabels(source.namespace));
+  };
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const callee = endpoints.get(target.name)!;
@@ -39,7 +61,7 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
     if (!ingress.enforced) return { allowed: true, mtls: false, reason: `no CiliumNetworkPolicy puts ${target.namespace}/${target.name} in default deny for ingress` };
 
     if (!source.meshed) {
-      if (ingress.auth !== 'none') return { allowed: false, mtls: false, reason: `${ingress.rules.join(', ')} requires mutual authentication, and a client that Cilium does not manage has no SPIFFE identity` };
+      if (ingress.auth !== 'none') return { allowed: false, mtls: false, reason: `${ingress.rules.join(', ')} requires mutual authentication, and ${caller.namespace === '' ? `the reserved identity ${Object.keys(caller.labels).join(', ')}` : 'a client that Cilium does not manage'} has no SPIFFE identity` };
       return { allowed: true, mtls: false, reason: `${ingress.rules.join(', ')} allows it without authentication` };
     }
 
@@ -57,13 +79,19 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
     return { allowed: true, mtls: gaps.length === 0, reason: gaps.length === 0 ? `${allowedBy}, with SPIRE mutual authentication over WireGuard` : `${allowedBy}, but ${gaps.join('; ')}` };
   };
 
-  findings.push(...checkDatapath(datapath));
+  const exposes = context.topology.exposures.length > 0;
+  const routes = readGatewayRoutes(context.objects, namespaceLabels, findings);
+  const gateway: GatewayModel | undefined = exposes || routes.length > 0 ? { source: GATEWAY_SOURCE, pods: null, routes } : undefined;
+  const decideExternal = (source: Source, external: ExternalService): MeshDecision => decideExternalEgress(policies, sourceEndpoint(source), external);
+
+  findings.push(...checkDatapath(datapath, exposes));
+  findings.push(...checkExternalRules(policies, context.topology, endpoints));
   findings.push(...checkConflicts(policies, context.topology, endpoints));
   findings.push(...checkOutsideCluster(policies));
   findings.push(...checkPlumbingWithoutAuthentication(policies));
   findings.push(...checkDns(policies, context.topology, endpoints));
   findings.push(...checkOneSidedHoles(policies, context.topology, endpoints, namespaceLabels));
-  return { decide, findings: dedupe(findings) };
+  return { decide, findings: dedupe(findings), ...(gateway && { gateway }), decideExternal };
 }
 
 function serviceEndpoint(objects: readonly KubeObject[], service: Service, namespaceLabels: (namespace: string) => Record<string, string>): Endpoint {
@@ -87,25 +115,43 @@ function readDatapath(objects: readonly KubeObject[], findings: Finding[]): Data
   const text = (configMap?.data as Record<string, unknown> | undefined)?.[HELM_VALUES_CONFIG_MAP.key];
   if (typeof text !== 'string') {
     findings.push({ subject, message: `is missing, or has no "${HELM_VALUES_CONFIG_MAP.key}": verify cannot tell whether WireGuard and SPIRE are on. Regenerate the repository` });
-    return { wireguard: false, spire: false };
+    return { wireguard: false, spire: false, gateway: { enabled: false, kubeProxyReplacement: false, l7Proxy: false, hostNetwork: false } };
   }
   let values: Record<string, any>;
   try {
     values = (parse(text) ?? {}) as Record<string, any>;
   } catch (error) {
     findings.push({ subject, message: `"${HELM_VALUES_CONFIG_MAP.key}" is not valid YAML (${(error as Error).message.split('\n')[0]})` });
-    return { wireguard: false, spire: false };
+    return { wireguard: false, spire: false, gateway: { enabled: false, kubeProxyReplacement: false, l7Proxy: false, hostNetwork: false } };
   }
   return {
     wireguard: values.encryption?.enabled === true && values.encryption?.type === 'wireguard',
     // The chart enables authentication processing by default; only an explicit false turns it off.
     spire: values.authentication?.enabled !== false && values.authentication?.mutual?.spire?.enabled === true,
+    gateway: {
+      enabled: values.gatewayAPI?.enabled === true,
+      // The chart accepts the string "true" as well as the boolean.
+      kubeProxyReplacement: values.kubeProxyReplacement === true || values.kubeProxyReplacement === 'true',
+      // The L7 proxy is on unless the values turn it off.
+      l7Proxy: values.l7Proxy !== false,
+      hostNetwork: values.gatewayAPI?.hostNetwork?.enabled === true,
+    },
   };
 }
 
-function checkDatapath(datapath: Datapath): Finding[] {
+function checkDatapath(datapath: Datapath, exposes: boolean): Finding[] {
   const subject = `ConfigMap ${HELM_VALUES_CONFIG_MAP.namespace}/${HELM_VALUES_CONFIG_MAP.name}`;
+  const gateway = datapath.gateway;
+  const gatewayFindings = !exposes
+    ? []
+    : [
+        ...(gateway.enabled ? [] : [{ subject, message: 'does not turn on Gateway API, so nothing serves the exposed services: set gatewayAPI.enabled to true' }]),
+        ...(gateway.kubeProxyReplacement ? [] : [{ subject, message: 'does not turn on the kube-proxy replacement, without which Cilium\'s operator leaves Gateway API off: set kubeProxyReplacement to true' }]),
+        ...(gateway.l7Proxy ? [] : [{ subject, message: 'turns off the L7 proxy (l7Proxy), the Envoy that serves Gateway API' }]),
+        ...(gateway.hostNetwork ? [] : [{ subject, message: 'does not expose the Gateway on the nodes\' host network (gatewayAPI.hostNetwork.enabled), so kind cannot reach it without a load balancer' }]),
+      ];
   return [
+    ...gatewayFindings,
     ...(datapath.spire ? [] : [{ subject, message: 'does not turn on SPIRE mutual authentication: set authentication.mutual.spire.enabled to true' }]),
     ...(datapath.wireguard ? [] : [{ subject, message: 'does not turn on WireGuard: set encryption.enabled to true and encryption.type to wireguard, because mutual authentication alone does not encrypt' }]),
   ];

@@ -23,12 +23,20 @@ export interface CiliumRule {
   endpoints?: LabelSelector[];
   entities?: string[];
   cidrs?: unknown[];
+  /** The toFQDNs selectors of an egress rule; they select addresses outside the cluster, never a pod. */
+  fqdns?: FqdnSelector[];
   toPorts?: { ports?: PortProtocol[]; rules?: unknown }[];
   auth: AuthMode;
   /** True when the rule uses a field the evaluator does not model; such a rule never matches. */
   unsupported: boolean;
   /** True for a rule about ICMP alone, which no TCP or UDP port matches. */
   icmpOnly: boolean;
+}
+
+/** A toFQDNs entry, or an L7 DNS rule: a literal name or a pattern with `*` wildcards. */
+export interface FqdnSelector {
+  matchName?: string;
+  matchPattern?: string;
 }
 
 /** A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy, reduced to what decides L3/L4 connections. */
@@ -43,11 +51,20 @@ export interface CiliumPolicy {
 // Fields the evaluator does not model; a rule that uses one is reported and never matches.
 const UNSUPPORTED: Record<Direction, string[]> = {
   ingress: ['fromRequires', 'fromGroups', 'fromNodes'],
-  egress: ['toRequires', 'toGroups', 'toNodes', 'toServices', 'toFQDNs'],
+  egress: ['toRequires', 'toGroups', 'toNodes', 'toServices'],
 };
 
 /** Entities that include every pod of the cluster (pkg/policy/api/entity.go). */
 const POD_ENTITIES = new Set(['all', 'cluster']);
+
+/**
+ * Entities that include the reserved `ingress` identity of Cilium's Envoy: `cluster` lists it beside host,
+ * remote-node, health and the pods (pkg/policy/api/entity.go, InitEntities).
+ */
+const INGRESS_ENTITIES = new Set(['all', 'cluster', 'ingress']);
+
+/** The label that Cilium gives the identity of traffic from its Ingress and Gateway API Envoy. */
+export const RESERVED_INGRESS_LABEL = 'reserved:ingress';
 
 /** Reads every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy, reporting what it cannot evaluate. */
 export function readCiliumPolicies(objects: readonly KubeObject[], findings: Finding[]): CiliumPolicy[] {
@@ -90,7 +107,9 @@ function readRule(rule: Record<string, unknown>, id: string, direction: Directio
     findings.push({ subject: id, message: `uses ${field}, which verify does not evaluate; the rule is treated as matching nothing` });
   }
   const toPorts = rule.toPorts as CiliumRule['toPorts'];
-  if (toPorts?.some((portRule) => portRule.rules !== undefined)) {
+  // L7 DNS rules filter the lookups that Cilium's DNS proxy forwards, not connections, and feed toFQDNs.
+  const l7 = (toPorts ?? []).filter((portRule) => portRule.rules !== undefined && !isDnsOnly(portRule.rules));
+  if (l7.length > 0) {
     findings.push({ subject: id, message: 'has L7 rules, which verify does not evaluate: it decides the connection at L4 only' });
   }
   const mode = (rule.authentication as { mode?: string } | undefined)?.mode;
@@ -101,6 +120,7 @@ function readRule(rule: Record<string, unknown>, id: string, direction: Directio
     policyNamespace,
     endpoints: rule[`${prefix}Endpoints`] as LabelSelector[] | undefined,
     entities: rule[`${prefix}Entities`] as string[] | undefined,
+    fqdns: direction === 'egress' && rule.toFQDNs !== undefined ? ((rule.toFQDNs as FqdnSelector[] | null) ?? []) : undefined,
     cidrs: rule[`${prefix}CIDR`] !== undefined || rule[`${prefix}CIDRSet`] !== undefined ? [...((rule[`${prefix}CIDR`] as unknown[]) ?? []), ...((rule[`${prefix}CIDRSet`] as unknown[]) ?? [])] : undefined,
     toPorts,
     auth: mode === 'required' || mode === 'disabled' || mode === 'test-always-fail' ? mode : 'unset',
@@ -108,6 +128,30 @@ function readRule(rule: Record<string, unknown>, id: string, direction: Directio
     // A rule with `icmps` and no `toPorts` allows or denies ICMP only (pkg/policy/api/ingress.go and egress.go).
     icmpOnly: rule.icmps !== undefined && (toPorts === undefined || toPorts.length === 0),
   };
+}
+
+function isDnsOnly(rules: unknown): boolean {
+  return typeof rules === 'object' && rules !== null && Object.keys(rules).every((key) => key === 'dns');
+}
+
+/** Returns the DNS patterns of a rule's L7 DNS rules on any of its ports; empty without such rules. */
+export function dnsRulesOf(rule: CiliumRule): FqdnSelector[] {
+  return (rule.toPorts ?? []).flatMap((portRule) => ((portRule.rules as { dns?: FqdnSelector[] } | undefined)?.dns ?? []));
+}
+
+/**
+ * Returns whether a toFQDNs entry or an L7 DNS rule matches a host name, as the CRD's field documentation
+ * describes them. Matching ignores case and a trailing dot. `*` alone matches every name, and elsewhere 0 or
+ * more characters of one label, so `*.example.com` matches one level of subdomains.
+ */
+export function fqdnMatches(selector: FqdnSelector, host: string): boolean {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (selector.matchName !== undefined) return selector.matchName.toLowerCase().replace(/\.$/, '') === name;
+  if (selector.matchPattern === undefined) return false;
+  const pattern = selector.matchPattern.toLowerCase().replace(/\.$/, '');
+  if (pattern === '*') return true;
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[-a-z0-9_]*');
+  return new RegExp(`^${source}$`).test(name);
 }
 
 /** Returns whether a policy applies to an endpoint: a namespaced policy only to pods of its namespace. */
@@ -125,10 +169,11 @@ export function policySelects(policy: CiliumPolicy, endpoint: Endpoint): boolean
  */
 export function peerMatches(rule: CiliumRule, peer: Endpoint): boolean {
   if (rule.unsupported) return false;
-  const hasPeerField = rule.endpoints !== undefined || rule.entities !== undefined || rule.cidrs !== undefined;
+  const hasPeerField = rule.endpoints !== undefined || rule.entities !== undefined || rule.cidrs !== undefined || rule.fqdns !== undefined;
   if (!hasPeerField) return (rule.toPorts ?? []).length > 0;
   if (rule.endpoints?.some((selector) => peerSelectorMatches(selector ?? {}, rule.policyNamespace, peer))) return true;
-  if (rule.entities?.some((entity) => POD_ENTITIES.has(entity))) return true;
+  const entities = peer.labels[RESERVED_INGRESS_LABEL] !== undefined ? INGRESS_ENTITIES : POD_ENTITIES;
+  if (rule.entities?.some((entity) => entities.has(entity))) return true;
   return false;
 }
 

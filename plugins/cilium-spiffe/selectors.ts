@@ -36,13 +36,24 @@ export function endpointOf(
 }
 
 /**
+ * Builds the endpoint of a reserved identity, such as `reserved:ingress` for the traffic of Cilium's Envoy. It
+ * has only that label and no namespace, so no namespaced policy selects it, and only entities and `reserved:`
+ * selectors match it.
+ */
+export function reservedEndpoint(label: string): Endpoint {
+  return { namespace: '', labels: { [label]: '' }, ports: [] };
+}
+
+/**
  * Looks up a selector key on an endpoint. A key without a source, or with `any:` or `k8s:`, matches the `k8s:`
- * label of that name. Other sources (`reserved:`, `cidr:`, ...) never match a pod label.
+ * label of that name, and a `reserved:` key the reserved label of that name. Other sources (`cidr:`, ...)
+ * never match.
  */
 function lookup(labels: Record<string, string>, key: string): string | undefined {
   const colon = key.indexOf(':');
   const source = colon < 0 ? 'any' : key.slice(0, colon);
   const name = colon < 0 ? key : key.slice(colon + 1);
+  if (source === 'reserved') return labels[`reserved:${name}`];
   if (source !== 'any' && source !== 'k8s') return undefined;
   return labels[`k8s:${name}`];
 }
@@ -95,5 +106,5 @@ function isReserved(selector: LabelSelector): boolean {
 export function peerSelectorMatches(selector: LabelSelector, policyNamespace: string | undefined, endpoint: Endpoint): boolean {
   if (!selectorMatches(selector, endpoint)) return false;
   if (constrainsNamespace(selector) || isReserved(selector)) return true;
-  return policyNamespace === undefined || endpoint.namespace === policyNamespace;
+  return policyNamespace === undefined ? endpoint.namespace !== '' : endpoint.namespace === policyNamespace;
 }

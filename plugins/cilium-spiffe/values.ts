@@ -5,9 +5,10 @@ import { HELM_VALUES_CONFIG_MAP } from './versions.js';
 /**
  * Builds the Helm values of the Cilium chart: Cilium as the kind cluster's CNI, SPIRE mutual authentication
  * with the bundled SPIRE server and agents, and WireGuard transparent encryption. WireGuard is needed because
- * mutual authentication only authenticates the peers and leaves the packets in clear text.
+ * mutual authentication only authenticates the peers and leaves the packets in clear text. With `gateway`,
+ * also Cilium's Gateway API controller, for a topology that exposes services.
  */
-export function buildHelmValues(): Record<string, unknown> {
+export function buildHelmValues(gateway = false): Record<string, unknown> {
   return {
     // Kubernetes IPAM gives pods addresses from each node's podCIDR, which kind carves out of its podSubnet.
     ipam: { mode: 'kubernetes' },
@@ -33,6 +34,37 @@ export function buildHelmValues(): Record<string, unknown> {
     },
     // Cilium's WireGuard tunnel between nodes uses UDP 51871.
     encryption: { enabled: true, type: 'wireguard' },
+    ...(gateway && gatewayValues()),
+  };
+}
+
+/**
+ * Returns the values that turn on Cilium's Gateway API controller with its Envoy listening on the nodes' host network,
+ * because kind has no load balancer for the LoadBalancer Service Cilium would otherwise create.
+ * Sources: Documentation/network/servicemesh/gateway-api/installation.rst and host-network-mode.rst, and the
+ * Helm reference table (gatewayAPI.*, envoy.*) of the same era; the 1.19.6 values.yaml itself could not be opened.
+ */
+function gatewayValues(): Record<string, unknown> {
+  return {
+    // The operator leaves Gateway API off, with only a warning, without the kube-proxy replacement
+    // (operator/pkg/gateway-api/cell.go). kind keeps kube-proxy running beside it.
+    // NOTE: Cilium's guides remove kube-proxy first; running both was not confirmed for 1.19.
+    kubeProxyReplacement: true,
+    // With `auto` the chart reads the API server's address from kubeadm's cluster-info ConfigMap in
+    // kube-public, which kind creates, so the agent does not depend on kube-proxy's ClusterIP rules.
+    k8sServiceHost: 'auto',
+    // Envoy is Cilium's L7 proxy; the chart rejects Gateway API with it turned off (true is the default).
+    l7Proxy: true,
+    gatewayAPI: {
+      enabled: true,
+      // Create the `cilium` GatewayClass even if Helm cannot see the Gateway API CRDs when it renders.
+      gatewayClass: { create: 'true' },
+      // Envoy (the cilium-envoy DaemonSet, which tolerates every taint and so also runs on the control-plane
+      // node) binds each listener port on the host network of every node.
+      hostNetwork: { enabled: true },
+      // Backend protocol from the Service's appProtocol (GEP-1911): HTTP/2 and gRPC ports get kubernetes.io/h2c.
+      enableAppProtocol: true,
+    },
   };
 }
 

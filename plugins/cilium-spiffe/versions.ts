@@ -29,3 +29,33 @@ export const HELM_VALUES_CONFIG_MAP = { name: 'cilium-helm-values', namespace: '
 
 /** The manifest file of that ConfigMap, under manifests/mesh/. */
 export const HELM_VALUES_FILE = 'cilium-helm-values.yaml';
+
+/**
+ * Gateway API v1.5.1, standard channel: the CRDs Cilium's Gateway API controller needs (GatewayClass, Gateway,
+ * HTTPRoute, GRPCRoute at v1, ReferenceGrant at v1beta1). Cilium's Gateway API docs list v1.5.1 for these CRDs
+ * (Documentation/network/servicemesh/gateway-api/installation.rst), and the operator treats TLSRoute v1alpha2,
+ * which this channel no longer ships, as optional (operator/pkg/gateway-api/cell.go, `optionalGVKs`).
+ * NOTE: the 1.19.6 tag itself could not be opened; these files are stored versions of the same era.
+ */
+export const GATEWAY_API_VERSION = 'v1.5.1';
+
+/** The pinned release asset with every standard-channel CRD of {@link GATEWAY_API_VERSION}. */
+export const GATEWAY_API_CRDS_URL = `https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml`;
+
+/** The GatewayClass the chart creates for Cilium's Gateway API controller. */
+export const GATEWAY_CLASS = 'cilium';
+
+/** The namespace of the Gateway, kept apart from the application namespaces. */
+export const GATEWAY_NAMESPACE = 'ingress-gateway';
+
+/** The Gateway's name; Cilium names the Service it creates for it `cilium-gateway-<name>`. */
+export const GATEWAY_NAME = 'public';
+
+/** The Gateway's only listener, plain HTTP. */
+export const GATEWAY_LISTENER = 'http';
+
+/**
+ * The listener port. In host network mode Cilium's Envoy listens on this port of each node, so it stays above
+ * 1023 (binding lower needs NET_BIND_SERVICE) and below the NodePort range 30000-32767.
+ */
+export const GATEWAY_PORT = 18080;
