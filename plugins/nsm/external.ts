@@ -21,7 +21,8 @@ const PUBLIC_IPV6 = '2000::/3';
 /**
  * Decides egress to external dependencies by NetworkPolicy, the only layer that limits it under NSM.
  *
- * NSM v1.18.0 has no egress resource and carries no application traffic to hosts outside the cluster. Calico
+ * NSM v1.18.0 has no egress resource (deployments-k8s apps/registry-k8s defines only the NetworkService and
+ * NetworkServiceEndpoint CRDs), and this plugin sends no traffic to hosts outside the cluster over NSM. Calico
  * open source v3.32 matches destinations by address only: its EntityRule has nets, selectors, ports, service
  * accounts and services, and its NetworkSet has only nets (tigera/docs calico_versioned_docs/version-3.32,
  * _includes/content/_entityrule.mdx and reference/resources/networkset.mdx). Domain names in policy are a
