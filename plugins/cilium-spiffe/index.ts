@@ -28,6 +28,8 @@ import readmeTemplate from './templates/README.md.hbs';
 const UNMESHED_REASON =
   'Cilium derives identity from labels, so a pod with a caller\'s labels in its namespace gets the caller\'s identity and SPIFFE ID; it cannot be outside the mesh. Pods without those labels get another identity, which no rule allows, and the "How Cilium enforces it" section explains the rest.';
 
+// Cilium allows the union of all rules that select an endpoint, NetworkPolicies included, which it imports as
+// rules of its own (Documentation/security/policy/intro.rst, "Rule Basics").
 const EGRESS_SUMMARY =
   'A CiliumNetworkPolicy gives each declared caller a toFQDNs rule for the host on its port, and Cilium\'s DNS proxy allows only the addresses that caller looked up for that name. Cilium enforces the union of its policies and the Kubernetes NetworkPolicies, so the NetworkPolicy rule, which allows `addresses` (or every public IPv4 address without them) on that port, decides by address: the host name narrows nothing beyond it, and only undeclared callers are refused at both layers.';
 
