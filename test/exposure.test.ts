@@ -232,6 +232,16 @@ describe('offline verify of the gateway and the external dependencies', () => {
     expect(networkOnly).toEqual(['api -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it (backend/api-egress)']);
   });
 
+  it('accepts namespace-wide egress only where callers run', () => {
+    const perNamespace: MeshPlugin = { ...testMesh, evaluate: (context) => ({ ...testMesh.evaluate(context), externalScope: 'namespace' as const }) };
+    // The stranger shares the namespace shop with worker, a caller of ledger; api's namespace has no caller of payments.
+    const objects = objectsFor(topology, { egress: ['verify-stranger ledger', 'api payments'] });
+    const problems = verifyRepository({ topology, plugin: perNamespace, options: {}, objects }).mismatches.flatMap((pair) => pair.problems);
+    expect(problems).toEqual(['api -> payments (api.payments.example:443) is not declared, but the mesh allows it: ConfigMap mesh/allow']);
+    const strict = verify(objects).mismatches.flatMap((pair) => pair.problems);
+    expect(strict).toContain('verify-stranger (stranger) -> ledger (ledger.db.example:5432) is not declared, but the mesh allows it: ConfigMap mesh/allow');
+  });
+
   it('fails a denied declared external call', () => {
     const objects = objectsFor(topology).map((object) => (object.metadata.name === 'egress' ? configMap('egress', ['web payments', 'worker ledger', 'worker payments']) : object));
     const problems = verify(objects).mismatches.flatMap((pair) => pair.problems);

@@ -63,15 +63,6 @@ function problemsOf(generated: GeneratedCase): string[] {
   return checkExactEdges(verifyCase(ciliumSpiffePlugin, generated));
 }
 
-/**
- * Drops the problems that report the gateway hop as not mTLS. Cilium cannot authenticate that hop (the gateway's
- * identity is reserved), and the core's verify still requires mTLS on it for every mesh.
- * TODO: remove this filter once verify requires mTLS on the gateway hop only from a meshed gateway source.
- */
-function withoutGatewayMtls(problems: string[]): string[] {
-  return problems.filter((problem) => !/^gateway -> \S+ is exposed, but the mesh does not require mTLS on it: /.test(problem));
-}
-
 describe('cilium-spiffe gateway on generated output', () => {
   it('routes exactly the exposures', () => {
     const generated = generate();
@@ -114,16 +105,14 @@ describe('cilium-spiffe gateway on generated output', () => {
 
   it('passes verify apart from the gateway hop mTLS', () => {
     const result = verifyCase(ciliumSpiffePlugin, generate());
-    expect(withoutGatewayMtls(checkExactEdges(result))).toEqual([]);
+    expect(checkExactEdges(result)).toEqual([]);
     expect(result.checks.find((check) => check.name === 'gateway routes')).toMatchObject({ ok: true });
   });
 
-  it('reports the gateway hop as allowed without mTLS', () => {
-    const problems = problemsOf(generate());
-    expect(problems).toEqual([
-      'gateway -> api:9000 is exposed, but the mesh does not require mTLS on it: CiliumNetworkPolicy back/api ingress[1] allows it without authentication',
-      'gateway -> web:8080 is exposed, but the mesh does not require mTLS on it: CiliumNetworkPolicy front/web ingress[0] allows it without authentication',
-    ]);
+  it('declares the gateway hop without mTLS', () => {
+    const generated = generate();
+    expect(ciliumSpiffePlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects }).gateway!.mtls).toBe(false);
+    expect(problemsOf(generated)).toEqual([]);
   });
 
   it('turns on Gateway API only when services are exposed', () => {
@@ -212,7 +201,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
     route.spec.hostnames = ['admin.web.shop.localhost'];
     route.spec.rules[0]!.backendRefs[0]!.port = 9090;
     generated.objects.push(route);
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'gateway routes: HTTPRoute front/web-admin routes admin.web.shop.localhost to front/web:9090, which the topology does not expose',
     ]);
   });
@@ -227,7 +216,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
       metadata: { name: 'db', namespace: 'data' },
       spec: { parentRefs: [{ name: 'public', namespace: 'ingress-gateway' }], hostnames: ['db.shop.localhost'], rules: [{ backendRefs: [{ name: 'db', port: 5432 }] }] },
     });
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual(['gateway routes: HTTPRoute data/db routes db.shop.localhost to data/db:5432, which the topology does not expose']);
+    expect(problemsOf(generated)).toEqual(['gateway routes: HTTPRoute data/db routes db.shop.localhost to data/db:5432, which the topology does not expose']);
   });
 
   it('ignores a route that the listener does not admit', () => {
@@ -238,13 +227,13 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
       metadata: { name: 'db', namespace: 'data' },
       spec: { parentRefs: [{ name: 'public', namespace: 'ingress-gateway' }], hostnames: ['db.shop.localhost'], rules: [{ backendRefs: [{ name: 'db', port: 5432 }] }] },
     });
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([]);
+    expect(problemsOf(generated)).toEqual([]);
   });
 
   it('names a route without host names', () => {
     const generated = generate();
     delete (find(generated, 'HTTPRoute', 'front', 'web-http-8080').spec as { hostnames?: string[] }).hostnames;
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'gateway routes: HTTPRoute front/web-http-8080 routes * to front/web:8080, which is exposed under another host name; front/web:8080 is exposed, but no gateway route sends web.shop.localhost to it',
     ]);
   });
@@ -253,7 +242,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
     const generated = generate();
     const route = find(generated, 'HTTPRoute', 'front', 'web-http-8080').spec as { rules: { filters?: unknown[] }[] };
     route.rules[0]!.filters = [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web', port: 9090 } } }];
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'gateway routes: HTTPRoute front/web-http-8080 routes web.shop.localhost to front/web:9090, which the topology does not expose',
     ]);
   });
@@ -271,7 +260,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
   it('names a port the gateway may reach without being exposed', () => {
     const generated = generate();
     policy(generated, 'front', 'web').spec.ingress![0]!.toPorts![0]!.ports.push({ port: '9090', protocol: 'TCP' });
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'gateway -> web:9090 is not exposed, but the mesh allows the gateway: CiliumNetworkPolicy front/web ingress[0] allows it without authentication',
     ]);
   });
@@ -279,7 +268,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
   it('names authentication required from the gateway', () => {
     const generated = generate();
     policy(generated, 'front', 'web').spec.ingress![0]!.authentication = { mode: 'required' };
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'gateway -> web:8080 is exposed, but the mesh denies it: CiliumNetworkPolicy front/web ingress[0] requires mutual authentication, and the reserved identity reserved:ingress has no SPIFFE identity',
     ]);
   });
@@ -291,7 +280,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
     values.gatewayAPI.enabled = false;
     delete values.kubeProxyReplacement;
     configMap.data['values.yaml'] = stringify(values);
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'ConfigMap kube-system/cilium-helm-values: does not turn on Gateway API, so nothing serves the exposed services: set gatewayAPI.enabled to true',
       "ConfigMap kube-system/cilium-helm-values: does not turn on the kube-proxy replacement, without which Cilium's operator leaves Gateway API off: set kubeProxyReplacement to true",
     ]);
@@ -304,7 +293,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
     const db = policy(generated, 'data', 'db').spec as { egress?: Rule[] };
     db.egress = [web[1]!, web[2]!];
     const problems = problemsOf(generated);
-    expect(withoutGatewayMtls(problems)).toEqual([
+    expect(problems).toEqual([
       'db -> payments (api.payments.example:443) is not declared, but the mesh allows it: CiliumNetworkPolicy data/db egress[0] allows payments (api.payments.example:443) by host name, learnt through CiliumNetworkPolicy data/db egress[1]',
       'external dependencies: see the mismatches of the external dependencies',
       'CiliumNetworkPolicy data/db egress[0] (data/db): allows egress to matchName api.payments.example, which db does not declare as an external dependency',
@@ -315,7 +304,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
     const generated = generate();
     const rule = policy(generated, 'front', 'web').spec.egress![1]! as { toFQDNs: unknown[] };
     rule.toFQDNs.push({ matchName: 'exfiltrate.example' });
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'CiliumNetworkPolicy front/web egress[1] (front/web): allows egress to matchName exfiltrate.example, which web does not declare as an external dependency',
     ]);
   });
@@ -323,7 +312,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
   it('names a wildcard host-name rule', () => {
     const generated = generate();
     (policy(generated, 'front', 'web').spec.egress![1]! as { toFQDNs: unknown[] }).toFQDNs = [{ matchPattern: '*.example' }];
-    expect(withoutGatewayMtls(problemsOf(generated))).toContain(
+    expect(problemsOf(generated)).toContain(
       'CiliumNetworkPolicy front/web egress[1] (front/web): allows egress to every name that matchPattern *.example matches, more than the declared hosts: use matchName',
     );
   });
@@ -331,7 +320,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
   it('names a host-name rule on more ports', () => {
     const generated = generate();
     policy(generated, 'front', 'web').spec.egress![1]!.toPorts![0]!.ports.push({ port: '80', protocol: 'TCP' });
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       'CiliumNetworkPolicy front/web egress[1] (front/web): allows egress to matchName api.payments.example on more than the declared port 443/TCP',
     ]);
   });
@@ -339,7 +328,7 @@ describe('cilium-spiffe verify on hand-broken gateway and egress', () => {
   it('names a declared caller without the DNS proxy rule', () => {
     const generated = generate();
     policy(generated, 'front', 'web').spec.egress!.splice(2, 1);
-    expect(withoutGatewayMtls(problemsOf(generated))).toEqual([
+    expect(problemsOf(generated)).toEqual([
       "web -> payments (api.payments.example:443) is declared, but the mesh denies it: CiliumNetworkPolicy front/web egress[1] names api.payments.example, but no DNS rule sends its lookups through Cilium's DNS proxy, so no address is ever allowed",
       'external dependencies: see the mismatches of the external dependencies',
     ]);

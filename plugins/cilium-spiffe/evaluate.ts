@@ -81,7 +81,8 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
 
   const exposes = context.topology.exposures.length > 0;
   const routes = readGatewayRoutes(context.objects, namespaceLabels, findings);
-  const gateway: GatewayModel | undefined = exposes || routes.length > 0 ? { source: GATEWAY_SOURCE, pods: null, routes } : undefined;
+  // Envoy's connections to backends carry the reserved ingress identity, which SPIRE mutual authentication skips.
+  const gateway: GatewayModel | undefined = exposes || routes.length > 0 ? { source: GATEWAY_SOURCE, pods: null, routes, mtls: false } : undefined;
   const decideExternal = (source: Source, external: ExternalService): MeshDecision => decideExternalEgress(policies, sourceEndpoint(source), external);
 
   findings.push(...checkDatapath(datapath, exposes));

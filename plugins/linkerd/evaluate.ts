@@ -113,7 +113,9 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     ? (source: Source, external: Parameters<NonNullable<MeshEvaluator['decideExternal']>>[1]) => decideEgress(egress, source, external, isClientMeshed(source, workloads, namespaceAnnotations))
     : undefined;
 
-  return { decide, findings, ...(gateway && { gateway: gateway.model }), ...(decideExternal && { decideExternal }) };
+  // An EgressNetwork applies to every pod of its namespace, and AuthorizationPolicy governs only inbound
+  // traffic, so Linkerd limits egress per namespace: NetworkPolicy narrows it to the declared callers.
+  return { decide, findings, ...(gateway && { gateway: gateway.model }), ...(decideExternal && { decideExternal, externalScope: 'namespace' as const }) };
 }
 
 /** The key of the edge gateway among the workloads: not a valid service name, so it cannot collide with one. */

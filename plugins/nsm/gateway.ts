@@ -59,5 +59,5 @@ export function evaluateGateway(objects: KubeObject[], topology: Topology): Gate
     };
   };
 
-  return { model: { source, pods: { namespace: EDGE_GATEWAY_NAMESPACE, labels: edgeGatewayPodSelector() }, routes }, decide, findings };
+  return { model: { source, pods: { namespace: EDGE_GATEWAY_NAMESPACE, labels: edgeGatewayPodSelector() }, routes, mtls: false }, decide, findings };
 }

@@ -187,7 +187,12 @@ function buildGenerationRecord(plugin: MeshPlugin, options: Record<string, strin
 /** Gathers the values the templates render. */
 function buildView(topology: Topology, plugin: MeshPlugin, options: Record<string, string>, mesh: MeshGeneration, header: string) {
   const outgoing = groupEdges(topology.edges, (edge) => edge.from);
-  const services = topology.services.map((service) => describeService(service, outgoing.get(service.name) ?? []));
+  const services = topology.services.map((service) =>
+    describeService(service, [
+      ...(outgoing.get(service.name) ?? []).map((edge) => `${edge.to}:${edge.port.port}`),
+      ...topology.externalEdges.filter((edge) => edge.from === service.name).map((edge) => `${edge.to.name}:${edge.to.port} (external)`),
+    ]),
+  );
   const secrets = collectSecrets(topology);
   const calico = mesh.cni === 'calico' ? { version: CORE_VERSIONS.calico, manifestBase: `https://raw.githubusercontent.com/projectcalico/calico/${CORE_VERSIONS.calico}/manifests` } : null;
   const coreTools = [
@@ -264,14 +269,14 @@ function buildGatewayView(topology: Topology, ingress: IngressGateway) {
   };
 }
 
-function describeService(service: Service, calls: { to: string; port: { port: number } }[]) {
+function describeService(service: Service, calls: string[]) {
   const profile = runtimeProfileOf(service);
   const writable = [...profile.scratchPaths, ...(service.stateful && profile.dataPath ? [profile.dataPath] : [])];
   return {
     ...service,
     workloadKind: service.stateful ? 'statefulset' : 'deployment',
     portsText: service.ports.map((port) => `${port.port}/${port.protocol}`).join(', '),
-    callsText: calls.map((edge) => `${edge.to}:${edge.port.port}`).join(', ') || '(nothing)',
+    callsText: calls.join(', ') || '(nothing)',
     profile,
     writablePaths: writable.map((path) => `\`${path}\``).join(', '),
   };

@@ -177,6 +177,11 @@ export interface GatewayModel {
   /** The gateway's pods, for NetworkPolicy; `null` as in {@link IngressGateway.pods}. */
   pods: GatewayPods | null;
   routes: GatewayRoute[];
+  /**
+   * False when the mesh gives no mTLS from the gateway to the services, as with an nginx gateway outside NSM:
+   * verify then accepts plain connections on the exposed ports. True (the default) requires mTLS there.
+   */
+  mtls?: boolean;
 }
 
 /** A file of mesh resources. */
@@ -277,6 +282,13 @@ export interface MeshEvaluator {
    * the topology declares external dependencies. `mtls` is not used for these connections.
    */
   decideExternal?(source: Source, external: ExternalService): MeshDecision;
+  /**
+   * How finely the mesh limits egress to external dependencies: per workload (the default), or only per
+   * namespace, as with Linkerd's EgressNetwork. With `namespace`, verify accepts the mesh allowing an
+   * undeclared client when a declared caller of that dependency shares its namespace; NetworkPolicy must
+   * still refuse that client on its own.
+   */
+  externalScope?: 'workload' | 'namespace';
 }
 
 export type { Edge, Exposure, ExternalEdge, ExternalService, PrecompiledTemplate, Service, ServicePort, Topology };

@@ -190,7 +190,7 @@ function describeGatewayPair(gateway: GatewayModel, target: Service, port: Servi
   if (exposed) {
     if (judged && !np.ingress.allowed) problems.push(`${edge} is exposed, but NetworkPolicy ingress denies it (no rule of ${np.ingress.policies.join(', ')} admits the gateway's pods)`);
     if (!meshDecision.allowed) problems.push(`${edge} is exposed, but the mesh denies it: ${meshDecision.reason}`);
-    else if (!meshDecision.mtls) problems.push(`${edge} is exposed, but the mesh does not require mTLS on it: ${meshDecision.reason}`);
+    else if (!meshDecision.mtls && gateway.mtls !== false) problems.push(`${edge} is exposed, but the mesh does not require mTLS on it: ${meshDecision.reason}`);
   } else {
     if (judged && np.ingress.allowed) problems.push(`${edge} is not exposed, but NetworkPolicy ingress allows the gateway (${np.ingress.policies.join(', ') || `no policy isolates ${target.namespace}/${target.name}`})`);
     if (meshDecision.allowed) problems.push(`${edge} is not exposed, but the mesh allows the gateway: ${meshDecision.reason}`);
@@ -223,6 +223,10 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
   const decideExternal = mesh.decideExternal?.bind(mesh);
   if (!decideExternal) return [{ name: 'external dependencies', ok: false, detail: 'the topology declares external dependencies, but the mesh evaluator has no decideExternal' }];
   const declared = new Set(topology.externalEdges.map((edge) => `${edge.from}\0${edge.to.name}`));
+  // For a mesh that limits egress per namespace: the namespaces where some declared caller of each dependency runs.
+  const namespaceOf = new Map(topology.services.map((service) => [service.name, service.namespace]));
+  const callerNamespaces = new Set(topology.externalEdges.map((edge) => `${namespaceOf.get(edge.from)}\0${edge.to.name}`));
+  const perNamespace = mesh.externalScope === 'namespace';
   for (const client of clients) {
     if (client.kind !== 'service' && client.kind !== 'stranger') continue;
     for (const external of topology.externals) {
@@ -236,7 +240,8 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
         if (!meshDecision.allowed) problems.push(`${edge} is declared, but the mesh denies it: ${meshDecision.reason}`);
       } else {
         if (np.egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
-        if (meshDecision.allowed) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
+        const sharedNamespace = perNamespace && callerNamespaces.has(`${client.pod.namespace}\0${external.name}`);
+        if (meshDecision.allowed && !sharedNamespace) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
       }
       if (!result.pairs && problems.length === 0) {
         result.counts.pairs++;
