@@ -129,7 +129,7 @@ export const CONFORMANCE_TOPOLOGIES: readonly ConformanceTopology[] = [
       services: [
         { name: 'checkout', image, ports: [http(8080)], calls: ['payments', 'ledger'] },
         { name: 'refunds', image, ports: [http(8081)], calls: ['payments'] },
-        { name: 'catalog', image, ports: [http(8082)], expose: true },
+        { name: 'catalog', image, ports: [http(8082)] },
         { name: 'payments', external: { host: 'api.payments.example', port: 443, protocol: 'tls' } },
         { name: 'ledger', external: { host: 'ledger.db.example', port: 5432, protocol: 'postgres', addresses: ['198.51.100.0/24'] } },
       ],

@@ -250,14 +250,14 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
 
 /** The live verification's view of the gateway: how to reach it, and which host names must and must not be routed. */
 function buildGatewayView(topology: Topology, ingress: IngressGateway) {
-  const requests: { line: string }[] = topology.exposures.map((exposure) => ({ line: `${exposure.hostname} open ${exposure.service}:${exposure.port.port}` }));
+  const requests: { line: string }[] = topology.exposures.map((exposure) => ({ line: `${exposure.hostname} open ${exposure.service}:${exposure.port.port} ${exposure.port.protocol}` }));
   for (const service of topology.services) {
     for (const port of service.ports) {
       if (service.exposedPorts.includes(port.port)) continue;
       // Neither the name the service would have if it were exposed, nor its cluster DNS name, may be routed.
       const wouldBe = service.exposedPorts.length > 0 ? `${port.name}.${service.name}.${topology.name}.localhost` : `${service.name}.${topology.name}.localhost`;
-      requests.push({ line: `${wouldBe} closed ${service.name}:${port.port}` });
-      requests.push({ line: `${service.name}.${service.namespace}.svc.cluster.local closed ${service.name}:${port.port}` });
+      requests.push({ line: `${wouldBe} closed ${service.name}:${port.port} http` });
+      requests.push({ line: `${service.name}.${service.namespace}.svc.cluster.local closed ${service.name}:${port.port} http` });
     }
   }
   const entry = ingress.entry;
