@@ -122,6 +122,12 @@ describe('cilium-spiffe gateway on generated output', () => {
     expect(exposed.kubeProxyReplacement).toBe(true);
     const workshop = values(generateCase(ciliumSpiffePlugin, findPreset('workshop')!.document));
     expect(workshop.gatewayAPI).toBeUndefined();
+    const kindOf = (generated: GeneratedCase) => parse(generated.files.get('kind.yaml')!.content) as { networking: Record<string, unknown>; nodes: Record<string, unknown>[] };
+    expect(kindOf(generate()).networking.kubeProxyMode).toBe('none');
+    expect(kindOf(generate()).nodes[0]!.extraPortMappings).toEqual([{ containerPort: 18080, hostPort: 18080, listenAddress: '127.0.0.1', protocol: 'TCP' }]);
+    const workshopKind = kindOf(generateCase(ciliumSpiffePlugin, findPreset('workshop')!.document));
+    expect(workshopKind.networking.kubeProxyMode).toBeUndefined();
+    expect(workshopKind.nodes[0]!.extraPortMappings).toBeUndefined();
     expect(workshop.kubeProxyReplacement).toBeUndefined();
   });
 

@@ -73,7 +73,7 @@ function generateCilium(context: GenerateContext): MeshGeneration {
     // Envoy runs in the host network of every node, where NetworkPolicy cannot select it: the services'
     // CiliumNetworkPolicies admit its `ingress` identity instead. kind maps the host's 127.0.0.1 to the
     // listener port of the control-plane node.
-    ...(exposes && { ingress: { pods: null, entry: { nodePort: GATEWAY_PORT } } }),
+    ...(exposes && { kubeProxy: false, ingress: { pods: null, entry: { nodePort: GATEWAY_PORT } } }),
     ...(topology.externals.length > 0 && { egress: { summary: EGRESS_SUMMARY } }),
     installScript: render(installTemplate, {
       version: CILIUM_VERSION,

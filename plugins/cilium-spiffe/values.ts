@@ -47,8 +47,8 @@ export function buildHelmValues(gateway = false): Record<string, unknown> {
 function gatewayValues(): Record<string, unknown> {
   return {
     // The operator leaves Gateway API off, with only a warning, without the kube-proxy replacement
-    // (operator/pkg/gateway-api/cell.go). kind keeps kube-proxy running beside it.
-    // NOTE: Cilium's guides remove kube-proxy first; running both was not confirmed for 1.19.
+    // (operator/pkg/gateway-api/cell.go). As Cilium's guides do, the kind cluster then runs without kube-proxy
+    // (the plugin sets kubeProxy: false, so kind.yaml sets kubeProxyMode: none).
     kubeProxyReplacement: true,
     // With `auto` the chart reads the API server's address from kubeadm's cluster-info ConfigMap in
     // kube-public, which kind creates, so the agent does not depend on kube-proxy's ClusterIP rules.

@@ -150,7 +150,7 @@ function buildKindConfig(name: string, mesh: MeshGeneration): Record<string, unk
     apiVersion: 'kind.x-k8s.io/v1alpha4',
     name,
     // The CNI (Calico, or the mesh's own) replaces kindnet, whose NetworkPolicy filtering fails open.
-    networking: { disableDefaultCNI: true, podSubnet: '192.168.0.0/16' },
+    networking: { disableDefaultCNI: true, podSubnet: '192.168.0.0/16', ...(mesh.kubeProxy === false && { kubeProxyMode: 'none' }) },
     nodes: [
       { role: 'control-plane', image: CORE_VERSIONS.kindNodeImage, ...portMappings },
       { role: 'worker', image: CORE_VERSIONS.kindNodeImage },

@@ -83,6 +83,11 @@ export interface MeshGeneration {
    * `plugin` means the plugin's install script installs the CNI itself (as Cilium does).
    */
   cni: 'calico' | 'plugin';
+  /**
+   * False when the mesh replaces kube-proxy (Cilium's kube-proxy replacement, which its Gateway API needs): the
+   * kind cluster is then created without kube-proxy. True (the default) keeps it.
+   */
+  kubeProxy?: boolean;
   /** Labels for every application namespace, such as the mesh's injection label. */
   namespaceLabels: Record<string, string>;
   /** Annotations for every application namespace, for meshes configured by annotation (Linkerd's `linkerd.io/inject`). */
