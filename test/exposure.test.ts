@@ -229,7 +229,7 @@ describe('offline verify of the gateway and the external dependencies', () => {
       return copy as unknown as KubeObject;
     });
     const networkOnly = verify(objects).mismatches.flatMap((pair) => pair.problems);
-    expect(networkOnly).toEqual(['api -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it (backend/api-egress)']);
+    expect(networkOnly).toEqual(['api -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it at 203.0.113.10 (backend/api-egress)']);
   });
 
   it('accepts namespace-wide egress only where callers run', () => {
@@ -240,6 +240,17 @@ describe('offline verify of the gateway and the external dependencies', () => {
     expect(problems).toEqual(['api -> payments (api.payments.example:443) is not declared, but the mesh allows it: ConfigMap mesh/allow']);
     const strict = verify(objects).mismatches.flatMap((pair) => pair.problems);
     expect(strict).toContain('verify-stranger (stranger) -> ledger (ledger.db.example:5432) is not declared, but the mesh allows it: ConfigMap mesh/allow');
+  });
+
+  it('fails a hole to one address of an external', () => {
+    const objects = objectsFor(topology).map((object) => {
+      if (object.kind !== 'NetworkPolicy' || object.metadata.name !== 'web-egress') return object;
+      const copy = structuredClone(object) as unknown as { spec: { egress: unknown[] } };
+      copy.spec.egress.push({ to: [{ ipBlock: { cidr: '198.51.100.77/32' } }], ports: [{ protocol: 'TCP', port: 5432 }] });
+      return copy as unknown as KubeObject;
+    });
+    const problems = verify(objects).mismatches.flatMap((pair) => pair.problems);
+    expect(problems).toEqual(['web -> ledger (ledger.db.example:5432) is not declared, but NetworkPolicy egress allows it at 198.51.100.77 (shop/web-egress)']);
   });
 
   it('fails a denied declared external call', () => {

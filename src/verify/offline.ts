@@ -4,6 +4,7 @@ import { createNetworkPolicyEvaluator, type NamespaceModel, type NetworkPolicyOb
 import type { ExternalService, Service, ServicePort, Topology } from '../topology/types.js';
 import { STRANGER, strangerNamespace } from '../generate/clients.js';
 import { podTemplateOf } from './objects.js';
+import { candidateAddresses, collectBoundaries, rangesOf } from './address-ranges.js';
 
 /** The kinds of client `verify` tries every service port from; `gateway` is the mesh's ingress gateway. */
 export type ClientKind = 'service' | 'stranger' | 'outside' | 'unmeshed' | 'gateway';
@@ -113,7 +114,7 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
   }
 
   const gatewayChecks = verifyGateway(topology, mesh, networkPolicy, targetPods, result);
-  const externalChecks = verifyExternals(topology, mesh, networkPolicy, clients, result);
+  const externalChecks = verifyExternals(topology, mesh, networkPolicy, policies, clients, result);
   result.checks = [
     ...checkDns(topology, pods, networkPolicy),
     ...gatewayChecks,
@@ -218,7 +219,7 @@ function addressOf(external: ExternalService): string {
  * Checks every service client and the stranger against every external dependency: a declared caller must get
  * through both layers; any other client must be refused by each layer on its own.
  */
-function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, clients: Client[], result: VerifyResult): Check[] {
+function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, policies: NetworkPolicyObject[], clients: Client[], result: VerifyResult): Check[] {
   if (topology.externals.length === 0) return [];
   const decideExternal = mesh.decideExternal?.bind(mesh);
   if (!decideExternal) return [{ name: 'external dependencies', ok: false, detail: 'the topology declares external dependencies, but the mesh evaluator has no decideExternal' }];
@@ -227,11 +228,25 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
   const namespaceOf = new Map(topology.services.map((service) => [service.name, service.namespace]));
   const callerNamespaces = new Set(topology.externalEdges.map((edge) => `${namespaceOf.get(edge.from)}\0${edge.to.name}`));
   const perNamespace = mesh.externalScope === 'namespace';
+  // An undeclared client must be refused at every address the dependency may have, not only at the one that
+  // stands for it: one address of each stretch between the policies' ipBlock boundaries decides them all.
+  const boundaries = collectBoundaries(policies);
+  const candidates = new Map(topology.externals.map((external) => [external.name, candidateAddresses(rangesOf(external), boundaries)]));
   for (const client of clients) {
     if (client.kind !== 'service' && client.kind !== 'stranger') continue;
     for (const external of topology.externals) {
       const isDeclared = client.kind === 'service' && declared.has(`${client.name}\0${external.name}`);
-      const np = networkPolicy.decide({ from: client.pod, to: { ip: addressOf(external) }, port: external.port });
+      let address = addressOf(external);
+      let np = networkPolicy.decide({ from: client.pod, to: { ip: address }, port: external.port });
+      if (!isDeclared && !np.egress.allowed) {
+        for (const ip of candidates.get(external.name)!) {
+          const atAddress = networkPolicy.decide({ from: client.pod, to: { ip }, port: external.port });
+          if (atAddress.egress.allowed) {
+            [np, address] = [atAddress, ip];
+            break;
+          }
+        }
+      }
       const meshDecision = decideExternal(client.source, external);
       const edge = `${client.name}${client.kind === 'service' ? '' : ` (${client.kind})`} -> ${external.name} (${external.host}:${external.port})`;
       const problems: string[] = [];
@@ -239,7 +254,7 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
         if (!np.egress.allowed) problems.push(`${edge} is declared, but NetworkPolicy egress denies it (no rule of ${np.egress.policies.join(', ')} allows ${addressOf(external)}:${external.port})`);
         if (!meshDecision.allowed) problems.push(`${edge} is declared, but the mesh denies it: ${meshDecision.reason}`);
       } else {
-        if (np.egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
+        if (np.egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it at ${address} (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
         const sharedNamespace = perNamespace && callerNamespaces.has(`${client.pod.namespace}\0${external.name}`);
         if (meshDecision.allowed && !sharedNamespace) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
       }
