@@ -1,7 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
-import { importBundleFromLauncher, measureAsciiFast, redirectToSmallerModules, replaceOraForInquirer, stubUnusedModules } from './build/bundle-plugins.js';
+import {
+  importBundleFromLauncher,
+  measureAsciiFast,
+  redirectToSmallerModules,
+  replaceOraForInquirer,
+  requireBuiltinsLazily,
+  slimFigures,
+  stubUnusedFeatures,
+  stubUnusedModules,
+} from './build/bundle-plugins.js';
 import { precompileHandlebarsPlugin } from './src/render/precompile.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
@@ -27,6 +36,9 @@ export default defineConfig({
   platform: 'node',
   noExternal: [/.*/],
   splitting: false,
+  // Keeps `node:` imports for requireBuiltinsLazily (build/bundle-plugins.ts), which tsup would otherwise strip
+  // and mark external before any of this config's plugins could see them.
+  removeNodeProtocol: false,
   // BUNDLE_METAFILE=1 writes dist/metafile-esm.json, which shows what each package costs; never publish it.
   metafile: Boolean(process.env.BUNDLE_METAFILE),
   dts: { entry: { index: 'src/index.ts' } },
@@ -35,5 +47,5 @@ export default defineConfig({
   define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version), __HELP_TEXT__: HELP_PLACEHOLDER },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   onSuccess: async () => recordHelpText(),
-  esbuildPlugins: [importBundleFromLauncher(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), replaceOraForInquirer(), measureAsciiFast()],
+  esbuildPlugins: [importBundleFromLauncher(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), measureAsciiFast(), requireBuiltinsLazily()],
 });

@@ -1,8 +1,9 @@
 // esbuild plugins for the published bundle. They keep dist/index.js small: the package ships one runtime file
 // with no dependencies, so every byte of the prompt stack (node-plop, inquirer, ora) is part of `npm create`.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 const require = createRequire(import.meta.url);
@@ -37,6 +38,76 @@ export function stubUnusedModules(): Plugin {
             `const fail = () => { throw new Error(${message}); };`,
             'module.exports = function unavailable() { fail(); };',
             'Object.assign(module.exports, { default: module.exports, globSync: fail, isBinaryFileSync: fail, sync: fail, editAsync: fail });',
+          ].join('\n'),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Replaces three parts of yargs and node-plop that this CLI never reaches with ES modules that throw if called:
+ * - yargs' shell completion (yargs 18, build/lib/completion.js and its script templates, 7 KB): the CLI adds no
+ *   `completion` command, so there is no script to install, and the hidden `--get-yargs-completions` flag it
+ *   answers becomes an unknown option;
+ * - node-plop's file actions (`add`, `addMany`, `modify`, `append`, 6 KB): the CLI's generator only prompts;
+ * - node-plop's case-changing template helpers (change-case and title-case, 4 KB): only its renderString
+ *   calls them, through `handlebars.compile`, which the bundled Handlebars runtime does not have.
+ */
+export function stubUnusedFeatures(): Plugin {
+  const fail = (what: string) => `const fail = () => { throw new Error(${JSON.stringify(`${what} is not bundled with create-zero-trust-app`)}); };`;
+  const stubs: Record<string, string> = {
+    'yargs/completion': [
+      fail("yargs' shell completion"),
+      'export function completion() {',
+      '  return { completionKey: undefined, setParsed() {}, getCompletion: fail, generateCompletionScript: fail, registerFunction: fail };',
+      '}',
+    ].join('\n'),
+    'node-plop/actions': [fail("node-plop's file actions"), 'export const add = fail, addMany = fail, modify = fail, append = fail;'].join('\n'),
+    'node-plop/helpers': 'export default {};',
+  };
+  return {
+    name: 'stub-unused-features',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/completion\.js$/ }, (args) => (/[\\/]yargs[\\/]build[\\/]lib$/.test(args.resolveDir) ? { path: 'yargs/completion', namespace: 'unused-feature' } : undefined));
+      build.onResolve({ filter: /^\.\/(actions\/index|baked-in-helpers)\.js$/ }, (args) =>
+        /[\\/]node-plop[\\/]src$/.test(args.resolveDir) ? { path: args.path.includes('actions') ? 'node-plop/actions' : 'node-plop/helpers', namespace: 'unused-feature' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'unused-feature' }, (args) => ({ contents: stubs[args.path], loader: 'js' }));
+    },
+  };
+}
+
+/**
+ * Replaces @inquirer/figures, a table of about 250 symbols, with the ones that inquirer's files name (in inquirer
+ * 9.3, `figures.pointer`, `figures.line` and the unused prompts' few), taken from the real table at build time in
+ * its Unicode and its fallback form, and chosen by the same test as the package's (is-unicode-supported's).
+ */
+export function slimFigures(): Plugin {
+  const inquirerDirectory = dirname(createRequire(require.resolve('node-plop')).resolve('inquirer/package.json'));
+  const used = new Set<string>();
+  for (const file of readdirSync(join(inquirerDirectory, 'lib'), { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.js')) continue;
+    const contents = readFileSync(join(inquirerDirectory, 'lib', file), 'utf8');
+    if (contents.includes('@inquirer/figures')) for (const match of contents.matchAll(/\bfigures\.(\w+)/g)) used.add(match[1]!);
+  }
+  return {
+    name: 'slim-figures',
+    setup(build) {
+      build.onResolve({ filter: /^@inquirer\/figures$/ }, (args) => ({ path: createRequire(join(args.resolveDir, 'index.js')).resolve('@inquirer/figures'), namespace: 'slim-figures' }));
+      build.onLoad({ filter: /.*/, namespace: 'slim-figures' }, async (args) => {
+        const figures = (await import(pathToFileURL(args.path).href)) as { mainSymbols: Record<string, string>; fallbackSymbols: Record<string, string> };
+        const pick = (table: Record<string, string>) => Object.fromEntries([...used].sort().map((name) => [name, table[name]]));
+        return {
+          contents: [
+            "import process from 'node:process';",
+            "const unicode = process.platform !== 'win32'",
+            "  ? process.env.TERM !== 'linux'",
+            "  : Boolean(process.env.WT_SESSION) || Boolean(process.env.TERMINUS_SUBLIME) || process.env.ConEmuTask === '{cmd::Cmder}' ||",
+            "    ['Terminus-Sublime', 'vscode'].includes(process.env.TERM_PROGRAM) || ['xterm-256color', 'alacritty'].includes(process.env.TERM) ||",
+            "    process.env.TERMINAL_EMULATOR === 'JetBrains-JediTerm';",
+            `export default unicode ? ${JSON.stringify(pick(figures.mainSymbols))} : ${JSON.stringify(pick(figures.fallbackSymbols))};`,
           ].join('\n'),
           loader: 'js',
         };
@@ -86,10 +157,12 @@ export function replaceOraForInquirer(): Plugin {
 }
 
 /**
- * Points four imports at smaller files, each an ES module build that esbuild can tree-shake or a module the
+ * Points five imports at smaller files, each an ES module build that esbuild can tree-shake or a module the
  * bundle already has:
- * - `handlebars` (node-plop's import) at the runtime only: the templates are precompiled, and node-plop compiles
- *   templates only in its file actions, which the prompts do not use;
+ * - `handlebars` (node-plop's import) and `handlebars/runtime.js` (src/render/handlebars.ts) at the runtime
+ *   only, from its ES module sources in handlebars/lib, the code that its CommonJS build is compiled from (4 KB
+ *   smaller bundled): the templates are precompiled, and node-plop compiles templates only in its file actions,
+ *   which the prompts do not use;
  * - `rxjs` and `yaml` at their ES module builds, since on Node both resolve to CommonJS builds. yaml's ES module
  *   build is its browser build, which differs only in logging warnings with console.warn and in using atob and
  *   btoa, both global on Node 20;
@@ -99,7 +172,7 @@ export function replaceOraForInquirer(): Plugin {
 export function redirectToSmallerModules(): Plugin {
   const packageDirectory = (name: string) => dirname(require.resolve(`${name}/package.json`));
   const targets: Record<string, { path: string }> = {
-    handlebars: { path: require.resolve('handlebars/runtime') },
+    handlebars: { path: join(packageDirectory('handlebars'), 'lib/handlebars.runtime.js') },
     rxjs: { path: join(dirname(dirname(dirname(require.resolve('rxjs')))), 'dist/esm/index.js') },
     yaml: { path: join(packageDirectory('yaml'), 'browser/index.js') },
     'wrap-ansi': { path: createRequire(require.resolve('cliui')).resolve('wrap-ansi') },
@@ -108,6 +181,7 @@ export function redirectToSmallerModules(): Plugin {
     name: 'redirect-to-smaller-modules',
     setup(build) {
       build.onResolve({ filter: /^(handlebars|rxjs|yaml|wrap-ansi)$/ }, (args) => targets[args.path]);
+      build.onResolve({ filter: /^handlebars\/runtime(\.js)?$/ }, () => targets.handlebars);
     },
   };
 }
@@ -153,6 +227,29 @@ export function importBundleFromLauncher(): Plugin {
     name: 'import-bundle-from-launcher',
     setup(build) {
       build.onResolve({ filter: /^\.\/index\.js$/ }, (args) => (args.importer.endsWith('/src/cli.ts') ? { path: './index.js', external: true } : undefined));
+    },
+  };
+}
+
+/**
+ * Loads Node's built-in modules with `require` (the banner's createRequire) when the code that uses them first
+ * runs, instead of as static ES module imports, which Node resolves before the bundle starts. For each such import
+ * Node 20 builds an ES module facade by reading every export, which also runs the lazy getters of `fs`, `util`
+ * and `process` (parseArgs, MIMEType, the report API), and it loads readline even when no prompt is shown. In CPU
+ * profiles of the workshop run (Node 20.20) that work took 10 to 17 ms. Each built-in becomes a one-line
+ * CommonJS module, which esbuild runs when the first module that imports it initialises.
+ */
+export function requireBuiltinsLazily(): Plugin {
+  return {
+    name: 'require-builtins-lazily',
+    setup(build) {
+      build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+        if (!isBuiltin(args.path)) return undefined;
+        // The one-line module's own require stays a call of Node's require.
+        if (args.namespace === 'node-builtin') return { path: args.path, external: true };
+        return { path: args.path, namespace: 'node-builtin' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
     },
   };
 }
