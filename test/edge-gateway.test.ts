@@ -73,7 +73,7 @@ function withConfig(objects: KubeObject[], change: (config: string) => string): 
 describe('edge gateway nginx configuration', () => {
   it('has the exposures the core computed, with host names per exposed port', () => {
     expect(topology.exposures.map((exposure) => `${exposure.hostname}>${exposure.service}:${exposure.port.port}`)).toEqual([
-      'grpc-9090.api.shop.localhost>api:9090',
+      'api.shop.localhost>api:9090',
       'http2-9091.api.shop.localhost>api:9091',
       'frontend.shop.localhost>frontend:8080',
     ]);
@@ -83,7 +83,7 @@ describe('edge gateway nginx configuration', () => {
     const servers = serversOf(renderNginxConfig(topology.exposures));
     const routed = servers.filter((server) => !args(server.block, 'listen')[0]!.includes('default_server'));
     expect(routed.map((server) => ({ names: args(server.block, 'server_name'), proxy: args(server.block, 'proxy_pass'), grpc: args(server.block, 'grpc_pass') }))).toEqual([
-      { names: [['grpc-9090.api.shop.localhost']], proxy: [], grpc: [['grpc://api.backend.svc.cluster.local:9090']] },
+      { names: [['api.shop.localhost']], proxy: [], grpc: [['grpc://api.backend.svc.cluster.local:9090']] },
       { names: [['http2-9091.api.shop.localhost']], proxy: [], grpc: [['grpc://api.backend.svc.cluster.local:9091']] },
       { names: [['frontend.shop.localhost']], proxy: [['http://frontend.web.svc.cluster.local:8080']], grpc: [] },
     ]);
@@ -133,7 +133,7 @@ describe('edge gateway routes read back from the ConfigMap', () => {
     expect(routes.map(({ hostname, service, namespace, port }) => ({ hostname, service, namespace, port }))).toEqual(
       topology.exposures.map((exposure) => ({ hostname: exposure.hostname, service: exposure.service, namespace: exposure.namespace, port: exposure.port.port })),
     );
-    expect(routes[0]!.resource).toBe('ConfigMap ingress-gateway/edge-gateway (nginx.conf, server grpc-9090.api.shop.localhost)');
+    expect(routes[0]!.resource).toBe('ConfigMap ingress-gateway/edge-gateway (nginx.conf, server api.shop.localhost)');
   });
 
   it('show a server added by hand for a port that is not exposed', () => {

@@ -34,7 +34,7 @@ describe('the topology model', () => {
 
   it('names each exposed port\'s host', () => {
     expect(topology.exposures.map((exposure) => [exposure.hostname, exposure.namespace, exposure.service, exposure.port.port])).toEqual([
-      ['grpc-9000.api.shop.localhost', 'backend', 'api', 9000],
+      ['api.shop.localhost', 'backend', 'api', 9000],
       ['web.api.shop.localhost', 'backend', 'api', 9001],
       ['web.shop.localhost', 'shop', 'web', 8080],
     ]);
@@ -204,7 +204,7 @@ describe('offline verify of the gateway and the external dependencies', () => {
   it('fails an exposed port without a route', () => {
     const objects = objectsFor(topology).map((object) => (object.metadata.name === 'routes' ? configMap('routes', ['web.shop.localhost shop web 8080']) : object));
     const detail = verify(objects).checks.find((check) => check.name === 'gateway routes')!.detail;
-    expect(detail).toContain('backend/api:9000 is exposed, but no gateway route sends grpc-9000.api.shop.localhost to it');
+    expect(detail).toContain('backend/api:9000 is exposed, but no gateway route sends api.shop.localhost to it');
   });
 
   it('fails a mesh that opens unexposed ports', () => {

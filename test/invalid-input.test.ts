@@ -171,7 +171,7 @@ const CASES: InvalidCase[] = [
   { name: 'topology path with NUL', argv: ['out', '--yes', '--topology', 'topo\0logy.yaml'], error: '--topology: the path contains a NUL character. Give the path of a topology YAML file' },
 
   // Exposed ports and external dependencies.
-  { name: 'expose a database port', yaml: topology((d) => { db(d).expose = true; }), error: 'topology.yaml: spec.services[1].expose: port 5432 speaks postgres, and a gateway routes only HTTP, HTTP/2 and gRPC by host name. Remove expose: a gateway routes HTTP, HTTP/2 and gRPC only' },
+  { name: 'expose a database port', yaml: topology((d) => { db(d).expose = true; }), error: 'topology.yaml: spec.services[1].expose: port 5432 speaks postgres, and a gateway routes only HTTP, HTTP/2 and gRPC by host name. Remove expose from this service' },
   { name: 'expose a port the service lacks', yaml: topology((d) => { web(d).expose = [8443]; }), error: 'topology.yaml: spec.services[0].expose[0]: the service has no port 8443. Use one of its Service ports: 8080' },
   { name: 'expose a port twice', yaml: topology((d) => { web(d).expose = [8080, 8080]; }), error: 'topology.yaml: spec.services[0].expose[1]: port 8080 is listed twice. List each port once' },
   { name: 'expose as a string', yaml: topology((d) => { web(d).expose = 'yes'; }), error: 'topology.yaml: spec.services[0].expose: must be true, false or a list of ports, got "yes". Write expose: true to expose every port, or a list such as expose: [8080]' },

@@ -82,7 +82,7 @@ describe('istio ingress gateway', () => {
   it('uses GRPCRoute for gRPC and HTTPRoute otherwise', () => {
     const generated = generateShop();
     expect(find(generated, 'GRPCRoute', 'production', 'web-grpc-9090').spec).toMatchObject({ rules: [{ backendRefs: [{ name: 'web', port: 9090 }] }] });
-    expect(find(generated, 'HTTPRoute', 'production', 'web-http-8080').spec).toMatchObject({ hostnames: ['http-8080.web.shop.localhost'] });
+    expect(find(generated, 'HTTPRoute', 'production', 'web-http-8080').spec).toMatchObject({ hostnames: ['web.shop.localhost'] });
     expect(find(generated, 'HTTPRoute', 'backend', 'api-http2-8080').spec).toMatchObject({ hostnames: ['api.shop.localhost'] });
   });
 

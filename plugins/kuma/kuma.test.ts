@@ -332,7 +332,7 @@ describe('kuma ingress gateway', () => {
       expect(checkExactEdges(result)).toEqual([]);
       const gateway = kumaPlugin.evaluate({ topology: generated.topology, options, objects: generated.objects }).gateway!;
       const routes = gateway.routes.map((route) => `${route.hostname} ${route.namespace}/${route.service}:${route.port}`).sort();
-      expect(routes).toEqual(['api.shop.localhost backend/api:8080', 'http-8080.web.shop.localhost shop/web:8080', 'grpc-9090.web.shop.localhost shop/web:9090'].sort());
+      expect(routes).toEqual(['api.shop.localhost backend/api:8080', 'web.shop.localhost shop/web:8080', 'grpc-9090.web.shop.localhost shop/web:9090'].sort());
     });
   }
 

@@ -2,6 +2,7 @@
 import type { GenerateContext, IngressGateway, MeshGeneration, MeshPlugin } from '../plugin/api.js';
 import type { Service, Topology } from '../topology/types.js';
 import { stringifyTopology } from '../topology/serialise.js';
+import { hostnameOf } from '../topology/parse.js';
 import type { KubeObject } from '../k8s/object.js';
 import { buildCorePolicies, groupEdges } from '../k8s/network-policy.js';
 import { buildNamespace, buildPodTemplate, buildService, buildServiceAccount, buildWorkload } from '../k8s/workloads.js';
@@ -254,8 +255,8 @@ function buildGatewayView(topology: Topology, ingress: IngressGateway) {
   for (const service of topology.services) {
     for (const port of service.ports) {
       if (service.exposedPorts.includes(port.port)) continue;
-      // Neither the name the service would have if it were exposed, nor its cluster DNS name, may be routed.
-      const wouldBe = service.exposedPorts.length > 0 ? `${port.name}.${service.name}.${topology.name}.localhost` : `${service.name}.${topology.name}.localhost`;
+      // Neither the name the port would have if it were exposed, nor the service's cluster DNS name, may be routed.
+      const wouldBe = hostnameOf(service, port, topology.name);
       requests.push({ line: `${wouldBe} closed ${service.name}:${port.port} http` });
       requests.push({ line: `${service.name}.${service.namespace}.svc.cluster.local closed ${service.name}:${port.port} http` });
     }
@@ -308,7 +309,7 @@ function buildMermaid(topology: Topology): string {
   const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
   for (const edges of pairs.values()) {
     const ports = edges.map((edge) => `${edge.port.port}/${edge.port.protocol}`).join(', ');
-    lines.push(`  ${mermaidId(edges[0]!.from)} -->|"mTLS ${ports}"| ${mermaidId(edges[0]!.to)}`);
+    lines.push(`  ${mermaidId(edges[0]!.from)} -->|"${ports}"| ${mermaidId(edges[0]!.to)}`);
   }
   if (topology.exposures.length > 0) {
     lines.push('  gateway(["ingress gateway"])');

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { InputError } from '../errors.js';
 import { compare, validateTopology } from './validate.js';
-import type { Edge, Exposure, ExternalEdge, Service, Topology } from './types.js';
+import type { Edge, Exposure, ExternalEdge, Service, ServicePort, Topology } from './types.js';
 
 /** Parses, validates and normalises topology YAML; `file` names the source in error messages. */
 export function parseTopology(text: string, file: string): Topology {
@@ -88,16 +88,22 @@ export function normaliseTopology(document: unknown, file: string): Topology {
 }
 
 /**
- * Names the host name the gateway routes to each exposed port: `<service>.<topology>.localhost`, with the port's
- * name in front when the service exposes more than one port. Names under `localhost` resolve to the loopback
- * address on most systems, where kind and `kubectl port-forward` publish the gateway.
+ * Names the host name the gateway routes to each exposed port: `<service>.<topology>.localhost` for the service's
+ * first port, and `<port name>.<service>.<topology>.localhost` for its other ports, so exposing another port later
+ * never renames one already exposed. Names under `localhost` resolve to the loopback address on most systems,
+ * where kind and `kubectl port-forward` publish the gateway.
  */
 export function exposuresOf(service: Service, topologyName: string): Exposure[] {
   return service.exposedPorts.map((number) => {
     const port = service.ports.find((candidate) => candidate.port === number)!;
-    const prefix = service.exposedPorts.length > 1 ? `${port.name}.` : '';
-    return { service: service.name, namespace: service.namespace, port, hostname: `${prefix}${service.name}.${topologyName}.localhost` };
+    return { service: service.name, namespace: service.namespace, port, hostname: hostnameOf(service, port, topologyName) };
   });
+}
+
+/** Returns the host name a port of a service has, or would have, at the gateway. */
+export function hostnameOf(service: Service, port: ServicePort, topologyName: string): string {
+  const prefix = port === service.ports[0] ? '' : `${port.name}.`;
+  return `${prefix}${service.name}.${topologyName}.localhost`;
 }
 
 function firstLine(message: string): string {

@@ -251,7 +251,7 @@ function validateExpose(check: Checker, raw: unknown, path: string, ports: Servi
     const port = ports.find((candidate) => candidate.port === number)!;
     if (!EXPOSABLE_PROTOCOLS.has(port.protocol)) {
       const others = ports.filter((candidate) => EXPOSABLE_PROTOCOLS.has(candidate.protocol)).map((candidate) => candidate.port);
-      const fix = others.length > 0 ? `Expose only those ports, as in expose: [${others.join(', ')}]` : 'Remove expose: a gateway routes HTTP, HTTP/2 and gRPC only';
+      const fix = others.length > 0 ? `Expose only those ports, as in expose: [${others.join(', ')}]` : 'Remove expose from this service';
       check.fail(path, `port ${number} speaks ${port.protocol}, and a gateway routes only HTTP, HTTP/2 and gRPC by host name`, fix);
     }
   }
