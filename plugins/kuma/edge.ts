@@ -157,8 +157,12 @@ function passthroughMatches(external: ExternalService): Record<string, unknown>[
     return [{ type: 'Domain', value: external.host, port: external.port, protocol: external.protocol }];
   }
   const protocol = external.protocol === 'mysql' ? 'mysql' : 'tcp';
-  // NOTE: without declared addresses the match is every IPv4 address on the port; NetworkPolicy then narrows it
-  // to public addresses. IPv6 destinations are not matched.
+  // Kuma builds one filter chain per CIDR match, with that range as its destination prefix, so a dependency with
+  // several ranges gets one match each. IPv6 ranges work too: Kuma puts them on the sidecar's IPv6 passthrough
+  // listener (getMatchType and hasIPv6Matches in meshpassthrough/plugin/xds, v2.14.3), which the transparent
+  // proxy sets up in its default ipFamilyMode dualstack.
+  // NOTE: without declared addresses the match is every IPv4 address on the port, as is the core's NetworkPolicy,
+  // which narrows it to public addresses. IPv6 destinations are then not matched.
   const ranges = external.addresses.length > 0 ? external.addresses : ['0.0.0.0/0'];
   return ranges.map((range) => ({ type: 'CIDR', value: range, port: external.port, protocol }));
 }

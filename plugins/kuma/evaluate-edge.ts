@@ -1,6 +1,8 @@
 import type { Finding, GatewayRoute, MeshDecision } from '../../src/plugin/api.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import type { ExternalService, Topology } from '../../src/topology/types.js';
+import { cidrContains, parseCidr, parseIpAddress, type CidrBlock } from '../../src/netpol/cidr.js';
+import { candidateAddresses, rangesOf } from '../../src/verify/address-ranges.js';
 import { SYSTEM_NAMESPACE, gatewayServiceTag, kumaServiceOf } from './versions.js';
 
 type Ref = { kind?: string; name?: string; namespace?: string; port?: number; labels?: Record<string, string>; tags?: Record<string, string> };
@@ -131,9 +133,10 @@ interface PassthroughMatch {
  * Mesh's `networking.outbound.passthrough` decides, and it is on unless set to false. A MeshExternalService for
  * the host is open to every data plane of the mesh unless `routing.defaultForbidMeshExternalServiceAccess` is set,
  * because Kuma 2.14.3's zone egress allows or denies it for the whole mesh (configureEgress in the
- * meshtrafficpermission plugin).
+ * meshtrafficpermission plugin). `declared` is true when the topology lists the dependency among the caller's calls. A
+ * declared call is allowed only if every address of the dependency passes, and any other call as soon as one does.
  */
-export function decideExternalTraffic(objects: KubeObject[], mesh: KubeObject | undefined, subject: PassthroughSubject, external: ExternalService): MeshDecision {
+export function decideExternalTraffic(objects: KubeObject[], mesh: KubeObject | undefined, subject: PassthroughSubject, external: ExternalService, declared: boolean): MeshDecision {
   const target = `${external.host}:${external.port}`;
   if (!mesh) return { allowed: true, mtls: false, reason: `no Mesh "${subject.mesh}" in the manifests, so nothing turns passthrough off` };
   const meshSpec = (mesh.spec ?? {}) as { networking?: { outbound?: { passthrough?: boolean } }; routing?: { defaultForbidMeshExternalServiceAccess?: boolean } };
@@ -171,47 +174,127 @@ export function decideExternalTraffic(objects: KubeObject[], mesh: KubeObject | 
   if (mode === 'All') return { allowed: true, mtls: false, reason: `${id(modeBy)} passes every destination through (mode All)` };
   if (mode === 'None') return { allowed: false, mtls: false, reason: `${id(modeBy)} passes no destination through (mode None)` };
 
-  for (const policy of policies) {
-    const matches = ((policy.spec ?? {}) as { default?: { appendMatch?: PassthroughMatch[] } }).default?.appendMatch ?? [];
-    const match = matches.find((candidate) => matchAllows(candidate, external));
-    if (match) return { allowed: true, mtls: false, reason: `allowed by ${id(policy)} (${match.type} ${match.value} port ${match.port ?? 'any'})` };
+  const chains: Chain[] = policies.flatMap((policy) =>
+    (((policy.spec ?? {}) as { default?: { appendMatch?: PassthroughMatch[] } }).default?.appendMatch ?? []).flatMap((match) => chainOf(match, id(policy))),
+  );
+  const points = pointsOf(external, chains, declared);
+  const outcomes = points.map((address) => ({ address, chain: selectChain(chains, external, address) }));
+  const passed = outcomes.filter((outcome) => outcome.chain !== undefined);
+  const denied = outcomes.filter((outcome) => outcome.chain === undefined);
+  const names = policies.map(id).join(', ');
+  // A declared call must pass at every address the dependency may have; any other call must pass at none.
+  if (denied.length > 0 && (declared || passed.length === 0)) {
+    const at = passed.length > 0 ? ` at ${denied.map((outcome) => outcome.address).join(', ')}` : '';
+    return { allowed: false, mtls: false, reason: `no match of ${names} lets ${target} through${at}, and mode Matched refuses the rest` };
   }
-  return { allowed: false, mtls: false, reason: `no match of ${policies.map(id).join(', ')} lets ${target} through, and mode Matched refuses the rest` };
+  const first = passed[0]!.chain!;
+  const at = denied.length > 0 ? ` at ${passed.map((outcome) => outcome.address).join(', ')}` : '';
+  return { allowed: true, mtls: false, reason: `allowed by ${first.policy} (${first.match.type} ${first.match.value} port ${first.match.port ?? 'any'})${at}` };
 }
 
-/** Checks one MeshPassthrough match against a dependency: a host name for tls and http, an address range otherwise. */
-function matchAllows(match: PassthroughMatch, external: ExternalService): boolean {
-  if (match.port !== undefined && match.port !== external.port) return false;
+/**
+ * One Envoy filter chain of the outbound passthrough listener, as Kuma 2.14.3 builds it for a match
+ * (listeners_filter_chain.go in pkg/plugins/policies/meshpassthrough/plugin/xds). CIDR and IP matches set a
+ * destination prefix, a tls Domain sets the SNI, and the transport is "tls" for tls and "raw_buffer" otherwise.
+ * Matches for http, http2 and grpc also require the application protocol http/1.1 or h2c.
+ */
+interface Chain {
+  policy: string;
+  match: PassthroughMatch;
+  block: CidrBlock | undefined;
+  serverName: string | undefined;
+  tls: boolean;
+  http: boolean;
+}
+
+function chainOf(match: PassthroughMatch, policy: string): Chain[] {
   const protocol = match.protocol ?? 'tcp';
-  if (match.type === 'Domain') {
-    const expected = external.protocol === 'tls' ? ['tls'] : external.protocol === 'http' ? ['http', 'http2', 'grpc'] : [];
-    if (!expected.includes(protocol) || match.value === undefined) return false;
-    if (match.value.startsWith('*.')) return external.host.endsWith(match.value.slice(1));
-    return match.value === external.host;
-  }
-  // An address match lets through every protocol carried over TCP on that port, including TLS and HTTP.
+  let block: CidrBlock | undefined;
   if (match.type === 'CIDR' || match.type === 'IP') {
-    const range = match.type === 'IP' ? `${match.value}/32` : (match.value ?? '');
-    if (range.endsWith('/0')) return true;
-    return external.addresses.length > 0 && external.addresses.every((address) => cidrContains(range, address));
+    const address = match.type === 'IP' ? parseIpAddress(match.value ?? '') : undefined;
+    const parsed = address ? parseCidr(`${match.value}/${address.family === 4 ? 32 : 128}`) : parseCidr(match.value ?? '');
+    // Kuma's validator rejects a match whose value is no address or range, so it adds no filter chain.
+    if (typeof parsed === 'string') return [];
+    block = parsed;
+  } else if (match.type !== 'Domain' || match.value === undefined) {
+    return [];
   }
-  return false;
+  return [
+    {
+      policy,
+      match,
+      block,
+      serverName: match.type === 'Domain' && protocol === 'tls' ? match.value : undefined,
+      tls: protocol === 'tls',
+      http: ['http', 'http2', 'grpc'].includes(protocol),
+    },
+  ];
 }
 
-/** Checks whether the IPv4 range `outer` contains the IPv4 range `inner`; IPv6 ranges only when equal. */
-function cidrContains(outer: string, inner: string): boolean {
-  if (outer === inner) return true;
-  const parse = (cidr: string) => {
-    const [address, bits] = cidr.split('/');
-    const octets = (address ?? '').split('.').map(Number);
-    if (octets.length !== 4 || octets.some((octet) => !Number.isInteger(octet))) return undefined;
-    return { value: octets.reduce((sum, octet) => sum * 256 + octet, 0), bits: Number(bits) };
-  };
-  const a = parse(outer);
-  const b = parse(inner);
-  if (!a || !b || a.bits > b.bits) return false;
-  const size = 2 ** (32 - a.bits);
-  return Math.floor(a.value / size) === Math.floor(b.value / size);
+/**
+ * Returns the addresses at which the decision can change: one of each stretch of the dependency's ranges between
+ * the matches' range boundaries. A declared dependency without `addresses` is judged at the public IPv4 addresses
+ * outside every address match on its port, because its host is expected to resolve there and the core's
+ * NetworkPolicy opens only IPv4 to it. Any other client is judged at every public IPv4 and IPv6 address.
+ */
+function pointsOf(external: ExternalService, chains: Chain[], declared: boolean): string[] {
+  const boundaries = new Map<4 | 6, bigint[]>([
+    [4, []],
+    [6, []],
+  ]);
+  for (const chain of chains) {
+    if (!chain.block) continue;
+    const first = chain.block.networkPart << chain.block.hostBits;
+    boundaries.get(chain.block.family)!.push(first, first + (1n << chain.block.hostBits));
+  }
+  const points = candidateAddresses(rangesOf(external), boundaries);
+  if (!declared || external.addresses.length > 0) return points;
+  const ipv4 = points.filter((point) => parseIpAddress(point)?.family === 4);
+  const addressChains = chains.filter((chain) => chain.block && (chain.match.port === undefined || chain.match.port === external.port));
+  const outside = ipv4.filter((point) => addressChains.every((chain) => !cidrContains(chain.block!, parseIpAddress(point)!)));
+  return outside.length > 0 ? outside : ipv4;
+}
+
+/**
+ * Selects the filter chain Envoy uses for a connection to the dependency at `address`, or undefined when none
+ * matches and the connection is closed. Envoy narrows the chains step by step, keeping at each step the most
+ * specific criteria that match: destination port, destination address, server name, transport protocol,
+ * application protocol (envoy/config/listener/v3 FilterChainMatch). Kuma copies each match without a port onto
+ * every port used by another match (order.go), so a portless match competes on every port.
+ * NOTE: a chain without a prefix and a 0.0.0.0/0 chain are taken as equally specific, as Envoy turns an empty
+ * prefix list into 0.0.0.0/0 and ::/0.
+ */
+function selectChain(chains: Chain[], external: ExternalService, address: string): Chain | undefined {
+  const ip = parseIpAddress(address);
+  if (!ip) return undefined;
+  const tls = external.protocol === 'tls';
+  const http = external.protocol === 'http';
+
+  let candidates = chains.filter((chain) => (chain.match.port === undefined || chain.match.port === external.port) && (!chain.block || cidrContains(chain.block, ip)));
+  const longest = Math.max(-1, ...candidates.map((chain) => chain.block?.prefixLength ?? 0));
+  candidates = candidates.filter((chain) => (chain.block?.prefixLength ?? 0) === longest);
+
+  // Only TLS carries a server name (SNI). The most specific of exact name, wildcard and none wins.
+  const exact = tls ? candidates.filter((chain) => chain.serverName === external.host) : [];
+  const wildcard = tls ? candidates.filter((chain) => chain.serverName?.startsWith('*.') && external.host.endsWith(chain.serverName.slice(1))) : [];
+  if (exact.length > 0) candidates = exact;
+  else if (wildcard.length > 0) candidates = wildcard;
+  else candidates = candidates.filter((chain) => chain.serverName === undefined);
+
+  candidates = candidates.filter((chain) => chain.tls === tls);
+  if (!tls) {
+    // Envoy's HTTP inspector marks plain HTTP/1.1 as http/1.1, which the HTTP chains require; other traffic has no
+    // application protocol and only reaches chains without one.
+    const httpChains = http ? candidates.filter((chain) => chain.http) : [];
+    candidates = httpChains.length > 0 ? httpChains : candidates.filter((chain) => !chain.http);
+  }
+  // Kuma puts every HTTP Domain match of a port into one chain with a virtual host per domain, and returns 503 for
+  // any other Host header. An HTTP chain for an address range routes every host.
+  return candidates.find((chain) => !chain.http || chain.match.type !== 'Domain' || hostMatches(chain.match.value!, external.host));
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === host;
 }
 
 /** Checks whether a MeshPassthrough's targetRef selects the data plane; a policy outside kuma-system selects its own namespace only. */

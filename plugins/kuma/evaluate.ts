@@ -150,7 +150,8 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
       return { allowed: true, mtls: false, reason: `${source.namespace}/${source.service} has no Kuma sidecar, so Kuma does not see its connections` };
     }
     // NOTE: MeshPassthrough does not apply to builtin gateways, which verify does not ask about externals.
-    return decideExternalTraffic(objects, meshes.get(workload.mesh), { mesh: workload.mesh, namespace: source.namespace, labels: workload.labels }, external);
+    const declared = topology.externalEdges.some((edge) => edge.from === source.service && edge.to.name === external.name);
+    return decideExternalTraffic(objects, meshes.get(workload.mesh), { mesh: workload.mesh, namespace: source.namespace, labels: workload.labels }, external, declared);
   };
 
   const evaluator: MeshEvaluator = { decide, findings, decideExternal };

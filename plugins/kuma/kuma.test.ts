@@ -410,6 +410,75 @@ describe('kuma external dependencies', () => {
   });
 });
 
+/** Service a calls the dependencies in `externals`; service b calls none. */
+function callerTopology(externals: Record<string, unknown>[]) {
+  return {
+    apiVersion: 'create-zero-trust-app/v1alpha1',
+    kind: 'Topology',
+    metadata: { name: 'egress' },
+    spec: {
+      namespace: 'egress',
+      services: [
+        { name: 'a', image: 'docker.io/library/nginx:1.29', ports: [{ port: 8080, protocol: 'http' }], calls: externals.map((external) => external.name) },
+        { name: 'b', image: 'docker.io/library/nginx:1.29', ports: [{ port: 8080, protocol: 'http' }] },
+        ...externals,
+      ],
+    },
+  };
+}
+
+const twoRanges = callerTopology([{ name: 'db', external: { host: 'db.example', port: 5432, protocol: 'postgres', addresses: ['198.51.100.0/24', '203.0.113.0/24'] } }]);
+
+describe('kuma egress by address', () => {
+  for (const mode of ['mesh-mtls', 'meshidentity']) {
+    it(`passes a dependency with two ranges (${mode})`, () => {
+      const options = { 'kuma-identity': mode };
+      expect(problemsOf(generateCase(kumaPlugin, twoRanges, options), options)).toEqual([]);
+    });
+  }
+
+  it('names a range left out of the matches', () => {
+    const generated = generateCase(kumaPlugin, twoRanges);
+    const passthrough = find<{ default: { appendMatch: { value: string }[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external');
+    passthrough.spec.default.appendMatch = passthrough.spec.default.appendMatch.filter((match) => match.value !== '203.0.113.0/24');
+    expect(problemsOf(generated)).toContain('a -> db (db.example:5432) is declared, but the mesh denies it: no match of MeshPassthrough egress/a-external lets db.example:5432 through at 203.0.113.0, and mode Matched refuses the rest');
+  });
+
+  it('matches IPv6 ranges by containment', () => {
+    const generated = generateCase(kumaPlugin, callerTopology([{ name: 'db', external: { host: 'db.example', port: 5432, protocol: 'postgres', addresses: ['2001:db8::/32'] } }]));
+    const passthrough = find<{ default: { appendMatch: { value: string }[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external');
+    expect(passthrough.spec.default.appendMatch).toEqual([{ type: 'CIDR', value: '2001:db8::/32', port: 5432, protocol: 'tcp' }]);
+    passthrough.spec.default.appendMatch[0]!.value = '2001:d00::/24';
+    expect(problemsOf(generated)).toEqual([]);
+  });
+
+  it('passes tls and tcp on one port', () => {
+    const document = callerTopology([
+      { name: 'api', external: { host: 'api.example', port: 443, protocol: 'tls' } },
+      { name: 'raw', external: { host: 'raw.example', port: 443, protocol: 'tcp', addresses: ['198.51.100.0/24'] } },
+    ]);
+    for (const mode of ['mesh-mtls', 'meshidentity']) {
+      const options = { 'kuma-identity': mode };
+      expect(problemsOf(generateCase(kumaPlugin, document, options), options)).toEqual([]);
+    }
+  });
+
+  it('denies TLS on a tcp address match', () => {
+    // Kuma's tcp filter chain requires transport raw_buffer, so a TLS connection on that port finds no chain.
+    const document = callerTopology([
+      { name: 'api', external: { host: 'api.example', port: 443, protocol: 'tls' } },
+      { name: 'raw', external: { host: 'raw.example', port: 443, protocol: 'tcp' } },
+    ]);
+    const generated = generateCase(kumaPlugin, document);
+    find<{ default: { appendMatch: { type: string }[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external').spec.default.appendMatch = [{ type: 'CIDR', value: '0.0.0.0/0', port: 443, protocol: 'tcp' } as never];
+    const evaluator = kumaPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const source = { service: 'a', namespace: 'egress', serviceAccount: 'a', labels: { 'app.kubernetes.io/name': 'a' }, meshed: true };
+    const [api, raw] = ['api', 'raw'].map((name) => generated.topology.externals.find((external) => external.name === name)!);
+    expect(evaluator.decideExternal!(source, api!).allowed).toBe(false);
+    expect(evaluator.decideExternal!(source, raw!).allowed).toBe(true);
+  });
+});
+
 describe('kuma verify on hand-broken edges', () => {
   it('names a route to a service not exposed', () => {
     const generated = generateCase(kumaPlugin, edgeTopology);
