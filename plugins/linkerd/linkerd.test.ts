@@ -145,6 +145,15 @@ describe('linkerd generated repository', () => {
     expect(install.indexOf('linkerd-edge/linkerd-crds')).toBeLessThan(install.indexOf('linkerd-edge/linkerd-control-plane'));
   });
 
+  it('sets cniEnabled only on the control plane chart', () => {
+    const install = generateCase(linkerdPlugin, findPreset('workshop')!.document).files.get('scripts/install-mesh.sh')!.content;
+    const commands = install.replace(/\\\n/g, ' ').split('\n').filter((line) => line.startsWith('helm upgrade'));
+    const crds = commands.find((command) => command.includes('linkerd-edge/linkerd-crds'))!;
+    const controlPlane = commands.find((command) => command.includes('linkerd-edge/linkerd-control-plane'))!;
+    expect(crds).not.toContain('cniEnabled');
+    expect(controlPlane).toContain('--set cniEnabled=true');
+  });
+
   it('says in the README why SMI is not used', () => {
     const readme = generateCase(linkerdPlugin, findPreset('workshop')!.document).files.get('README.md')!.content;
     expect(readme).toContain('TrafficTarget');
