@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
 import { checkExactEdges, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
 import { SchemaValidator } from '../../src/conformance/schemas.js';
 import { runCommand, shellcheckTree, withTreeOnDisk } from '../../src/conformance/tools.js';
@@ -136,14 +137,14 @@ describe('linkerd edge: generated output', () => {
     expect(egress.map((object) => `${object.apiVersion} ${object.kind} ${object.metadata.namespace}/${object.metadata.name}`)).toEqual([
       'policy.linkerd.io/v1alpha1 EgressNetwork backend/outside-cluster',
       'policy.linkerd.io/v1alpha1 EgressNetwork payments/outside-cluster',
+      'policy.linkerd.io/v1alpha1 EgressNetwork payments/addresses-203-0-113-0-24',
       'gateway.networking.k8s.io/v1alpha2 TLSRoute payments/external-bank',
       'gateway.networking.k8s.io/v1alpha2 TCPRoute payments/external-cache',
       'gateway.networking.k8s.io/v1 HTTPRoute payments/external-rates',
-      'policy.linkerd.io/v1alpha1 EgressNetwork payments/external-warehouse',
-      'gateway.networking.k8s.io/v1alpha2 TCPRoute payments/external-warehouse',
+      'gateway.networking.k8s.io/v1alpha2 TCPRoute payments/external-warehouse-addresses-203-0-113-0-24',
       'policy.linkerd.io/v1alpha1 EgressNetwork web/outside-cluster',
     ]);
-    expect(find(generated, 'EgressNetwork', 'payments', 'external-warehouse').spec).toEqual({ networks: [{ cidr: '203.0.113.0/24' }], trafficPolicy: 'Deny' });
+    expect(find(generated, 'EgressNetwork', 'payments', 'addresses-203-0-113-0-24').spec).toEqual({ networks: [{ cidr: '203.0.113.0/24' }], trafficPolicy: 'Deny' });
     expect(find(generated, 'TLSRoute', 'payments', 'external-bank').spec.hostnames).toEqual(['api.bank.example']);
     expect(find(generated, 'HTTPRoute', 'payments', 'external-rates').spec.hostnames).toEqual(['rates.example']);
   });
@@ -172,11 +173,48 @@ describe('linkerd edge: generated output', () => {
     expect(generateCase(linkerdPlugin, onlyHttp).files.get('scripts/install-mesh.sh')!.content).toContain('releases/download/v1.5.1/standard-install.yaml');
   });
 
-  it('rejects two protocols on one port of a namespace', () => {
+  it('rejects http and tls on one port', () => {
     const clash = structuredClone(separated);
     clash.spec.services.push({ name: 'feed', external: { host: 'feed.example', port: 443, protocol: 'http' } });
     clash.spec.services[2]!.calls = ['bank', 'feed'];
-    expect(() => generateCase(linkerdPlugin, clash)).toThrow(/externals bank and feed share port 443 but need a TLSRoute and a HTTPRoute/);
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(InputError);
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(
+      'topology: externals "bank" (tls) and "feed" (http) share port 443, and both are called from namespace payments. Linkerd serves one protocol per port of an EgressNetwork, so one of them would be denied. Use another port for one of them, or move the callers of one to another namespace',
+    );
+  });
+
+  it('rejects tls and tcp on one port', () => {
+    const clash = structuredClone(separated);
+    clash.spec.services.push({ name: 'mail', external: { host: 'mail.example', port: 443, protocol: 'tcp' } });
+    clash.spec.services[2]!.calls = ['bank', 'mail'];
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(InputError);
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(
+      'topology: externals "bank" (tls) and "mail" (tcp) share port 443, and both are called from namespace payments. Linkerd serves one protocol per port of an EgressNetwork, so one of them would be denied. Give "mail" its addresses so it gets an EgressNetwork of its own, use another port for one of them, or move the callers of one to another namespace',
+    );
+  });
+
+  it('rejects tls and tcp whose addresses overlap on one port', () => {
+    const clash = structuredClone(separated);
+    clash.spec.services.push(
+      { name: 'mail', external: { host: 'mail.example', port: 443, protocol: 'tcp', addresses: ['198.51.100.0/24'] } },
+      { name: 'vault', external: { host: 'vault.example', port: 443, protocol: 'tls', addresses: ['198.51.100.128/25'] } },
+    );
+    clash.spec.services[2]!.calls = ['mail', 'vault'];
+    expect(() => generateCase(linkerdPlugin, clash)).toThrow(
+      'topology: externals "mail" (tcp) and "vault" (tls) share port 443 and the addresses 198.51.100.0/24, and both are called from namespace payments. Linkerd serves one protocol per port of an EgressNetwork, so one of them would be denied. Give them addresses that do not overlap, use another port for one of them, or move the callers of one to another namespace',
+    );
+  });
+
+  it('rejects an external at a cluster network address', () => {
+    // The core's own check already rejects 192.168.0.0/16 and kind's service range 10.96.0.0/12.
+    for (const cidr of ['10.20.0.0/16', '172.16.5.0/24', '100.64.0.0/10', '100.127.255.255/32', 'fd00:1::/64']) {
+      const private_ = structuredClone(separated);
+      private_.spec.services[5]!.external!.addresses = ['203.0.113.0/24', cidr];
+      expect(() => generateCase(linkerdPlugin, private_), cidr).toThrow(InputError);
+      expect(() => generateCase(linkerdPlugin, private_), cidr).toThrow(
+        `topology: service "warehouse", field external.addresses: ${cidr} overlaps Linkerd's default clusterNetworks (10.0.0.0/8, 100.64.0.0/10, 172.16.0.0/12, 192.168.0.0/16, fd00::/8). The policy controller does not accept an EgressNetwork there, so Linkerd cannot limit egress to it. Use the dependency's public addresses, or choose another mesh`,
+      );
+    }
   });
 
   it('passes shellcheck and make -n', () => {
@@ -192,6 +230,86 @@ describe('linkerd edge: generated output', () => {
     const readme = generateCase(linkerdPlugin, separated).files.get('README.md')!.content;
     expect(readme).toContain('Linkerd has no egress authorization by client identity');
     expect(readme).toContain('edge-gateway.ingress-gateway.serviceaccount.identity.linkerd.cluster.local');
+  });
+});
+
+/** Two tcp-like externals at one address range, each called from the same namespace. */
+const sharedRange = {
+  apiVersion: TOPOLOGY_API_VERSION,
+  kind: 'Topology',
+  metadata: { name: 'data' },
+  spec: {
+    namespace: 'apps',
+    services: [
+      { name: 'a', image, ports: [{ port: 8080, protocol: 'http' }], calls: ['db'] },
+      { name: 'b', image, ports: [{ port: 8081, protocol: 'http' }], calls: ['cache'] },
+      { name: 'db', external: { host: 'db.example', port: 5432, protocol: 'postgres', addresses: ['198.51.100.0/24'] } },
+      { name: 'cache', external: { host: 'cache.example', port: 6379, protocol: 'redis', addresses: ['198.51.100.0/24', '192.0.2.0/25'] } },
+      { name: 'queue', external: { host: 'queue.example', port: 5672, protocol: 'tcp', addresses: ['198.51.100.64/26'] } },
+      { name: 'search', external: { host: 'search.example', port: 443, protocol: 'tls', addresses: ['198.51.100.0/24'] } },
+    ],
+  },
+};
+
+describe('linkerd edge: tcp externals at shared addresses', () => {
+  it('passes verify for two tcp externals at one range', () => {
+    const generated = generateCase(linkerdPlugin, sharedRange);
+    expect(checkExactEdges(verifyCase(linkerdPlugin, generated))).toEqual([]);
+  });
+
+  it('passes verify with nested ranges and a tls external', () => {
+    const nested = structuredClone(sharedRange);
+    nested.spec.services[0]!.calls = ['db', 'queue', 'search'];
+    const generated = generateCase(linkerdPlugin, nested);
+    expect(checkExactEdges(verifyCase(linkerdPlugin, generated))).toEqual([]);
+    const evaluator = evaluatorOf(generated);
+    const a = { service: 'a', namespace: 'apps', serviceAccount: 'a', labels: {}, meshed: true };
+    for (const external of generated.topology.externals) {
+      expect(evaluator.decideExternal!(a, external).allowed, external.name).toBe(true);
+    }
+  });
+
+  it('emits one network per range with every route that reaches it', () => {
+    const nested = structuredClone(sharedRange);
+    nested.spec.services[0]!.calls = ['db', 'queue', 'search'];
+    const generated = generateCase(linkerdPlugin, nested);
+    const networks = generated.objects.filter((object) => object.kind === 'EgressNetwork');
+    expect(networks.map((object) => `${object.metadata.name} ${JSON.stringify((object.spec as { networks?: unknown }).networks ?? 'outside')}`)).toEqual([
+      'outside-cluster "outside"',
+      'addresses-192-0-2-0-25 [{"cidr":"192.0.2.0/25"}]',
+      'addresses-198-51-100-0-24 [{"cidr":"198.51.100.0/24"}]',
+      'addresses-198-51-100-64-26 [{"cidr":"198.51.100.64/26"}]',
+    ]);
+    const parentsOf = (kind: string) =>
+      generated.objects
+        .filter((object) => object.kind === kind)
+        .map((object) => `${object.metadata.name}>${((object.spec as { parentRefs: { name: string; port: number }[] }).parentRefs.map((parent) => `${parent.name}:${parent.port}`)).join(',')}`);
+    expect(parentsOf('TCPRoute')).toEqual([
+      'external-cache-addresses-192-0-2-0-25>addresses-192-0-2-0-25:6379',
+      'external-cache-addresses-198-51-100-0-24>addresses-198-51-100-0-24:6379',
+      'external-cache-addresses-198-51-100-64-26>addresses-198-51-100-64-26:6379',
+      'external-db-addresses-198-51-100-0-24>addresses-198-51-100-0-24:5432',
+      'external-db-addresses-198-51-100-64-26>addresses-198-51-100-64-26:5432',
+      'external-queue-addresses-198-51-100-64-26>addresses-198-51-100-64-26:5672',
+    ]);
+    expect(parentsOf('TLSRoute')).toEqual([
+      'external-search>outside-cluster:443',
+      'external-search-addresses-198-51-100-0-24>addresses-198-51-100-0-24:443',
+      'external-search-addresses-198-51-100-64-26>addresses-198-51-100-64-26:443',
+    ]);
+  });
+
+  it('denies a tcp external whose network lacks its route', () => {
+    const generated = generateCase(linkerdPlugin, sharedRange);
+    generated.objects = generated.objects.filter((object) => object.metadata.name !== 'external-db-addresses-198-51-100-0-24');
+    generated.objects.push({
+      apiVersion: 'policy.linkerd.io/v1alpha1',
+      kind: 'EgressNetwork',
+      metadata: { name: 'external-db', namespace: 'apps' },
+      spec: { networks: [{ cidr: '198.51.100.0/24' }], trafficPolicy: 'Deny' },
+    });
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContainEqual(expect.stringMatching(/^a -> db \(db\.example:5432\) is declared, but the mesh denies it: EgressNetwork apps\/addresses-198-51-100-0-24 denies db\.example:5432 at 198\.51\.100\.0/));
   });
 });
 
@@ -236,6 +354,26 @@ describe('linkerd edge: hand-broken output', () => {
     const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
     expect(problems).toContainEqual(expect.stringMatching(/^gateway -> api:9091 is not exposed, but the mesh allows the gateway/));
     expect(problems).toContainEqual(expect.stringMatching(/^gateway -> api:9090 is exposed, but/));
+  });
+
+  it('names an EgressNetwork inside the cluster networks', () => {
+    const generated = generateCase(linkerdPlugin, separated);
+    find(generated, 'EgressNetwork', 'payments', 'addresses-203-0-113-0-24').spec.networks = [{ cidr: '10.20.0.0/16' }];
+    const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));
+    expect(problems).toContain(
+      "EgressNetwork payments/addresses-203-0-113-0-24: network 10.20.0.0/16 overlaps Linkerd's default clusterNetworks, so the policy controller does not accept the EgressNetwork and ignores its routes",
+    );
+  });
+
+  it('ignores routes of a network inside the cluster networks', () => {
+    const generated = generateCase(linkerdPlugin, sharedRange);
+    for (const object of generated.objects) {
+      if (object.kind === 'EgressNetwork' && object.metadata.name === 'addresses-198-51-100-0-24') (object.spec as Record<string, unknown>).networks = [{ cidr: '192.168.0.0/16' }];
+    }
+    const privateDb = structuredClone(generated.topology.externals.find((external) => external.name === 'db')!);
+    privateDb.addresses = ['192.168.7.0/24'];
+    const decision = evaluatorOf(generated).decideExternal!({ service: 'a', namespace: 'apps', serviceAccount: 'a', labels: {}, meshed: true }, privateDb);
+    expect(decision).toMatchObject({ allowed: false, reason: expect.stringContaining('is not accepted') });
   });
 
   it('names an EgressNetwork that allows every host', () => {

@@ -1,6 +1,8 @@
 import { buildEdgeGateway, EDGE_GATEWAY_NAME, EDGE_GATEWAY_NAMESPACE, edgeGatewayPodSelector, type EdgeGateway } from '../../src/k8s/edge-gateway.js';
 import { buildNetworkPolicy, indexServices, podsInNamespace, tcp, type NetworkPolicyRule } from '../../src/k8s/network-policy.js';
 import { selectorOf, type KubeObject } from '../../src/k8s/object.js';
+import { InputError } from '../../src/errors.js';
+import { parseCidr, type CidrBlock } from '../../src/netpol/cidr.js';
 import type { ExternalService, Topology } from '../../src/topology/types.js';
 import { INJECT_ANNOTATION, serverNameOf } from './resources.js';
 import { CONTROL_PLANE_COMPONENT_LABEL, CONTROL_PLANE_NAMESPACE, DESTINATION_PORT, IDENTITY_PORT, POLICY_PORT, PROXY_PORTS } from './versions.js';
@@ -100,51 +102,156 @@ export function routeKindOf(external: ExternalService): 'HTTPRoute' | 'TLSRoute'
  */
 export const ROUTE_API_VERSIONS = { HTTPRoute: `${GATEWAY_API}/v1`, TLSRoute: `${GATEWAY_API}/v1alpha2`, TCPRoute: `${GATEWAY_API}/v1alpha2` } as const;
 
-/** Returns the name of the EgressNetwork that captures only an external's own addresses. */
-export function externalNetworkNameOf(external: ExternalService): string {
-  return `external-${external.name}`;
+/**
+ * Linkerd's default `clusterNetworks` (charts/linkerd-control-plane/values.yaml at edge-26.8.3). The policy
+ * controller sets `Accepted: False` (reason EgressReasonNetworkOverlap) on an EgressNetwork whose networks
+ * intersect them, and then accepts no route attached to it (policy-controller/k8s/status/src/index.rs,
+ * `network_condition` and `parent_condition_egress_network`). An EgressNetwork without `networks` excludes them.
+ */
+export const CLUSTER_NETWORKS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fd00::/8'] as const;
+
+/** Decides whether two CIDR blocks share an address: one of them contains the other. */
+export function cidrsOverlap(a: CidrBlock, b: CidrBlock): boolean {
+  if (a.family !== b.family) return false;
+  const shorter = a.prefixLength <= b.prefixLength ? a : b;
+  const longer = shorter === a ? b : a;
+  return longer.networkPart >> (shorter.hostBits - longer.hostBits) === shorter.networkPart;
+}
+
+const clusterBlocks = CLUSTER_NETWORKS.map((cidr) => parseCidr(cidr) as CidrBlock);
+
+/** Returns the first default cluster network that a CIDR overlaps, or undefined. */
+export function overlappedClusterNetwork(block: CidrBlock): string | undefined {
+  const index = clusterBlocks.findIndex((cluster) => cidrsOverlap(block, cluster));
+  return index < 0 ? undefined : CLUSTER_NETWORKS[index];
+}
+
+/** Returns the name of the EgressNetwork that captures exactly one CIDR, such as `addresses-198-51-100-0-24`. */
+export function addressNetworkNameOf(cidr: string): string {
+  return `addresses-${cidr.toLowerCase().replace(/[^0-9a-f]+/g, '-').replace(/^-|-$/g, '')}`;
 }
 
 /**
- * Builds the egress resources of each application namespace: an EgressNetwork with `trafficPolicy: Deny` for
- * every address outside the cluster, and, per external that a service of the namespace calls, a route that
- * allows that host on that port. An EgressNetwork applies only to clients in its own namespace, so each
- * namespace lists only the externals its own services call.
- * A TCP external with addresses gets an EgressNetwork of its own with exactly those addresses. Linkerd picks the
- * most specific network for an address, so that TCPRoute opens the port only on those addresses.
+ * Rejects externals that Linkerd cannot keep apart. An address inside the cluster networks cannot get an
+ * accepted EgressNetwork, so Linkerd would not see connections to it at all.
+ * @throws InputError naming the external, its address and the fix.
+ */
+function checkExternalAddresses(topology: Topology): void {
+  for (const external of topology.externals) {
+    for (const cidr of external.addresses) {
+      const block = parseCidr(cidr);
+      if (typeof block === 'string' || overlappedClusterNetwork(block) === undefined) continue;
+      throw new InputError(
+        `topology: service "${external.name}", field external.addresses: ${cidr} overlaps Linkerd's default clusterNetworks (${CLUSTER_NETWORKS.join(', ')}). The policy controller does not accept an EgressNetwork there, so Linkerd cannot limit egress to it. Use the dependency's public addresses, or choose another mesh`,
+      );
+    }
+  }
+}
+
+/** An EgressNetwork of one namespace and the externals whose routes attach to it. */
+interface PlannedNetwork {
+  name: string;
+  /** The one CIDR it captures; undefined for every address outside the cluster networks. */
+  cidr?: string;
+  externals: ExternalService[];
+}
+
+/**
+ * Plans the EgressNetworks of one namespace. Linkerd resolves an address to the most specific network that
+ * contains it (policy-controller/k8s/index/src/outbound/index/egress_network.rs at edge-26.8.3), and only routes
+ * attached to that network apply. So each distinct CIDR of a called TCP external gets its own network, and each
+ * external whose addresses reach that CIDR attaches a route to it. For any address, the routes of the smallest
+ * network that contains it then belong to exactly the externals that may be at that address.
+ * NOTE: an external without addresses is attached only to the default network, on the assumption that its host
+ * does not resolve into another external's declared range.
+ */
+function planNetworks(called: ExternalService[]): PlannedNetwork[] {
+  const outside: PlannedNetwork = { name: EGRESS_NETWORK_NAME, externals: [] };
+  const byCidr = new Map<string, PlannedNetwork>();
+  for (const external of called) {
+    const tcp = routeKindOf(external) === 'TCPRoute';
+    if (!tcp || external.addresses.length === 0) outside.externals.push(external);
+    if (!tcp) continue;
+    for (const cidr of external.addresses) {
+      if (!byCidr.has(cidr)) byCidr.set(cidr, { name: addressNetworkNameOf(cidr), cidr, externals: [] });
+    }
+  }
+
+  const networks = [...byCidr.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const network of networks) {
+    const block = parseCidr(network.cidr!) as CidrBlock;
+    for (const external of called) {
+      const blocks = external.addresses.map((cidr) => parseCidr(cidr) as CidrBlock);
+      const tcp = routeKindOf(external) === 'TCPRoute';
+      // A TCP external's route opens its port on the whole network, so it attaches only where its addresses
+      // contain the network. A host-name route may attach wherever its addresses touch the network.
+      const reaches = tcp ? blocks.some((own) => own.prefixLength <= block.prefixLength && cidrsOverlap(own, block)) : blocks.some((own) => cidrsOverlap(own, block));
+      if (reaches) network.externals.push(external);
+    }
+  }
+  return [outside, ...networks];
+}
+
+/**
+ * Rejects two externals attached to one network on one port with different route kinds. Linkerd serves one
+ * protocol per port of an EgressNetwork (gRPC, then HTTP, then TLS, then TCP routes win:
+ * policy-controller/grpc/src/outbound.rs at edge-26.8.3), so the other would be denied.
+ * @throws InputError naming both externals, the port and the fix for that combination.
+ */
+function checkRouteKinds(namespace: string, network: PlannedNetwork): void {
+  const byPort = new Map<number, ExternalService>();
+  for (const external of network.externals) {
+    const other = byPort.get(external.port);
+    if (!other) {
+      byPort.set(external.port, external);
+      continue;
+    }
+    if (routeKindOf(other) === routeKindOf(external)) continue;
+    const tcp = [other, external].find((candidate) => routeKindOf(candidate) === 'TCPRoute');
+    const where = network.cidr ? ` and the addresses ${network.cidr}` : '';
+    const fixes = ['use another port for one of them', 'move the callers of one to another namespace'];
+    if (network.cidr) fixes.unshift('give them addresses that do not overlap');
+    else if (tcp) fixes.unshift(`give "${tcp.name}" its addresses so it gets an EgressNetwork of its own`);
+    const fix = capitalize(`${fixes.slice(0, -1).join(', ')}, or ${fixes.at(-1)}`);
+    throw new InputError(
+      `topology: externals "${other.name}" (${other.protocol}) and "${external.name}" (${external.protocol}) share port ${external.port}${where}, and both are called from namespace ${namespace}. Linkerd serves one protocol per port of an EgressNetwork, so one of them would be denied. ${fix}`,
+    );
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * Builds the egress resources of each application namespace. It has an EgressNetwork with `trafficPolicy: Deny`
+ * for every address outside the cluster, and one more per CIDR of a called TCP external (see planNetworks). Each
+ * called external gets a route on each network it reaches, which allows that host (HTTP, TLS) or that port (TCP).
+ * An EgressNetwork applies only to clients in its own namespace, so each namespace lists only the externals its
+ * own services call.
+ * @throws InputError for an external at a cluster network address, or two route kinds on one port of a network.
  */
 export function buildEgress(topology: Topology): KubeObject[] {
   if (topology.externals.length === 0) return [];
+  checkExternalAddresses(topology);
   const services = indexServices(topology);
   const labels = { 'app.kubernetes.io/part-of': topology.name };
   const objects: KubeObject[] = [];
 
   for (const namespace of topology.namespaces) {
-    objects.push(egressNetwork(EGRESS_NETWORK_NAME, namespace, labels));
     const called = new Map<string, ExternalService>();
     for (const edge of topology.externalEdges) {
       if (services.get(edge.from)!.namespace === namespace) called.set(edge.to.name, edge.to);
     }
-
-    // Linkerd serves one protocol per port of an EgressNetwork (gRPC, then HTTP, then TLS, then TCP routes win:
-    // policy-controller/grpc/src/outbound.rs), so two externals on one port of one network must share a route kind.
-    const kindsByPort = new Map<number, { kind: string; external: string }>();
-    for (const external of called.values()) {
-      const kind = routeKindOf(external);
-      const parent = kind === 'TCPRoute' && external.addresses.length > 0 ? externalNetworkNameOf(external) : EGRESS_NETWORK_NAME;
-      if (parent !== EGRESS_NETWORK_NAME) {
-        objects.push(egressNetwork(parent, namespace, labels, external.addresses));
-      } else {
-        const other = kindsByPort.get(external.port);
-        if (other && other.kind !== kind) {
-          throw new Error(
-            `namespace ${namespace}: externals ${other.external} and ${external.name} share port ${external.port} but need a ${other.kind} and a ${kind}, and Linkerd serves one protocol per port: give the TCP one its addresses, or move one caller to another namespace`,
-          );
-        }
-        kindsByPort.set(external.port, { kind, external: external.name });
-      }
-      objects.push(route(external, namespace, parent, labels));
+    const networks = planNetworks([...called.values()]);
+    for (const network of networks) {
+      checkRouteKinds(namespace, network);
+      objects.push(egressNetwork(network.name, namespace, labels, network.cidr ? [network.cidr] : []));
     }
+    const routes = networks.flatMap((network) =>
+      network.externals.map((external) => route(external, namespace, network.name, network.cidr ? `external-${external.name}-${network.name}` : `external-${external.name}`, labels)),
+    );
+    objects.push(...routes.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)));
   }
   return objects;
 }
@@ -161,11 +268,11 @@ function egressNetwork(name: string, namespace: string, labels: Record<string, s
   };
 }
 
-function route(external: ExternalService, namespace: string, network: string, labels: Record<string, string>): KubeObject {
+function route(external: ExternalService, namespace: string, network: string, name: string, labels: Record<string, string>): KubeObject {
   const kind = routeKindOf(external);
   const parentRefs = [{ group: POLICY_API, kind: 'EgressNetwork', name: network, namespace, port: external.port }];
   const backendRefs = [{ group: POLICY_API, kind: 'EgressNetwork', name: network }];
-  const metadata = { name: `external-${external.name}`, namespace, labels };
+  const metadata = { name, namespace, labels };
   if (kind === 'HTTPRoute') {
     // A route without backendRefs sends the request on to its original destination (linkerd/website
     // `2-edge/tasks/managing-egress-traffic.md`); the host name is what it allows.

@@ -109,8 +109,11 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   };
 
   const egress = context.topology.externals.length > 0 ? readEgress(context.objects, findings) : undefined;
+  const namespaceOf = new Map(context.topology.services.map((service) => [service.name, service.namespace]));
+  const callerNamespaces = new Set(context.topology.externalEdges.map((edge) => `${namespaceOf.get(edge.from)}/${edge.to.name}`));
   const decideExternal = egress
-    ? (source: Source, external: Parameters<NonNullable<MeshEvaluator['decideExternal']>>[1]) => decideEgress(egress, source, external, isClientMeshed(source, workloads, namespaceAnnotations))
+    ? (source: Source, external: Parameters<NonNullable<MeshEvaluator['decideExternal']>>[1]) =>
+        decideEgress(egress, source, external, isClientMeshed(source, workloads, namespaceAnnotations), callerNamespaces.has(`${source.namespace}/${external.name}`))
     : undefined;
 
   // An EgressNetwork applies to every pod of its namespace, and AuthorizationPolicy governs only inbound
