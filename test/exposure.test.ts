@@ -229,7 +229,7 @@ describe('offline verify of the gateway and the external dependencies', () => {
       return copy as unknown as KubeObject;
     });
     const networkOnly = verify(objects).mismatches.flatMap((pair) => pair.problems);
-    expect(networkOnly).toEqual(['api -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it at 203.0.113.10 (backend/api-egress)']);
+    expect(networkOnly).toEqual(['api -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it at 1.0.0.0 (backend/api-egress)']);
   });
 
   it('accepts namespace-wide egress only where callers run', () => {
@@ -251,6 +251,31 @@ describe('offline verify of the gateway and the external dependencies', () => {
     });
     const problems = verify(objects).mismatches.flatMap((pair) => pair.problems);
     expect(problems).toEqual(['web -> ledger (ledger.db.example:5432) is not declared, but NetworkPolicy egress allows it at 198.51.100.77 (shop/web-egress)']);
+  });
+
+  it('accepts dependencies NetworkPolicy cannot tell apart', () => {
+    // Two callers of two HTTPS APIs on port 443 without addresses: NetworkPolicy opens the same public addresses to
+    // both, so only host names tell the APIs apart, and a mesh that matches only by address cannot.
+    const apis = normaliseTopology(
+      {
+        ...document,
+        spec: {
+          namespace: 'shop',
+          services: [
+            { name: 'a', image, ports: [{ port: 8080, protocol: 'http' }], calls: ['one'] },
+            { name: 'b', image, ports: [{ port: 8080, protocol: 'http' }], calls: ['two'] },
+            { name: 'one', external: { host: 'one.example', port: 443, protocol: 'tls' } },
+            { name: 'two', external: { host: 'two.example', port: 443, protocol: 'tls' } },
+          ],
+        },
+      },
+      'apis.yaml',
+    );
+    const check = (plugin: MeshPlugin, egress: string[] = []) => verifyRepository({ topology: apis, plugin, options: {}, objects: objectsFor(apis, { egress }) }).mismatches.flatMap((pair) => pair.problems);
+    expect(check(testMesh)).toEqual([]);
+    expect(check(testMesh, ['a two'])).toEqual(['a -> two (two.example:443) is not declared, but the mesh allows it: ConfigMap mesh/allow']);
+    const byAddress: MeshPlugin = { ...testMesh, evaluate: (context) => ({ ...testMesh.evaluate(context), externalMatch: 'address' as const }) };
+    expect(check(byAddress, ['a two'])).toEqual([]);
   });
 
   it('fails a denied declared external call', () => {

@@ -420,7 +420,7 @@ describe('nsm egress to external dependencies', () => {
     const readme = generateCase(nsmPlugin, externalTopology).files.get('README.md')!.content;
     expect(readme).toContain('**External dependencies: enforced by address and port, not by host name.**');
     expect(readme).toContain('| `ledger` | `ledger.db.example:5432` (postgres) | `checkout` | `198.51.100.0/24` |');
-    expect(readme).toContain('| `payments` | `api.payments.example:443` (tls) | `checkout`, `refunds` | every public address (`0.0.0.0/0` except `10.0.0.0/8`,');
+    expect(readme).toContain('| `payments` | `api.payments.example:443` (tls) | `checkout`, `refunds` | every public address (`0.0.0.0/0` except `0.0.0.0/8`, `10.0.0.0/8`,');
     expect(readme).toContain('Nothing is enforced by host name');
   });
 });

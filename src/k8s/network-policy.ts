@@ -64,7 +64,7 @@ export function tcp(port: number): NetworkPolicyPort {
  * include the pod, Service and kind node networks), carrier-grade NAT, loopback and link-local, where cluster
  * and cloud metadata endpoints live.
  */
-export const NON_PUBLIC_IPV4 = ['10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'];
+export const NON_PUBLIC_IPV4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'];
 
 /** The NetworkPolicy peers for an external dependency: its address ranges, or every public IPv4 address. */
 export function externalPeers(external: ExternalService): NetworkPolicyPeer[] {

@@ -294,6 +294,12 @@ export interface MeshEvaluator {
    * still refuse that client on its own.
    */
   externalScope?: 'workload' | 'namespace';
+  /**
+   * How the mesh tells external dependencies apart: by host name for tls and http ones (the default), or only
+   * by address and port, as under NSM. With `address`, verify accepts the mesh allowing a client to reach an
+   * undeclared dependency at an address and port it shares with one the client does call.
+   */
+  externalMatch?: 'host' | 'address';
 }
 
 export type { Edge, Exposure, ExternalEdge, ExternalService, PrecompiledTemplate, Service, ServicePort, Topology };

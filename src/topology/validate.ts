@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { parseCidr, parseIpAddress, type CidrBlock } from '../netpol/cidr.js';
 import { EXTERNAL_PROTOCOLS, PROTOCOLS, STATEFUL_PROTOCOLS, type EnvVar, type ExternalProtocol, type ExternalService, type Protocol, type Service, type ServicePort } from './types.js';
 
 export const TOPOLOGY_API_VERSION = 'create-zero-trust-app/v1alpha1';
@@ -123,7 +124,7 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
   const externals: ValidatedExternal[] = [];
   rawServices.forEach((raw, index) => {
     const path = `spec.services[${index}]`;
-    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && (raw as Record<string, unknown>).external !== undefined) {
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'external' in raw) {
       externals.push(validateExternal(check, raw, path));
     } else {
       services.push(validateService(check, raw, path, namespace));
@@ -151,32 +152,73 @@ function validateExternal(check: Checker, raw: unknown, path: string): Validated
   const at = `${path}.external`;
   const external = check.object(record.external, at, ['host', 'port', 'protocol', 'addresses'], ['host', 'port', 'protocol']);
   const host = check.string(external.host, `${at}.host`);
-  if (host.length > 253 || !DNS_SUBDOMAIN.test(host) || !host.includes('.') || /^[0-9.]+$/.test(host)) {
-    check.fail(`${at}.host`, `"${printable(host)}" is not a fully qualified DNS name`, 'Use the lowercase host name the callers connect to, such as api.partner.example; list its addresses under addresses');
+  if (host.length > 253 || !DNS_SUBDOMAIN.test(host) || !host.includes('.') || /^[0-9.]+$/.test(host) || host.split('.').some((label) => label.length > 63)) {
+    check.fail(`${at}.host`, `"${printable(host)}" is not a fully qualified DNS name`, 'Use the lowercase host name the callers connect to, such as api.partner.example, with at most 63 characters between dots; list its addresses under addresses');
+  }
+  if (/(^|\.)(svc|cluster\.local|localhost)$/.test(host)) {
+    check.fail(`${at}.host`, `"${host}" names something inside the cluster or this machine, not a dependency outside it`, 'Declare a service in the cluster as a service with an image, and call it by name');
   }
   const port = check.port(external.port, `${at}.port`);
   const protocolText = check.string(external.protocol, `${at}.protocol`);
   if (!(EXTERNAL_PROTOCOLS as readonly string[]).includes(protocolText)) {
     check.fail(`${at}.protocol`, `"${printable(protocolText)}" is not a protocol of external services`, `Use one of: ${EXTERNAL_PROTOCOLS.join(', ')} (tls for HTTPS and any other protocol inside TLS)`);
   }
-  const addresses = external.addresses === undefined ? [] : check.array(external.addresses, `${at}.addresses`).map((item, index) => validateCidr(check, item, `${at}.addresses[${index}]`));
+  const rawAddresses = external.addresses === undefined ? [] : check.array(external.addresses, `${at}.addresses`);
+  if (external.addresses !== undefined && rawAddresses.length === 0) {
+    check.fail(`${at}.addresses`, 'the list is empty', 'List the ranges the host resolves into, or remove addresses to allow every public IPv4 address');
+  }
+  const addresses = rawAddresses.map((item, index) => validateCidr(check, item, `${at}.addresses[${index}]`));
   return { name, host, port, protocol: protocolText as ExternalProtocol, addresses: [...new Set(addresses)].sort(compare), path };
 }
 
-/** Checks an IPv4 or IPv6 address range in CIDR notation, such as 203.0.113.0/24. */
+/**
+ * Ranges no external dependency may claim: the kind cluster's pod and Service networks, loopback and
+ * link-local (where cloud metadata endpoints answer). NetworkPolicy would open the port to them too, and
+ * Calico applies ipBlock rules to pod addresses.
+ */
+const CLUSTER_RANGES = ['192.168.0.0/16', '10.96.0.0/12', '127.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10'];
+
+/** Checks an IPv4 or IPv6 address range in CIDR notation, such as 203.0.113.0/24, as NetworkPolicy reads it. */
 function validateCidr(check: Checker, raw: unknown, path: string): string {
   const text = check.string(raw, path);
-  const match = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text);
-  const fix = 'Write an address range in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32';
-  if (!match) check.fail(path, `"${printable(text)}" is not a CIDR range`, fix);
-  const [, address, bits] = match;
-  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address!);
-  if (ipv4) {
-    if (ipv4.slice(1).some((octet) => Number(octet) > 255 || (octet.length > 1 && octet.startsWith('0'))) || Number(bits) > 32) check.fail(path, `"${printable(text)}" is not a valid IPv4 range`, fix);
-  } else if (!address!.includes(':') || Number(bits) > 128 || !/^[0-9a-f:]+$/.test(address!) || (address!.match(/::/g) ?? []).length > 1) {
-    check.fail(path, `"${printable(text)}" is not a valid IPv4 or lowercase IPv6 range`, fix);
+  const block = parseCidr(text);
+  if (typeof block === 'string') {
+    const network = /^[^/]+\/\d+$/.test(text) ? networkOf(text) : undefined;
+    const example = network ? `, as ${network}` : ', such as 203.0.113.0/24 or 2001:db8::/32';
+    check.fail(path, `"${printable(text)}" is not a valid CIDR range: ${block}`, `Write the range's network address and prefix length${example}`);
+  }
+  for (const reserved of CLUSTER_RANGES) {
+    const other = parseCidr(reserved) as CidrBlock;
+    if (overlaps(block, other)) {
+      check.fail(path, `${text} overlaps ${reserved}, which belongs to the cluster or the node`, 'List only the addresses of the dependency itself; NetworkPolicy would open its port to the cluster\'s own addresses too');
+    }
   }
   return text;
+}
+
+/** Returns the range with its host bits cleared, for a CIDR whose address has bits beyond its prefix. */
+function networkOf(text: string): string | undefined {
+  const [address, bits] = text.split('/');
+  const parsed = parseIpAddress(address!);
+  const prefix = Number(bits);
+  if (!parsed || !Number.isInteger(prefix) || prefix > (parsed.family === 4 ? 32 : 128)) return undefined;
+  const hostBits = BigInt((parsed.family === 4 ? 32 : 128) - prefix);
+  const block = parseCidr(`${formatIp(parsed.family, (parsed.value >> hostBits) << hostBits)}/${prefix}`);
+  return typeof block === 'string' ? undefined : `${formatIp(parsed.family, (parsed.value >> hostBits) << hostBits)}/${prefix}`;
+}
+
+function formatIp(family: 4 | 6, value: bigint): string {
+  if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => ((value >> shift) & 0xffn).toString()).join('.');
+  const groups: string[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
+  return groups.join(':');
+}
+
+/** Returns whether two ranges of one family share an address: the shorter prefix contains the other's start. */
+function overlaps(a: CidrBlock, b: CidrBlock): boolean {
+  if (a.family !== b.family) return false;
+  const [wide, narrow] = a.hostBits >= b.hostBits ? [a, b] : [b, a];
+  return (narrow.networkPart << narrow.hostBits) >> wide.hostBits === wide.networkPart;
 }
 
 function validateService(check: Checker, raw: unknown, path: string, defaultNamespace: string): ValidatedService {

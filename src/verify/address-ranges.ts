@@ -55,7 +55,7 @@ function rangeOf(block: CidrBlock): AddressRange {
 }
 
 /** Removes every address of `holes` from `ranges`. */
-function subtract(ranges: AddressRange[], holes: AddressRange[]): AddressRange[] {
+export function subtract(ranges: AddressRange[], holes: AddressRange[]): AddressRange[] {
   let result = ranges;
   for (const hole of holes) {
     result = result.flatMap((range) => {

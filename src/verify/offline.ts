@@ -4,7 +4,7 @@ import { createNetworkPolicyEvaluator, type NamespaceModel, type NetworkPolicyOb
 import type { ExternalService, Service, ServicePort, Topology } from '../topology/types.js';
 import { STRANGER, strangerNamespace } from '../generate/clients.js';
 import { podTemplateOf } from './objects.js';
-import { candidateAddresses, collectBoundaries, rangesOf } from './address-ranges.js';
+import { candidateAddresses, collectBoundaries, rangesOf, subtract, type AddressRange } from './address-ranges.js';
 
 /** The kinds of client `verify` tries every service port from; `gateway` is the mesh's ingress gateway. */
 export type ClientKind = 'service' | 'stranger' | 'outside' | 'unmeshed' | 'gateway';
@@ -230,33 +230,45 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
   const perNamespace = mesh.externalScope === 'namespace';
   // An undeclared client must be refused at every address the dependency may have, not only at the one that
   // stands for it: one address of each stretch between the policies' ipBlock boundaries decides them all.
+  // Addresses it shares, on the same port, with a dependency the client does call are left out: no layer that
+  // matches by address can tell the two apart there.
   const boundaries = collectBoundaries(policies);
-  const candidates = new Map(topology.externals.map((external) => [external.name, candidateAddresses(rangesOf(external), boundaries)]));
+  const callsByClient = groupBy(topology.externalEdges, (edge) => edge.from);
   for (const client of clients) {
     if (client.kind !== 'service' && client.kind !== 'stranger') continue;
+    const ownCalls = client.kind === 'service' ? (callsByClient.get(client.name) ?? []).map((edge) => edge.to) : [];
     for (const external of topology.externals) {
-      const isDeclared = client.kind === 'service' && declared.has(`${client.name}\0${external.name}`);
+      const isDeclared = ownCalls.includes(external);
+      const samePort = ownCalls.filter((other) => other.port === external.port);
+      const distinct = subtract(rangesOf(external), samePort.flatMap((other) => rangesOf(other)));
+      // A declared call is judged at one address of the dependency; an undeclared one at all of its own.
       let address = addressOf(external);
-      let np = networkPolicy.decide({ from: client.pod, to: { ip: address }, port: external.port });
-      if (!isDeclared && !np.egress.allowed) {
-        for (const ip of candidates.get(external.name)!) {
-          const atAddress = networkPolicy.decide({ from: client.pod, to: { ip }, port: external.port });
-          if (atAddress.egress.allowed) {
-            [np, address] = [atAddress, ip];
-            break;
-          }
+      let egress = networkPolicy.decide({ from: client.pod, to: { ip: address }, port: external.port }).egress;
+      if (!isDeclared) {
+        const addresses = candidateAddresses(distinct, boundaries);
+        // With no address of its own left, NetworkPolicy cannot refuse the dependency without refusing the other.
+        if (addresses.length === 0) egress = { ...egress, allowed: false };
+        for (const [index, ip] of addresses.entries()) {
+          const atAddress = networkPolicy.decide({ from: client.pod, to: { ip }, port: external.port }).egress;
+          if (atAddress.allowed || index === 0) [egress, address] = [atAddress, ip];
+          if (atAddress.allowed) break;
         }
       }
+      // Host names tell tls and http dependencies apart, unless the mesh matches only by address; other
+      // protocols carry no host name, so a dependency at a shared address and port is reachable as well.
+      const hostMatched = mesh.externalMatch !== 'address' && isHostProtocol(external.protocol) && samePort.every((other) => isHostProtocol(other.protocol));
+      const indistinct = distinct.length < rangesOf(external).length || !sameRanges(distinct, rangesOf(external));
       const meshDecision = decideExternal(client.source, external);
       const edge = `${client.name}${client.kind === 'service' ? '' : ` (${client.kind})`} -> ${external.name} (${external.host}:${external.port})`;
       const problems: string[] = [];
       if (isDeclared) {
-        if (!np.egress.allowed) problems.push(`${edge} is declared, but NetworkPolicy egress denies it (no rule of ${np.egress.policies.join(', ')} allows ${addressOf(external)}:${external.port})`);
+        if (!egress.allowed) problems.push(`${edge} is declared, but NetworkPolicy egress denies it (no rule of ${egress.policies.join(', ')} allows ${addressOf(external)}:${external.port})`);
         if (!meshDecision.allowed) problems.push(`${edge} is declared, but the mesh denies it: ${meshDecision.reason}`);
       } else {
-        if (np.egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it at ${address} (${np.egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
+        if (egress.allowed) problems.push(`${edge} is not declared, but NetworkPolicy egress allows it at ${address} (${egress.policies.join(', ') || `no policy isolates the pods of ${client.pod.namespace}`})`);
         const sharedNamespace = perNamespace && callerNamespaces.has(`${client.pod.namespace}\0${external.name}`);
-        if (meshDecision.allowed && !sharedNamespace) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
+        const sharedAddress = indistinct && !hostMatched;
+        if (meshDecision.allowed && !sharedNamespace && !sharedAddress) problems.push(`${edge} is not declared, but the mesh allows it: ${meshDecision.reason}`);
       }
       if (!result.pairs && problems.length === 0) {
         result.counts.pairs++;
@@ -269,15 +281,30 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
         port: external.port,
         external: true,
         declared: isDeclared,
-        networkPolicy: { allowed: np.egress.allowed, policies: [...np.egress.policies] },
+        networkPolicy: { allowed: egress.allowed, policies: [...egress.policies] },
         mesh: meshDecision,
-        stoppedBy: stoppedBy(np.egress.allowed, meshDecision.allowed),
+        stoppedBy: stoppedBy(egress.allowed, meshDecision.allowed),
         problems,
       });
     }
   }
   const failed = result.mismatches.some((pair) => pair.external);
   return [{ name: 'external dependencies', ok: !failed, detail: failed ? 'see the mismatches of the external dependencies' : `${topology.externalEdges.length} declared call(s) to ${topology.externals.length} external dependencies pass both layers, and no other client reaches them` }];
+}
+
+/** Returns whether a protocol names its host on the wire: TLS in its SNI, HTTP in its Host header. */
+function isHostProtocol(protocol: ExternalService['protocol']): boolean {
+  return protocol === 'tls' || protocol === 'http';
+}
+
+function sameRanges(a: AddressRange[], b: AddressRange[]): boolean {
+  return a.length === b.length && a.every((range, index) => range.family === b[index]!.family && range.first === b[index]!.first && range.last === b[index]!.last);
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
+  return groups;
 }
 
 function stoppedBy(networkPolicyAllowed: boolean, meshAllowed: boolean): PairResult['stoppedBy'] {
