@@ -91,7 +91,8 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     return externalEgress.decide(source, external);
   };
 
-  return { decide, findings, decideExternal, ...(gateway && { gateway: gateway.model }) };
+  // Nothing under NSM reads host names: NetworkPolicy tells dependencies apart by address and port only.
+  return { decide, findings, decideExternal, externalMatch: 'address' as const, ...(gateway && { gateway: gateway.model }) };
 }
 
 function deny(reason: string): MeshDecision {

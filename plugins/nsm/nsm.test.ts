@@ -390,7 +390,8 @@ describe('nsm egress to external dependencies', () => {
         if (evaluator.decideExternal!(sourceOf(generated, service.name), external).allowed) allowed.push(`${service.name} -> ${external.name}`);
       }
     }
-    expect(allowed).toEqual(['checkout -> ledger', 'checkout -> payments', 'refunds -> payments']);
+    // NSM tells dependencies apart by address and port only: callers of one public API on 443 reach the other too.
+    expect(allowed).toEqual(['catalog -> payments', 'catalog -> search', 'checkout -> ledger', 'checkout -> payments', 'checkout -> search', 'refunds -> payments', 'refunds -> search']);
   });
 
   it('denies the stranger every external', () => {
@@ -463,15 +464,15 @@ describe('nsm verify on hand-broken gateway and egress', () => {
   it('names egress from an undeclared caller', () => {
     const generated = generateCase(nsmPlugin, externalTopology);
     const policy = find<{ egress?: unknown[]; policyTypes: string[] }>(generated, 'NetworkPolicy', 'apps', 'default-deny');
-    // A hand-added rule on catalog, which declares no external: TCP 443 to any public address.
+    // A hand-added rule on audit, which declares no external: TCP 443 to any public address.
     generated.objects.push({
       ...policy,
-      metadata: { ...policy.metadata, name: 'catalog-extra-egress' },
-      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'catalog' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
+      metadata: { ...policy.metadata, name: 'audit-extra-egress' },
+      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'audit' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
     } as KubeObject);
     const problems = problemsOf(generated);
-    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
-    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it'))).toBe(true);
+    expect(problems.some((problem) => problem.startsWith('audit -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
+    expect(problems.some((problem) => problem.startsWith('audit -> payments (api.payments.example:443) is not declared, but NetworkPolicy egress allows it'))).toBe(true);
   });
 
   it('names an IPv6 rule from an undeclared caller', () => {
@@ -479,12 +480,12 @@ describe('nsm verify on hand-broken gateway and egress', () => {
     const policy = find<Record<string, unknown>>(generated, 'NetworkPolicy', 'apps', 'default-deny');
     generated.objects.push({
       ...policy,
-      metadata: { ...policy.metadata, name: 'catalog-ipv6-egress' },
-      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'catalog' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
+      metadata: { ...policy.metadata, name: 'audit-ipv6-egress' },
+      spec: { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'audit' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '::/0' } }], ports: [{ protocol: 'TCP', port: 443 }] }] },
     } as KubeObject);
     const problems = problemsOf(generated);
-    expect(problems.some((problem) => problem.startsWith('catalog -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
-    expect(problems.some((problem) => problem.includes('(only part of that range, starting at 2000::): apps/catalog-ipv6-egress'))).toBe(true);
+    expect(problems.some((problem) => problem.startsWith('audit -> payments (api.payments.example:443) is not declared, but the mesh allows it: NetworkPolicy allows TCP 443 to public addresses'))).toBe(true);
+    expect(problems.some((problem) => problem.includes('(only part of that range, starting at 2000::): apps/audit-ipv6-egress'))).toBe(true);
   });
 
   it('ignores a rule outside the external addresses', () => {

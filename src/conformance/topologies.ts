@@ -123,13 +123,15 @@ export const CONFORMANCE_TOPOLOGIES: readonly ConformanceTopology[] = [
   },
   {
     name: 'external',
-    description: 'two callers of a partner API over TLS, one caller of a managed database at known addresses, and a service that may reach neither',
+    description: 'two callers of a partner API over TLS, one caller of a managed database at known addresses, and one of another API on the same port, which only host names tell apart',
     document: topology('external', {
       namespace: 'apps',
       services: [
         { name: 'checkout', image, ports: [http(8080)], calls: ['payments', 'ledger'] },
         { name: 'refunds', image, ports: [http(8081)], calls: ['payments'] },
-        { name: 'catalog', image, ports: [http(8082)] },
+        { name: 'catalog', image, ports: [http(8082)], calls: ['search'] },
+        { name: 'audit', image, ports: [http(8083)] },
+        { name: 'search', external: { host: 'search.partner.example', port: 443, protocol: 'tls' } },
         { name: 'payments', external: { host: 'api.payments.example', port: 443, protocol: 'tls' } },
         { name: 'ledger', external: { host: 'ledger.db.example', port: 5432, protocol: 'postgres', addresses: ['198.51.100.0/24'] } },
       ],
