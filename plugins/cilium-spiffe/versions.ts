@@ -31,13 +31,14 @@ export const HELM_VALUES_CONFIG_MAP = { name: 'cilium-helm-values', namespace: '
 export const HELM_VALUES_FILE = 'cilium-helm-values.yaml';
 
 /**
- * Gateway API v1.5.1, standard channel: the CRDs Cilium's Gateway API controller needs (GatewayClass, Gateway,
- * HTTPRoute, GRPCRoute at v1, ReferenceGrant at v1beta1). Cilium's Gateway API docs list v1.5.1 for these CRDs
- * (Documentation/network/servicemesh/gateway-api/installation.rst), and the operator treats TLSRoute v1alpha2,
- * which this channel no longer ships, as optional (operator/pkg/gateway-api/cell.go, `optionalGVKs`).
- * NOTE: the 1.19.6 tag itself could not be opened; these files are stored versions of the same era.
+ * Gateway API v1.4.1, standard channel: the CRDs Cilium's Gateway API controller needs (GatewayClass, Gateway,
+ * HTTPRoute, GRPCRoute at v1, ReferenceGrant at v1beta1). Not v1.5: its standard channel ships the TLSRoute CRD
+ * with v1alpha2 present but not served, and the Cilium 1.19 operator then fails to start its Gateway API
+ * controller ("no matches for kind TLSRoute in version v1alpha2"; cilium/cilium issues 44920 and 45139, fixed
+ * in 1.20 only; kubespray issue 13222 shows the same with 1.19.3). Without any TLSRoute CRD, as in v1.4.1's
+ * standard channel, the operator treats TLSRoute as optional (operator/pkg/gateway-api/cell.go, `optionalGVKs`).
  */
-export const GATEWAY_API_VERSION = 'v1.5.1';
+export const GATEWAY_API_VERSION = 'v1.4.1';
 
 /** The pinned release asset with every standard-channel CRD of {@link GATEWAY_API_VERSION}. */
 export const GATEWAY_API_CRDS_URL = `https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml`;
