@@ -29,9 +29,12 @@ export async function runVerify(args: VerifyArguments, io: CliIo): Promise<numbe
 export function formatResult(result: VerifyResult, all: boolean): string {
   const lines: string[] = [];
   const { counts } = result;
-  lines.push(`${result.topology} on ${result.mesh}: ${counts.pairs} client and port pairs checked, ${counts.declared} declared edges`);
-  // The counts below are of service clients and service ports; gateway and external pairs are in the checks.
-  lines.push(`  NetworkPolicy allows ${counts.networkPolicyAllowed} service connections; the mesh allows ${counts.meshAllowed}`);
+  const extras = [
+    ...(counts.exposed > 0 ? [`${counts.exposed} exposed ${counts.exposed === 1 ? 'port' : 'ports'}`] : []),
+    ...(counts.externalCalls > 0 ? [`${counts.externalCalls} external ${counts.externalCalls === 1 ? 'call' : 'calls'}`] : []),
+  ];
+  lines.push(`${result.topology} on ${result.mesh}: ${counts.pairs} client and port pairs checked, ${counts.declared} declared edges${extras.map((extra) => `, ${extra}`).join('')}`);
+  lines.push(`  Between services, NetworkPolicy allows ${counts.networkPolicyAllowed} connections; the mesh allows ${counts.meshAllowed}`);
   for (const check of result.checks) lines.push(`  ${check.ok ? 'ok      ' : 'FAILED  '}${check.name}: ${check.detail}`);
 
   if (all && result.pairs) {
@@ -43,7 +46,9 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     lines.push('', `${problems} ${problems === 1 ? 'problem' : 'problems'} in ${result.mismatches.length} client and port ${result.mismatches.length === 1 ? 'pair' : 'pairs'}:`);
     for (const pair of result.mismatches) for (const problem of pair.problems) lines.push(`  ${problem}`);
   }
-  lines.push('', result.ok ? 'PASSED: each layer on its own allows exactly the declared edges, each over mTLS.' : 'FAILED: see the problems above.');
+  const also = [...(counts.exposed > 0 ? ['the exposed ports from the gateway'] : []), ...(counts.externalCalls > 0 ? ['the declared calls to external dependencies'] : [])];
+  const passed = `PASSED: each layer on its own allows exactly the declared edges, each over mTLS.${also.length > 0 ? ` It also allows exactly ${also.join(' and ')}.` : ''}`;
+  lines.push('', result.ok ? passed : 'FAILED: see the problems above.');
   return `${lines.join('\n')}\n`;
 }
 

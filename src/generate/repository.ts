@@ -262,7 +262,9 @@ function buildGatewayView(topology: Topology, ingress: IngressGateway) {
     }
   }
   const entry = ingress.entry;
+  const selector = ingress.pods ? Object.entries(ingress.pods.labels).map(([key, value]) => `${key}=${value}`).join(',') : '';
   return {
+    hint: ingress.pods ? `kubectl -n ${ingress.pods.namespace} get pods -l ${selector}` : 'kubectl get gateways -A',
     localPort: GATEWAY_LOCAL_PORT,
     portForward: 'portForward' in entry ? { ...entry.portForward, target: `svc/${entry.portForward.service}` } : null,
     nodePort: 'nodePort' in entry ? entry.nodePort : null,

@@ -38,7 +38,11 @@ export interface VerifyResult {
   topology: string;
   mesh: string;
   ok: boolean;
-  counts: { pairs: number; declared: number; networkPolicyAllowed: number; meshAllowed: number; mismatches: number };
+  /**
+   * `declared` counts service edges, `exposed` exposed ports and `externalCalls` declared calls to external
+   * dependencies; the two `Allowed` counts are of service clients and service ports only.
+   */
+  counts: { pairs: number; declared: number; exposed: number; externalCalls: number; networkPolicyAllowed: number; meshAllowed: number; mismatches: number };
   checks: Check[];
   mismatches: PairResult[];
   /** Every pair, filled only when asked for, since large topologies have millions. */
@@ -81,7 +85,7 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     topology: topology.name,
     mesh: plugin.id,
     ok: true,
-    counts: { pairs: 0, declared: topology.edges.length, networkPolicyAllowed: 0, meshAllowed: 0, mismatches: 0 },
+    counts: { pairs: 0, declared: topology.edges.length, exposed: topology.exposures.length, externalCalls: topology.externalEdges.length, networkPolicyAllowed: 0, meshAllowed: 0, mismatches: 0 },
     checks: [],
     mismatches: [],
     ...(request.includeAllPairs && { pairs: [] }),
