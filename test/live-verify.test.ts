@@ -90,7 +90,7 @@ const EDGE_TOPOLOGY = {
   spec: {
     namespace: 'production',
     services: [
-      { name: 'hero', image: 'docker.io/vfarcic/cncf-demo:v0.0.1', ports: [{ port: 8080, protocol: 'http' }], expose: true, calls: ['lil-deebee', 'partner'] },
+      { name: 'hero', image: 'docker.io/vfarcic/cncf-demo:v0.0.1', ports: [{ port: 8080, protocol: 'http' }, { port: 9090, protocol: 'grpc' }], expose: true, calls: ['lil-deebee', 'partner'] },
       { name: 'lil-deebee', namespace: 'data', image: 'docker.io/library/postgres:17', ports: [{ port: 5432, protocol: 'postgres' }] },
       { name: 'partner', external: { host: 'api.partner.example', port: 443, protocol: 'tls' } },
     ],
@@ -116,7 +116,7 @@ function runEdgeVerify(open: string[], gateway: string[]) {
 describe('live verification of the gateway and external dependencies', () => {
   // The fake probe takes the first label of the host as the service: "api" for api.partner.example.
   const OPEN = [...DECLARED, 'verify-hero api 443'];
-  const ROUTED = ['hero.hero.localhost 200 yes'];
+  const ROUTED = ['hero.hero.localhost 200 yes', 'grpc-9090.hero.hero.localhost 200 yes 12'];
 
   it('passes exact exposure and egress', () => {
     const run = runEdgeVerify(OPEN, ROUTED);
@@ -125,6 +125,7 @@ describe('live verification of the gateway and external dependencies', () => {
     const gatewayResults = run.report().results.filter((result) => result.clientKind === 'gateway');
     expect(gatewayResults.map((result) => `${result.host} ${result.ok}`)).toEqual([
       'hero.hero.localhost true',
+      'grpc-9090.hero.hero.localhost true',
       'lil-deebee.hero.localhost true',
       'lil-deebee.data.svc.cluster.local true',
     ]);
@@ -149,9 +150,17 @@ describe('live verification of the gateway and external dependencies', () => {
   });
 
   it('accepts a service 404 only when forwarded', () => {
-    expect(runEdgeVerify(OPEN, ['hero.hero.localhost 404 yes']).status).toBe(0);
-    const run = runEdgeVerify(OPEN, ['hero.hero.localhost 404 no']);
+    expect(runEdgeVerify(OPEN, ['hero.hero.localhost 404 yes', ROUTED[1]!]).status).toBe(0);
+    const run = runEdgeVerify(OPEN, ['hero.hero.localhost 404 no', ROUTED[1]!]);
     expect(run.status).toBe(1);
     expect(run.stdout).toMatch(/hero\.hero\.localhost\s+hero:8080\s+open\s+closed no-route\s+MISMATCH/);
+  });
+
+  it('judges gRPC answers by their status', () => {
+    const unrouted = runEdgeVerify(OPEN, [ROUTED[0]!, 'grpc-9090.hero.hero.localhost 200 no 12']);
+    expect(unrouted.status).toBe(1);
+    expect(unrouted.stdout).toMatch(/grpc-9090\.hero\.hero\.localhost\s+hero:9090\s+open\s+closed no-route\s+MISMATCH/);
+    const denied = runEdgeVerify(OPEN, [ROUTED[0]!, 'grpc-9090.hero.hero.localhost 200 yes 7']);
+    expect(denied.stdout).toMatch(/grpc-9090\.hero\.hero\.localhost\s+hero:9090\s+open\s+failed grpc-7\s+MISMATCH/);
   });
 });
