@@ -59,6 +59,8 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     }
   }
   let topology: Topology;
+  // Names the topology in errors that generation raises, as the validation errors name the file.
+  let topologyLabel = topologySource.file ? topologySource.file : `preset ${topologySource.preset ?? DEFAULT_PRESET}`;
   if (topologySource.file === '') {
     // At the prompt, a path that cannot be read or a file that is invalid asks again instead of ending the run.
     for (;;) {
@@ -66,6 +68,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
       if (!file) return CANCELLED;
       try {
         topology = await loadTopology({ file: file.file! }, io);
+        topologyLabel = file.file!;
         break;
       } catch (error) {
         if (!(error instanceof InputError)) throw error;
@@ -116,7 +119,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   const target = isAbsolute(directory) ? directory : resolve(io.cwd, directory);
 
   // 4. Generate in memory, then write, or only list with --dry-run.
-  const files = generateRepository({ topology, plugin, options });
+  const files = generateWithSource(topology, plugin, options, topologyLabel);
   if (args.dryRun) {
     if (args.json) io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, [...files.keys()], [], true), null, 2)}\n`);
     else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}`);
@@ -131,7 +134,11 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   }
   const displayedPath = relative(io.cwd, target) || '.';
   const pins = Object.entries(plugin.meshVersions).map(([name, version]) => `${name} ${version}`).join(', ');
-  io.stdout.write(`Created ${displayedPath}: ${count(topology.services.length, 'service')}, ${count(topology.edges.length, 'edge')}, on ${plugin.displayName} (${pins}).\n`);
+  const extras = [
+    ...(topology.exposures.length > 0 ? [count(topology.exposures.length, 'exposed port')] : []),
+    ...(topology.externals.length > 0 ? [count(topology.externals.length, 'external dependency', 'external dependencies')] : []),
+  ];
+  io.stdout.write(`Created ${displayedPath}: ${[count(topology.services.length, 'service'), count(topology.edges.length, 'edge'), ...extras].join(', ')}, on ${plugin.displayName} (${pins}).\n`);
   if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
   const stale = previousFiles.filter((path) => !files.has(path));
   if (stale.length > 0) {
@@ -154,6 +161,16 @@ async function readGeneratedFiles(io: CliIo, target: string): Promise<string[]> 
     return Array.isArray(files) ? files.filter((path): path is string => typeof path === 'string') : [];
   } catch {
     return [];
+  }
+}
+
+/** Generates the repository; an input error a plugin raises gets the topology's file name in front, like a validation error. */
+function generateWithSource(topology: Topology, plugin: MeshPlugin, options: Record<string, string>, label: string) {
+  try {
+    return generateRepository({ topology, plugin, options });
+  } catch (error) {
+    if (error instanceof InputError && !error.message.startsWith(`${label}:`)) throw new InputError(`${label}: ${error.message}`);
+    throw error;
   }
 }
 
@@ -190,6 +207,6 @@ function summarise(target: string, plugin: MeshPlugin, options: Record<string, s
 }
 
 
-function count(amount: number, noun: string): string {
-  return `${amount} ${noun}${amount === 1 ? '' : 's'}`;
+function count(amount: number, noun: string, plural = `${noun}s`): string {
+  return `${amount} ${amount === 1 ? noun : plural}`;
 }

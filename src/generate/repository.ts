@@ -47,7 +47,11 @@ export function generateRepository(request: GenerateRequest): FileTree {
   const header = headerText(plugin.id, options);
   const files: FileTree = new Map();
   const addText = (path: string, content: string, executable = false) => files.set(path, { content, executable });
-  const addYaml = (path: string, objects: readonly unknown[]) => addText(path, toYamlStream(objects, `# ${header}`));
+  const named = new Map<string, string>();
+  const addYaml = (path: string, objects: readonly unknown[]) => {
+    if (path.startsWith('manifests/')) checkUniqueNames(named, path, objects as KubeObject[]);
+    addText(path, toYamlStream(objects, `# ${header}`));
+  };
 
   // 1. Namespaces, identities and workloads.
   addYaml('manifests/namespaces.yaml', topology.namespaces.map((namespace) => buildNamespace(namespace, topology, mesh.podSecurity, mesh.namespaceLabels, mesh.namespaceAnnotations)));
@@ -99,6 +103,26 @@ export function generateRepository(request: GenerateRequest): FileTree {
   return sortTree(files);
 }
 
+/**
+ * Rejects two objects of one kind with one namespace and name: kubectl would apply the second over the first.
+ * Names built from service, port and namespace names can meet, such as `web` with port `api-http` and `web-api`
+ * with port `http`.
+ */
+function checkUniqueNames(named: Map<string, string>, path: string, objects: KubeObject[]): void {
+  for (const object of objects) {
+    // The kustomization has no metadata: it is read by kustomize, not applied.
+    if (!object.metadata) continue;
+    const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : '';
+    const key = `${object.kind}.${group} ${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    const first = named.get(key);
+    const where = object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
+    if (first) {
+      throw new InputError(`two generated objects are named ${object.kind} ${where} (in ${first === path ? path : `${first} and ${path}`}), because names of services, ports or namespaces combine into the same name. Rename one of the services or ports involved`);
+    }
+    named.set(key, path);
+  }
+}
+
 /** Returns how the probe judges a client's connections: through a local proxy that replies for the server, or direct. */
 function probeMode(kind: string, mesh: MeshGeneration): 'proxy' | 'direct' {
   return kind !== 'unmeshed' && mesh.verify.meshedClientsUseProxy !== false ? 'proxy' : 'direct';
@@ -134,11 +158,11 @@ export const GATEWAY_LOCAL_PORT = 18080;
 function checkSupport(topology: Topology, plugin: MeshPlugin, mesh: MeshGeneration): void {
   const first = topology.exposures[0];
   if (first && !mesh.ingress) {
-    throw new InputError(`topology: service "${first.service}", field expose: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) provides no ingress gateway. Remove expose from "${first.service}", or choose another mesh (create-zero-trust-app plugins lists them)`);
+    throw new InputError(`service "${first.service}", field expose: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) provides no ingress gateway. Remove expose from "${first.service}", or choose another mesh (create-zero-trust-app plugins lists them)`);
   }
   const external = topology.externals[0];
   if (external && !mesh.egress) {
-    throw new InputError(`topology: service "${external.name}", field external: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) cannot limit egress to dependencies outside the cluster. Remove "${external.name}" and the calls to it, or choose another mesh (create-zero-trust-app plugins lists them)`);
+    throw new InputError(`service "${external.name}", field external: the ${plugin.displayName} plugin (${plugin.id} ${plugin.version}) cannot limit egress to dependencies outside the cluster. Remove "${external.name}" and the calls to it, or choose another mesh (create-zero-trust-app plugins lists them)`);
   }
 }
 
