@@ -244,7 +244,7 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
       ...topology.services.flatMap((service) =>
         service.ports.map((port) => ({ line: `${service.name} ${service.namespace} ${port.port} ${port.protocol} ${service.name}.${service.namespace}.svc.cluster.local` })),
       ),
-      // An external dependency has no namespace: "-" stands in its place.
+      // An external dependency has no namespace, so its line has "-" in that column.
       ...topology.externals.map((external) => ({ line: `${external.name} - ${external.port} ${external.protocol} ${external.host}` })),
     ],
     externalEdges: topology.externalEdges,

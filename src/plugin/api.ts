@@ -123,8 +123,8 @@ export interface MeshGeneration {
    */
   ingress?: IngressGateway;
   /**
-   * How the mesh limits egress to external dependencies. Required when the topology declares one; a plugin
-   * without it rejects such topologies.
+   * The mesh's limits on egress to external dependencies. Required when the topology declares one, since the
+   * core rejects such topologies for a plugin without it.
    */
   egress?: ExternalEgress;
   /** Extra files, such as scripts the install script calls. */
@@ -148,13 +148,13 @@ export interface IngressGateway {
    */
   pods: GatewayPods | null;
   /**
-   * How `make verify` reaches the gateway from the machine that runs kind: through `kubectl port-forward` to a
-   * Service, or through a port of the control-plane node that kind maps to the host (`nodePort`).
+   * The way `make verify` reaches the gateway from the machine that runs kind: `kubectl port-forward` to a
+   * Service, or a port of the control-plane node that kind maps to the host (`nodePort`).
    */
   entry: { portForward: { namespace: string; service: string; port: number } } | { nodePort: number };
 }
 
-/** How the mesh limits egress to external dependencies. */
+/** The mesh's limits on egress to external dependencies. */
 export interface ExternalEgress {
   /**
    * One or two sentences for the generated README: what the mesh enforces by host name, and what only by
@@ -288,14 +288,14 @@ export interface MeshEvaluator {
    */
   decideExternal?(source: Source, external: ExternalService): MeshDecision;
   /**
-   * How finely the mesh limits egress to external dependencies: per workload (the default), or only per
+   * The scope of the mesh's egress rules for external dependencies: per workload (the default), or only per
    * namespace, as with Linkerd's EgressNetwork. With `namespace`, verify accepts the mesh allowing an
    * undeclared client when a declared caller of that dependency shares its namespace; NetworkPolicy must
    * still refuse that client on its own.
    */
   externalScope?: 'workload' | 'namespace';
   /**
-   * How the mesh tells external dependencies apart: by host name for tls and http ones (the default), or only
+   * The way the mesh distinguishes external dependencies: by host name for tls and http ones (the default), or only
    * by address and port, as under NSM. With `address`, verify accepts the mesh allowing a client to reach an
    * undeclared dependency at an address and port it shares with one the client does call.
    */

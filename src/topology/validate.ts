@@ -173,7 +173,7 @@ function validateExternal(check: Checker, raw: unknown, path: string): Validated
 
 /**
  * Ranges no external dependency may claim: the kind cluster's pod and Service networks, loopback and
- * link-local (where cloud metadata endpoints answer). NetworkPolicy would open the port to them too, and
+ * link-local (where cloud metadata endpoints listen). NetworkPolicy would open the port to them too, and
  * Calico applies ipBlock rules to pod addresses.
  */
 const CLUSTER_RANGES = ['192.168.0.0/16', '10.96.0.0/12', '127.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10'];

@@ -214,7 +214,7 @@ function describeGatewayPair(gateway: GatewayModel, target: Service, port: Servi
   };
 }
 
-/** An address of an external dependency for NetworkPolicy: the start of its first range, or a public documentation address. */
+/** Returns an address of an external dependency for NetworkPolicy: the start of its first range, or a public documentation address. */
 function addressOf(external: ExternalService): string {
   return external.addresses[0]?.split('/')[0] ?? '203.0.113.10';
 }
