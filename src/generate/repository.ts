@@ -49,7 +49,8 @@ export function generateRepository(request: GenerateRequest): FileTree {
   const addText = (path: string, content: string, executable = false) => files.set(path, { content, executable });
   const named = new Map<string, string>();
   const addYaml = (path: string, objects: readonly unknown[]) => {
-    if (path.startsWith('manifests/')) checkUniqueNames(named, path, objects as KubeObject[]);
+    // The verification clients share the cluster with the application, so their names must not meet either.
+    if (path.startsWith('manifests/') || path === 'verify/clients.yaml') checkUniqueNames(named, path, objects as KubeObject[]);
     addText(path, toYamlStream(objects, `# ${header}`));
   };
 

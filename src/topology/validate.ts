@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { parseCidr, parseIpAddress, type CidrBlock } from '../netpol/cidr.js';
+import { rangesOf, type AddressRange } from '../verify/address-ranges.js';
 import { EXTERNAL_PROTOCOLS, PROTOCOLS, STATEFUL_PROTOCOLS, type EnvVar, type ExternalProtocol, type ExternalService, type Protocol, type Service, type ServicePort } from './types.js';
 
 export const TOPOLOGY_API_VERSION = 'create-zero-trust-app/v1alpha1';
@@ -133,6 +134,7 @@ export function validateTopology(document: unknown, file: string): ValidatedTopo
   if (services.length === 0) check.fail('spec.services', 'every service is external', 'Declare at least one service with an image');
   checkUniqueServices(check, [...services, ...externals].sort((a, b) => indexOfPath(a.path) - indexOfPath(b.path)));
   checkCalls(check, services, externals);
+  checkExternalsDistinct(check, services, externals);
   return { name, namespace, services, externals };
 }
 
@@ -143,19 +145,25 @@ function indexOfPath(path: string): number {
 /** Checks a dependency outside the cluster: a name and `external: {host, port, protocol, addresses}`, nothing else. */
 function validateExternal(check: Checker, raw: unknown, path: string): ValidatedExternal {
   const record = raw as Record<string, unknown>;
+  const at = `${path}.external`;
+  if (record.external === null || typeof record.external !== 'object' || Array.isArray(record.external)) {
+    check.fail(at, `must be a mapping of host, port and protocol, got ${describe(record.external)}`, 'Write external: {host: NAME, port: PORT, protocol: PROTOCOL} for a dependency outside the cluster, or remove external for a service with an image');
+  }
   for (const key of Object.keys(record)) {
     if (key !== 'name' && key !== 'external') {
       check.fail(join(path, key), 'an external service takes only name and external', `Remove ${key}: the service runs outside the cluster, so the cluster deploys nothing for it`);
     }
   }
   const name = check.label(record.name, `${path}.name`);
-  const at = `${path}.external`;
   const external = check.object(record.external, at, ['host', 'port', 'protocol', 'addresses'], ['host', 'port', 'protocol']);
   const host = check.string(external.host, `${at}.host`);
-  if (host.length > 253 || !DNS_SUBDOMAIN.test(host) || !host.includes('.') || /^[0-9.]+$/.test(host) || host.split('.').some((label) => label.length > 63)) {
+  if (host.length > 253 || !DNS_SUBDOMAIN.test(host) || !host.includes('.') || /\.[0-9]+$/.test(host) || host.split('.').some((label) => label.length > 63)) {
     check.fail(`${at}.host`, `"${printable(host)}" is not a fully qualified DNS name`, 'Use the lowercase host name the callers connect to, such as api.partner.example, with at most 63 characters between dots; list its addresses under addresses');
   }
-  if (/(^|\.)(svc|cluster\.local|localhost)$/.test(host)) {
+  // Two labels read as <service>.<namespace> in a pod's DNS search path, such as kubernetes.default.
+  const [, second, ...rest] = host.split('.');
+  const clusterShortName = rest.length === 0 && second !== undefined && ['default', 'kube-system', 'kube-public'].includes(second);
+  if (/(^|\.)(svc|cluster\.local|localhost)$/.test(host) || clusterShortName) {
     check.fail(`${at}.host`, `"${host}" names something inside the cluster or this machine, not a dependency outside it`, 'Declare a service in the cluster as a service with an image, and call it by name');
   }
   const port = check.port(external.port, `${at}.port`);
@@ -172,11 +180,12 @@ function validateExternal(check: Checker, raw: unknown, path: string): Validated
 }
 
 /**
- * Ranges no external dependency may claim: the kind cluster's pod and Service networks, loopback and
+ * Ranges no external dependency may claim: the kind cluster's pod and Service networks, the Docker network kind
+ * puts its nodes on by default, "this network", multicast, IPv4 written as IPv6, loopback and
  * link-local (where cloud metadata endpoints listen). NetworkPolicy would open the port to them too, and
  * Calico applies ipBlock rules to pod addresses.
  */
-const CLUSTER_RANGES = ['192.168.0.0/16', '10.96.0.0/12', '127.0.0.0/8', '169.254.0.0/16', '::1/128', 'fe80::/10'];
+const CLUSTER_RANGES = ['192.168.0.0/16', '10.96.0.0/12', '172.18.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '0.0.0.0/8', '224.0.0.0/4', '::1/128', 'fe80::/10', '::ffff:0:0/96', '::/96'];
 
 /** Checks an IPv4 or IPv6 address range in CIDR notation, such as 203.0.113.0/24, as NetworkPolicy reads it. */
 function validateCidr(check: Checker, raw: unknown, path: string): string {
@@ -462,6 +471,45 @@ function checkCalls(check: Checker, services: ValidatedService[], externals: Val
       }
     }
   }
+}
+
+/**
+ * Rejects external dependencies that nothing in the cluster could tell apart: two with one host and port, or a
+ * dependency whose addresses and port a caller's own dependency shares when either speaks a protocol with no
+ * host name on the wire (anything but tls and http), since the caller could then reach both.
+ */
+function checkExternalsDistinct(check: Checker, services: ValidatedService[], externals: ValidatedExternal[]): void {
+  const seen = new Map<string, ValidatedExternal>();
+  for (const external of externals) {
+    const key = `${external.host}:${external.port}`;
+    const first = seen.get(key);
+    if (first) check.fail(`${external.path}.external.host`, `"${first.name}" at ${first.path} is already ${key}`, `Declare the dependency once and call it "${first.name}" everywhere`);
+    seen.set(key, external);
+  }
+  const byName = new Map(externals.map((external) => [external.name, external]));
+  const named = (protocol: string) => protocol === 'tls' || protocol === 'http';
+  for (const service of services) {
+    const own = service.calls.map((call) => ({ call, external: byName.get(call.service) })).filter((entry) => entry.external !== undefined);
+    for (const { call, external } of own) {
+      for (const other of externals) {
+        if (other === external || other.port !== external!.port || own.some((entry) => entry.external === other)) continue;
+        if (named(external!.protocol) && named(other.protocol)) continue;
+        // A dependency without addresses may be anywhere, but a caller limited to its own dependency's listed
+        // addresses reaches it only if the two really share servers, which the topology cannot know.
+        if (other.addresses.length === 0 && external!.addresses.length > 0) continue;
+        if (!rangesOverlap(rangesOf(external!), rangesOf(other))) continue;
+        check.fail(
+          call.path,
+          `"${service.name}" calls "${external!.name}" (${external!.protocol} on port ${external!.port}), which shares addresses and port with "${other.name}" (${other.protocol}), and a ${named(external!.protocol) ? other.protocol : external!.protocol} connection names no host, so nothing could keep "${service.name}" from "${other.name}"`,
+          `Give both dependencies addresses that do not overlap, or move one to another port`,
+        );
+      }
+    }
+  }
+}
+
+function rangesOverlap(a: AddressRange[], b: AddressRange[]): boolean {
+  return a.some((x) => b.some((y) => x.family === y.family && x.first <= y.last && y.first <= x.last));
 }
 
 export function compare(a: string, b: string): number {
