@@ -263,7 +263,7 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
     podSecurity: mesh.podSecurity,
     podSecurityReason: mesh.podSecurityReason ?? '',
     meshReadme: mesh.readme.trim(),
-    readmeSummary: mesh.readmeSummary?.trim() ?? 'Each allowed connection is mutual TLS, so it is authenticated by workload identity and encrypted.',
+    readmeSummary: mesh.readmeSummary?.trim() ?? 'Each allowed connection between services is mutual TLS, so it is authenticated by workload identity and encrypted.',
     unmeshed: mesh.verify.unmeshedClient !== null,
     unmeshedReason: mesh.verify.unmeshedReason ?? '',
     mermaid: buildMermaid(topology),
