@@ -66,7 +66,7 @@ export function tcp(port: number): NetworkPolicyPort {
  */
 export const NON_PUBLIC_IPV4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'];
 
-/** The NetworkPolicy peers for an external dependency: its address ranges, or every public IPv4 address. */
+/** Returns the NetworkPolicy peers for an external dependency: its address ranges, or every public IPv4 address. */
 export function externalPeers(external: ExternalService): NetworkPolicyPeer[] {
   if (external.addresses.length > 0) return external.addresses.map((cidr) => ({ ipBlock: { cidr } }));
   return [{ ipBlock: { cidr: '0.0.0.0/0', except: NON_PUBLIC_IPV4 } }];

@@ -6,7 +6,7 @@ import { groupEdges } from '../k8s/network-policy.js';
 /** Builds the normalised topology document, in the input format, that the generated repository keeps as its source of truth. */
 export function toTopologyDocument(topology: Topology): Record<string, unknown> {
   // A call to every port of a service is written as its name alone, as users write it, so that a port added to
-  // the callee later is called too; a call to some ports lists each of them.
+  // the callee later is called too. A call to some ports lists each of them.
   const portCounts = new Map(topology.services.map((service) => [service.name, service.ports.length]));
   const callsByCaller = new Map<string, (string | { service: string; port: number })[]>();
   for (const edges of groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`).values()) {
