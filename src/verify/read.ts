@@ -27,8 +27,7 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
   const options = Object.fromEntries(Object.entries(record?.plugin?.options ?? {}).map(([name, value]) => [name, String(value)]));
 
   const objects: KubeObject[] = [];
-  for (const path of await listYamlFiles(fs, join(directory, 'manifests'))) {
-    if (path.endsWith('kustomization.yaml')) continue;
+  for (const path of await listManifests(fs, join(directory, 'manifests'))) {
     for (const document of parseAllDocuments(await readText(fs, path))) {
       if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
       const value = document.toJS() as KubeObject | null;
@@ -40,6 +39,31 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
     }
   }
   return { topology, pluginId, options, objects };
+}
+
+/**
+ * Lists the manifests `make deploy` applies: the resources of manifests/kustomization.yaml (a file left over from
+ * an earlier generation is not among them), or without that file every YAML file under manifests/.
+ */
+async function listManifests(fs: FileSystem, directory: string): Promise<string[]> {
+  const files = await listYamlFiles(fs, directory);
+  const kustomizationPath = join(directory, 'kustomization.yaml');
+  if (!files.includes(kustomizationPath)) return files;
+  const kustomization = parse(await readText(fs, kustomizationPath)) as { resources?: unknown } | null;
+  const resources = kustomization?.resources;
+  if (!Array.isArray(resources) || resources.some((resource) => typeof resource !== 'string')) {
+    throw new InputError(`${kustomizationPath}: resources must be a list of file names. Regenerate the repository`);
+  }
+  // namespaces.yaml is applied on its own before the kustomization, so that namespaces exist first. A listed
+  // folder stands for the YAML files in it; a remote resource cannot be read offline and is left out.
+  const listed = [join(directory, 'namespaces.yaml'), ...(resources as string[]).filter((resource) => !resource.includes('://')).map((resource) => join(directory, resource))];
+  const covered = (path: string) => listed.some((entry) => path === entry || path.startsWith(`${entry}/`));
+  for (const entry of listed) {
+    if (!files.some((path) => path === entry || path.startsWith(`${entry}/`))) {
+      throw new InputError(`${kustomizationPath}: lists ${entry}, which is neither a YAML file nor a folder of them under manifests/. Regenerate the repository or fix the list`);
+    }
+  }
+  return files.filter(covered);
 }
 
 async function readText(fs: FileSystem, path: string): Promise<string> {
