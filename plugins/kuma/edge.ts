@@ -1,5 +1,7 @@
+import { InputError } from '../../src/errors.js';
 import { buildNetworkPolicy, indexServices, podsInNamespace, tcp, type NetworkPolicyRule } from '../../src/k8s/network-policy.js';
 import { selectorOf, type KubeObject } from '../../src/k8s/object.js';
+import { parseCidr, type CidrBlock } from '../../src/netpol/cidr.js';
 import type { ExternalService, Topology } from '../../src/topology/types.js';
 import {
   CONTROL_PLANE_LABELS,
@@ -167,11 +169,49 @@ function passthroughMatches(external: ExternalService): Record<string, unknown>[
   return ranges.map((range) => ({ type: 'CIDR', value: range, port: external.port, protocol }));
 }
 
+/** Returns whether two ranges share an address: the one with the shorter prefix contains the other's first address. */
+function rangesOverlap(a: CidrBlock, b: CidrBlock): boolean {
+  if (a.family !== b.family) return false;
+  const [wide, narrow] = a.hostBits >= b.hostBits ? [a, b] : [b, a];
+  return (narrow.networkPart << narrow.hostBits) >> wide.hostBits === wide.networkPart;
+}
+
+/**
+ * Rejects a tls or http dependency of `caller` whose addresses overlap the range of a tcp-like dependency on the same
+ * port. Envoy picks a passthrough filter chain by destination address before it looks at SNI or the application
+ * protocol (FilterChainMatch in envoy/config/listener/v3), so at an address in both, the tcp CIDR match wins over
+ * the Domain match, which has no address. That chain accepts only raw_buffer transport (listeners_filter_chain.go in
+ * meshpassthrough/plugin/xds, v2.14.3), so it closes TLS connections and passes HTTP by address without a Host check.
+ * A tcp-like dependency without addresses, or with 0.0.0.0/0 or ::/0, is no more specific than a Domain match.
+ * NOTE: a tls or http dependency without addresses is assumed to resolve outside every tcp range on its port.
+ * @throws InputError naming the caller, both dependencies, the port and the fix.
+ */
+function checkShadowedDomainMatches(caller: string, externals: ExternalService[]): void {
+  const blocksOf = (external: ExternalService) => external.addresses.map((cidr) => ({ cidr, block: parseCidr(cidr) })).filter((entry): entry is { cidr: string; block: CidrBlock } => typeof entry.block !== 'string');
+  const byDomain = externals.filter((external) => external.protocol === 'tls' || external.protocol === 'http');
+  const byAddress = externals.filter((external) => external.protocol !== 'tls' && external.protocol !== 'http');
+  for (const named of byDomain) {
+    for (const raw of byAddress.filter((candidate) => candidate.port === named.port)) {
+      for (const own of blocksOf(named)) {
+        const other = blocksOf(raw).find((entry) => entry.block.prefixLength > 0 && rangesOverlap(own.block, entry.block));
+        if (!other) continue;
+        const effect = named.protocol === 'tls' ? 'closes TLS connections' : 'passes HTTP requests by address without checking the Host header';
+        throw new InputError(
+          `topology: service "${caller}", field calls: "${named.name}" (${named.protocol}, ${own.cidr}) and "${raw.name}" (${raw.protocol}, ${other.cidr}) share port ${named.port} and overlapping addresses. ` +
+            `Kuma's MeshPassthrough sends a connection to an address in both through the tcp match of "${raw.name}", which ${effect}. ` +
+            `Give them addresses that do not overlap, or use another port for one of them`,
+        );
+      }
+    }
+  }
+}
+
 /**
  * Builds one MeshPassthrough per caller of external dependencies, in the caller's namespace, selecting its data
  * planes. Mode Matched lets through only the listed destinations, and the Mesh turns passthrough off for every
  * other data plane. Kuma merges the matches of every policy on a data plane, and rejects a repeated value on the
  * same port and protocol, so each caller gets one policy with each match once.
+ * @throws InputError when a tls or http dependency's addresses overlap a tcp-like one's range on the same port.
  */
 export function buildPassthroughs(topology: Topology, mesh: string): KubeObject[] {
   const services = indexServices(topology);
@@ -179,6 +219,7 @@ export function buildPassthroughs(topology: Topology, mesh: string): KubeObject[
   for (const edge of topology.externalEdges) byCaller.set(edge.from, [...(byCaller.get(edge.from) ?? []), edge.to]);
 
   return [...byCaller].map(([name, externals]) => {
+    checkShadowedDomainMatches(name, externals);
     const caller = services.get(name)!;
     const seen = new Set<string>();
     const appendMatch = externals.flatMap(passthroughMatches).filter((match) => {

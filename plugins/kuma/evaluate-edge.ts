@@ -1,7 +1,7 @@
 import type { Finding, GatewayRoute, MeshDecision } from '../../src/plugin/api.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import type { ExternalService, Topology } from '../../src/topology/types.js';
-import { cidrContains, parseCidr, parseIpAddress, type CidrBlock } from '../../src/netpol/cidr.js';
+import { cidrContains, parseCidr, parseIpAddress, type CidrBlock, type IpAddress } from '../../src/netpol/cidr.js';
 import { candidateAddresses, rangesOf } from '../../src/verify/address-ranges.js';
 import { SYSTEM_NAMESPACE, gatewayServiceTag, kumaServiceOf } from './versions.js';
 
@@ -185,7 +185,9 @@ export function decideExternalTraffic(objects: KubeObject[], mesh: KubeObject | 
   // A declared call must pass at every address the dependency may have; any other call must pass at none.
   if (denied.length > 0 && (declared || passed.length === 0)) {
     const at = passed.length > 0 ? ` at ${denied.map((outcome) => outcome.address).join(', ')}` : '';
-    return { allowed: false, mtls: false, reason: `no match of ${names} lets ${target} through${at}, and mode Matched refuses the rest` };
+    const shadowing = denied.map((outcome) => describeShadowingMatch(chains, external, outcome.address)).find((text) => text !== undefined);
+    const because = shadowing ? `. ${shadowing}` : '';
+    return { allowed: false, mtls: false, reason: `no match of ${names} lets ${target} through${at}, and mode Matched refuses the rest${because}` };
   }
   const first = passed[0]!.chain!;
   const at = denied.length > 0 ? ` at ${passed.map((outcome) => outcome.address).join(', ')}` : '';
@@ -270,9 +272,7 @@ function selectChain(chains: Chain[], external: ExternalService, address: string
   const tls = external.protocol === 'tls';
   const http = external.protocol === 'http';
 
-  let candidates = chains.filter((chain) => (chain.match.port === undefined || chain.match.port === external.port) && (!chain.block || cidrContains(chain.block, ip)));
-  const longest = Math.max(-1, ...candidates.map((chain) => chain.block?.prefixLength ?? 0));
-  candidates = candidates.filter((chain) => (chain.block?.prefixLength ?? 0) === longest);
+  let candidates = mostSpecificByAddress(chains, external, ip);
 
   // Only TLS carries a server name (SNI). The most specific of exact name, wildcard and none wins.
   const exact = tls ? candidates.filter((chain) => chain.serverName === external.host) : [];
@@ -291,6 +291,30 @@ function selectChain(chains: Chain[], external: ExternalService, address: string
   // Kuma puts every HTTP Domain match of a port into one chain with a virtual host per domain, and returns 503 for
   // any other Host header. An HTTP chain for an address range routes every host.
   return candidates.find((chain) => !chain.http || chain.match.type !== 'Domain' || hostMatches(chain.match.value!, external.host));
+}
+
+/** Returns the chains left after Envoy's destination port and address steps: those with the longest matching prefix. */
+function mostSpecificByAddress(chains: Chain[], external: ExternalService, ip: IpAddress): Chain[] {
+  const candidates = chains.filter((chain) => (chain.match.port === undefined || chain.match.port === external.port) && (!chain.block || cidrContains(chain.block, ip)));
+  const longest = Math.max(-1, ...candidates.map((chain) => chain.block?.prefixLength ?? 0));
+  return candidates.filter((chain) => (chain.block?.prefixLength ?? 0) === longest);
+}
+
+/**
+ * Describes the address match that Envoy picks for a refused connection to `address`, such as a tcp CIDR match over a
+ * tls dependency's addresses. Returns undefined when a chain without a prefix is among the most specific, because no
+ * address match then decides.
+ */
+function describeShadowingMatch(chains: Chain[], external: ExternalService, address: string): string | undefined {
+  const ip = parseIpAddress(address);
+  if (!ip) return undefined;
+  const winners = mostSpecificByAddress(chains, external, ip);
+  const shadow = winners.find((chain) => chain.block !== undefined && chain.block.prefixLength > 0);
+  if (!shadow) return undefined;
+  let accepted = 'raw TCP';
+  if (shadow.tls) accepted = 'TLS';
+  else if (shadow.http) accepted = 'plain HTTP';
+  return `Envoy picks the most specific address match, ${shadow.match.type} ${shadow.match.value} port ${shadow.match.port ?? 'any'} (${shadow.match.protocol ?? 'tcp'}) of ${shadow.policy}, which accepts only ${accepted} and no ${external.protocol} connection to ${external.host} at ${address}`;
 }
 
 function hostMatches(pattern: string, host: string): boolean {

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
+import { InputError } from '../../src/errors.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { createNetworkPolicyEvaluator, type NetworkPolicyObject, type PodModel } from '../../src/netpol/evaluate.js';
 import { findPreset } from '../../src/topology/presets.js';
@@ -476,6 +477,100 @@ describe('kuma egress by address', () => {
     const [api, raw] = ['api', 'raw'].map((name) => generated.topology.externals.find((external) => external.name === name)!);
     expect(evaluator.decideExternal!(source, api!).allowed).toBe(false);
     expect(evaluator.decideExternal!(source, raw!).allowed).toBe(true);
+  });
+});
+
+/** Caller a calls a tls or http dependency `api` and a tcp-like dependency `raw`, each with its own addresses and port. */
+function domainAndAddress(api: { protocol: string; addresses: string[]; port?: number }, raw: { protocol: string; addresses?: string[]; port?: number }) {
+  return callerTopology([
+    { name: 'api', external: { host: 'api.example', port: api.port ?? 443, protocol: api.protocol, addresses: api.addresses } },
+    { name: 'raw', external: { host: 'raw.example', port: raw.port ?? 443, protocol: raw.protocol, ...(raw.addresses && { addresses: raw.addresses }) } },
+  ]);
+}
+
+function generationError(document: unknown): unknown {
+  try {
+    generateCase(kumaPlugin, document);
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('kuma egress with overlapping matches', () => {
+  const rejected = [
+    { case: 'tls inside a tcp range', api: { protocol: 'tls', addresses: ['198.51.100.0/28'] }, raw: { protocol: 'tcp', addresses: ['198.51.100.0/24'] }, ranges: ['198.51.100.0/28', '198.51.100.0/24'] },
+    { case: 'tls around a postgres range', api: { protocol: 'tls', addresses: ['198.51.100.0/23'] }, raw: { protocol: 'postgres', addresses: ['198.51.100.0/24'] }, ranges: ['198.51.100.0/23', '198.51.100.0/24'] },
+    { case: 'http inside a mysql range', api: { protocol: 'http', addresses: ['198.51.100.8/29'] }, raw: { protocol: 'mysql', addresses: ['198.51.100.0/24'] }, ranges: ['198.51.100.8/29', '198.51.100.0/24'] },
+    { case: 'tls on one of two redis ranges', api: { protocol: 'tls', addresses: ['192.0.2.0/24', '203.0.113.0/25'] }, raw: { protocol: 'redis', addresses: ['198.51.100.0/24', '203.0.113.0/24'] }, ranges: ['203.0.113.0/25', '203.0.113.0/24'] },
+    { case: 'tls inside a mongodb IPv6 range', api: { protocol: 'tls', addresses: ['2001:db8:1::/48'] }, raw: { protocol: 'mongodb', addresses: ['2001:db8::/32'] }, ranges: ['2001:db8:1::/48', '2001:db8::/32'] },
+  ];
+  for (const { case: name, api, raw, ranges } of rejected) {
+    it(`rejects ${name}`, () => {
+      const error = generationError(domainAndAddress(api, raw));
+      expect(error).toBeInstanceOf(InputError);
+      const message = (error as Error).message;
+      expect(message).not.toContain('\n');
+      expect(message).toContain(`service "a", field calls: "api" (${api.protocol}, ${ranges[0]}) and "raw" (${raw.protocol}, ${ranges[1]}) share port 443`);
+      expect(message).toContain('Give them addresses that do not overlap, or use another port for one of them');
+    });
+  }
+
+  it('names the dropped TLS connection', () => {
+    const message = (generationError(domainAndAddress({ protocol: 'tls', addresses: ['198.51.100.0/28'] }, { protocol: 'tcp', addresses: ['198.51.100.0/24'] })) as Error).message;
+    expect(message).toContain('through the tcp match of "raw", which closes TLS connections');
+  });
+
+  it('names the lost Host check for http', () => {
+    const message = (generationError(domainAndAddress({ protocol: 'http', addresses: ['198.51.100.0/28'] }, { protocol: 'tcp', addresses: ['198.51.100.0/24'] })) as Error).message;
+    expect(message).toContain('which passes HTTP requests by address without checking the Host header');
+  });
+
+  const accepted = [
+    { case: 'ranges apart', api: { protocol: 'tls', addresses: ['192.0.2.0/24'] }, raw: { protocol: 'tcp', addresses: ['198.51.100.0/24'] } },
+    { case: 'other ports', api: { protocol: 'tls', addresses: ['198.51.100.0/28'] }, raw: { protocol: 'postgres', addresses: ['198.51.100.0/24'], port: 5432 } },
+    { case: 'a tcp dependency without addresses', api: { protocol: 'tls', addresses: ['198.51.100.0/28'] }, raw: { protocol: 'tcp' } },
+    { case: 'other address families', api: { protocol: 'tls', addresses: ['2001:db8::/32'] }, raw: { protocol: 'tcp', addresses: ['198.51.100.0/24'] } },
+  ];
+  for (const { case: name, api, raw } of accepted) {
+    it(`accepts ${name}`, () => {
+      expect(problemsOf(generateCase(kumaPlugin, domainAndAddress(api, raw)))).toEqual([]);
+    });
+  }
+
+  it('denies tls shadowed by a hand-written tcp match', () => {
+    const generated = generateCase(kumaPlugin, domainAndAddress({ protocol: 'tls', addresses: ['198.51.100.0/28'] }, { protocol: 'tcp', addresses: ['203.0.113.0/24'] }));
+    const passthrough = find<{ default: { appendMatch: Record<string, unknown>[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external');
+    passthrough.spec.default.appendMatch.push({ type: 'CIDR', value: '198.51.100.0/24', port: 443, protocol: 'tcp' });
+    expect(problemsOf(generated)).toEqual([
+      'a -> api (api.example:443) is declared, but the mesh denies it: no match of MeshPassthrough egress/a-external lets api.example:443 through, and mode Matched refuses the rest. ' +
+        'Envoy picks the most specific address match, CIDR 198.51.100.0/24 port 443 (tcp) of MeshPassthrough egress/a-external, which accepts only raw TCP and no tls connection to api.example at 198.51.100.0',
+      'external dependencies: see the mismatches of the external dependencies',
+    ]);
+  });
+
+  it('denies tls partly shadowed by a hand-written tcp match', () => {
+    const generated = generateCase(kumaPlugin, domainAndAddress({ protocol: 'tls', addresses: ['198.51.100.0/23'] }, { protocol: 'tcp', addresses: ['203.0.113.0/24'] }));
+    const passthrough = find<{ default: { appendMatch: Record<string, unknown>[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external');
+    passthrough.spec.default.appendMatch.push({ type: 'CIDR', value: '198.51.101.0/24', port: 443, protocol: 'tcp' });
+    const evaluator = kumaPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const source = { service: 'a', namespace: 'egress', serviceAccount: 'a', labels: { 'app.kubernetes.io/name': 'a' }, meshed: true };
+    const api = generated.topology.externals.find((external) => external.name === 'api')!;
+    const decision = evaluator.decideExternal!(source, api);
+    expect(decision.allowed).toBe(false);
+    expect(decision.reason).toContain('lets api.example:443 through at 198.51.101.0');
+    expect(decision.reason).toContain('CIDR 198.51.101.0/24 port 443 (tcp) of MeshPassthrough egress/a-external');
+  });
+
+  it('passes http through a hand-written tcp match by address', () => {
+    // The tcp chain takes raw_buffer transport with any application protocol, so plain HTTP gets through, unchecked by Host.
+    const generated = generateCase(kumaPlugin, domainAndAddress({ protocol: 'http', addresses: ['198.51.100.0/28'] }, { protocol: 'tcp', addresses: ['203.0.113.0/24'] }));
+    const passthrough = find<{ default: { appendMatch: Record<string, unknown>[] } }>(generated, 'MeshPassthrough', 'egress', 'a-external');
+    passthrough.spec.default.appendMatch.push({ type: 'CIDR', value: '198.51.100.0/24', port: 443, protocol: 'tcp' });
+    const evaluator = kumaPlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const source = { service: 'a', namespace: 'egress', serviceAccount: 'a', labels: { 'app.kubernetes.io/name': 'a' }, meshed: true };
+    const decision = evaluator.decideExternal!(source, generated.topology.externals.find((external) => external.name === 'api')!);
+    expect(decision).toEqual({ allowed: true, mtls: false, reason: 'allowed by MeshPassthrough egress/a-external (CIDR 198.51.100.0/24 port 443)' });
   });
 });
 
