@@ -169,7 +169,8 @@ function generateWithSource(topology: Topology, plugin: MeshPlugin, options: Rec
   try {
     return generateRepository({ topology, plugin, options });
   } catch (error) {
-    if (error instanceof InputError && !error.message.startsWith(`${label}:`)) throw new InputError(`${label}: ${error.message}`);
+    // Plugins name the topology as "topology:"; the file's own name replaces that.
+    if (error instanceof InputError && !error.message.startsWith(`${label}:`)) throw new InputError(`${label}: ${error.message.replace(/^topology: /, '')}`);
     throw error;
   }
 }
