@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,10 +67,20 @@ describe('bundled CLI', () => {
   it('exits 1 when verify finds a hole', () => {
     const cwd = makeFolder();
     expect(runBundle(['app', '--yes'], cwd).status).toBe(0);
-    rmSync(join(cwd, 'app/manifests/mesh/authorization.yaml'));
+    // The file stays listed in the kustomization, so emptying it removes the authorization policies.
+    writeFileSync(join(cwd, 'app/manifests/mesh/authorization.yaml'), '');
     const verify = runBundle(['verify', 'app'], cwd);
     expect(verify.stdout).toContain('FAILED');
     expect(verify.status).toBe(1);
+  });
+
+  it('exits 2 when a listed manifest is missing', () => {
+    const cwd = makeFolder();
+    expect(runBundle(['app', '--yes'], cwd).status).toBe(0);
+    rmSync(join(cwd, 'app/manifests/mesh/authorization.yaml'));
+    const verify = runBundle(['verify', 'app'], cwd);
+    expect(verify.stderr).toContain('manifests/mesh/authorization.yaml, which is neither a YAML file nor a folder of them under manifests/');
+    expect(verify.status).toBe(2);
   });
 
   it('exits 2 on an unknown mesh', () => {
