@@ -9,7 +9,7 @@ const awkwardString = fc.oneof(
   fc.string(),
   fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/),
 );
-const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), awkwardString);
+const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
 const scalar = fc.oneof(awkwardString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
 const document = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list')),
@@ -31,7 +31,7 @@ describe('stringifyDocument', () => {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'hero', namespace: 'production', labels: { 'app.kubernetes.io/name': 'hero' }, annotations: {} },
+      metadata: { name: 'hero', namespace: 'production', labels: { 'app.kubernetes.io/name': 'hero', 'k8s:io.kubernetes.pod.namespace': 'production' }, annotations: {} },
       spec: { containers: [{ name: 'app', image: 'docker.io/vfarcic/cncf-demo:v0.0.1', ports: [{ containerPort: 8080 }], args: [], env: [{ name: 'A', value: 'true' }] }], volumes: [[]] },
     };
     expect(stringifyDocument(pod)).toBe(stringify(pod, YAML_OPTIONS));

@@ -3,8 +3,11 @@ import { stringify } from 'yaml';
 /** The options of every YAML document the generator writes: no line folding, and no anchors for repeated objects. */
 export const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
 
-/** Keys that yaml writes as plain scalars in any position, and that cannot be mistaken for another type. */
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9._/-]*$/;
+/**
+ * Keys that yaml writes as plain scalars in any position, and that cannot be mistaken for another type, with
+ * colons only between other characters, as in Cilium's `k8s:io.kubernetes.pod.namespace`.
+ */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*$/;
 
 /**
  * Strings that yaml writes plain, as they are: a letter, then word characters and `./@+=,-`, with colons only
