@@ -1,4 +1,5 @@
-import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
+import type { KubeObject } from '../../src/k8s/object.js';
+import { admitsRoute, referenceGranted, type GatewayListener } from '../../src/verify/gateway-api.js';
 import type { Finding, GatewayRoute } from '../../src/plugin/api.js';
 import type { Exposure, Topology } from '../../src/topology/types.js';
 import { GATEWAY_CLASS, GATEWAY_LISTENER, GATEWAY_NAME, GATEWAY_NAMESPACE, GATEWAY_PORT } from './versions.js';
@@ -61,13 +62,7 @@ export function buildGatewayResources(topology: Topology): KubeObject[] {
   return [namespace, gateway, ...routes];
 }
 
-interface Listener {
-  name: string;
-  protocol?: string;
-  port?: number;
-  hostname?: string;
-  allowedRoutes?: { namespaces?: { from?: string; selector?: LabelSelector }; kinds?: { group?: string; kind: string }[] };
-}
+type Listener = GatewayListener;
 
 interface ParentRef {
   group?: string;
@@ -124,7 +119,7 @@ export function readGatewayRoutes(objects: readonly KubeObject[], namespaceLabel
     const namespace = route.metadata.namespace ?? 'default';
     const resource = `${route.kind} ${namespace}/${route.metadata.name}`;
     const routeSpec = (route.spec ?? {}) as { parentRefs?: ParentRef[]; hostnames?: string[]; rules?: RouteRule[] };
-    const attached = listeners.filter((listener) => (routeSpec.parentRefs ?? []).some((parent) => refersTo(parent, namespace, listener)) && admits(listener, route.kind, namespace, namespaceLabels));
+    const attached = listeners.filter((listener) => (routeSpec.parentRefs ?? []).some((parent) => refersTo(parent, namespace, listener)) && admitsRoute(listener, route.kind, namespace, GATEWAY_NAMESPACE, namespaceLabels));
     if (attached.length === 0) continue;
 
     const hostnames = (routeSpec.hostnames ?? []).length > 0 ? routeSpec.hostnames! : ['*'];
@@ -156,47 +151,9 @@ function refersTo(parent: ParentRef, routeNamespace: string, listener: Listener)
   return parent.port === undefined || parent.port === listener.port;
 }
 
-/** Applies a listener's allowedRoutes; the Gateway API default admits routes from the Gateway's own namespace. */
-function admits(listener: Listener, kind: string, namespace: string, namespaceLabels: (namespace: string) => Record<string, string>): boolean {
-  if (listener.protocol !== undefined && listener.protocol !== 'HTTP' && listener.protocol !== 'HTTPS') return false;
-  const kinds = listener.allowedRoutes?.kinds;
-  if (kinds && kinds.length > 0 && !kinds.some((entry) => entry.kind === kind && (entry.group ?? GATEWAY_GROUP) === GATEWAY_GROUP)) return false;
-  const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
-  if (from === 'All') return true;
-  if (from === 'Same') return namespace === GATEWAY_NAMESPACE;
-  if (from === 'Selector') return labelsMatch(listener.allowedRoutes?.namespaces?.selector ?? {}, namespaceLabels(namespace));
-  return false;
-}
-
-function labelsMatch(selector: LabelSelector, labels: Record<string, string>): boolean {
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels[key] !== String(value)) return false;
-  for (const expression of selector.matchExpressions ?? []) {
-    const value = labels[expression.key];
-    const values = (expression.values ?? []).map(String);
-    const ok =
-      expression.operator === 'In' ? value !== undefined && values.includes(value)
-      : expression.operator === 'NotIn' ? value === undefined || !values.includes(value)
-      : expression.operator === 'Exists' ? value !== undefined
-      : expression.operator === 'DoesNotExist' ? value === undefined
-      : false;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /** Returns whether a listener's host name and a route's host name can both match some request (Gateway API hostname rules). */
 function hostnamesIntersect(listenerHostname: string | undefined, routeHostname: string): boolean {
   if (listenerHostname === undefined || routeHostname === '*') return true;
   const covers = (wildcard: string, name: string) => wildcard.startsWith('*.') && name.endsWith(wildcard.slice(1)) && name.length > wildcard.length - 1;
   return listenerHostname === routeHostname || covers(listenerHostname, routeHostname) || covers(routeHostname, listenerHostname);
-}
-
-function referenceGranted(objects: readonly KubeObject[], routeKind: string, routeNamespace: string, backendNamespace: string, service: string): boolean {
-  return objects.some((object) => {
-    if (object.kind !== 'ReferenceGrant' || !object.apiVersion.startsWith(`${GATEWAY_GROUP}/`) || object.metadata.namespace !== backendNamespace) return false;
-    const spec = (object.spec ?? {}) as { from?: { group?: string; kind?: string; namespace?: string }[]; to?: { group?: string; kind?: string; name?: string }[] };
-    const from = (spec.from ?? []).some((entry) => entry.group === GATEWAY_GROUP && entry.kind === routeKind && entry.namespace === routeNamespace);
-    const to = (spec.to ?? []).some((entry) => (entry.group ?? '') === '' && entry.kind === 'Service' && (entry.name === undefined || entry.name === service));
-    return from && to;
-  });
 }

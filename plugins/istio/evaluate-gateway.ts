@@ -1,6 +1,6 @@
-import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
+import type { KubeObject } from '../../src/k8s/object.js';
 import type { EvaluateContext, Finding, GatewayModel, GatewayRoute, Source } from '../../src/plugin/api.js';
-import { matchesSelector } from '../../src/verify/objects.js';
+import { admitsRoute, referenceGranted, type GatewayListener } from '../../src/verify/gateway-api.js';
 import { GATEWAY_PODS } from './ingress.js';
 import { GATEWAY_CLASS, GATEWAY_NAME_LABEL, INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE } from './versions.js';
 
@@ -9,13 +9,7 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** The route kinds the evaluator reads; both attach to HTTP and HTTPS listeners. */
 const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'];
 
-interface Listener {
-  name: string;
-  port: number;
-  protocol: string;
-  hostname?: string;
-  allowedRoutes?: { namespaces?: { from?: string; selector?: LabelSelector }; kinds?: { group?: string; kind: string }[] };
-}
+type Listener = GatewayListener & { port: number; protocol: string };
 
 interface ParentRef {
   group?: string;
@@ -104,7 +98,7 @@ function readRoutes(objects: KubeObject[], gateway: KubeObject, findings: Findin
     const spec = (route.spec ?? {}) as RouteSpec;
     const attached = (spec.parentRefs ?? [])
       .filter((ref) => refersTo(ref, namespace, gateway))
-      .flatMap((ref) => listeners.filter((listener) => selectsListener(ref, listener) && admits(listener, route.kind, namespace, namespaceLabels)));
+      .flatMap((ref) => listeners.filter((listener) => selectsListener(ref, listener) && admitsRoute(listener, route.kind, namespace, INGRESS_NAMESPACE, (name) => namespaceLabels.get(name) ?? { 'kubernetes.io/metadata.name': name })));
     if (attached.length === 0) continue;
 
     const hostnames = [...new Set(attached.flatMap((listener) => effectiveHostnames(listener.hostname, spec.hostnames ?? [])))];
@@ -123,7 +117,7 @@ function readRoutes(objects: KubeObject[], gateway: KubeObject, findings: Findin
         }
         const backendNamespace = backend.namespace ?? namespace;
         // Gateway API resolves a reference into another namespace only when a ReferenceGrant there allows it.
-        if (backendNamespace !== namespace && !granted(objects, route.kind, namespace, backendNamespace, backend.name)) continue;
+        if (backendNamespace !== namespace && !referenceGranted(objects, route.kind, namespace, backendNamespace, backend.name)) continue;
         if (backend.port === undefined) {
           findings.push({ subject: resource, message: `names Service ${backendNamespace}/${backend.name} without a port: set backendRefs[].port` });
           continue;
@@ -147,20 +141,6 @@ function selectsListener(ref: ParentRef, listener: Listener): boolean {
   return (ref.sectionName === undefined || ref.sectionName === listener.name) && (ref.port === undefined || ref.port === listener.port);
 }
 
-/** Returns whether a listener accepts a route of this kind from this namespace; without allowedRoutes, only its own namespace. */
-function admits(listener: Listener, kind: string, namespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
-  const kinds = listener.allowedRoutes?.kinds;
-  if (kinds && !kinds.some((entry) => (entry.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && entry.kind === kind)) return false;
-  const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
-  if (from === 'All') return true;
-  if (from === 'Same') return namespace === INGRESS_NAMESPACE;
-  if (from === 'Selector') {
-    const selector = listener.allowedRoutes?.namespaces?.selector ?? {};
-    return matchesSelector(selector, namespaceLabels.get(namespace) ?? { 'kubernetes.io/metadata.name': namespace });
-  }
-  return false;
-}
-
 /** Lists the host names a route serves on a listener: its own names that the listener's name admits, `*` when neither sets one. */
 function effectiveHostnames(listenerHostname: string | undefined, routeHostnames: string[]): string[] {
   if (routeHostnames.length === 0) return [listenerHostname ?? '*'];
@@ -175,14 +155,4 @@ function hostnameMatches(pattern: string, hostname: string): boolean {
 
 function mirrorsOf(filters: Filter[] | undefined): BackendRef[] {
   return (filters ?? []).flatMap((filter) => (filter.requestMirror?.backendRef ? [filter.requestMirror.backendRef] : []));
-}
-
-function granted(objects: KubeObject[], kind: string, from: string, to: string, name: string): boolean {
-  return objects.some((object) => {
-    if (object.kind !== 'ReferenceGrant' || object.metadata.namespace !== to) return false;
-    const spec = (object.spec ?? {}) as { from?: { group?: string; kind?: string; namespace?: string }[]; to?: { group?: string; kind?: string; name?: string }[] };
-    const fromOk = (spec.from ?? []).some((entry) => entry.group === GATEWAY_GROUP && entry.kind === kind && entry.namespace === from);
-    const toOk = (spec.to ?? []).some((entry) => (entry.group ?? '') === '' && entry.kind === 'Service' && (entry.name === undefined || entry.name === name));
-    return fromOk && toOk;
-  });
 }
