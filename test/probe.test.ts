@@ -119,8 +119,8 @@ describe.concurrent('verification probe', () => {
 
   it('sends a TLS ClientHello that names the host, and reports the server\'s handshake as open', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'probe-tls-'));
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(directory, 'key.pem'), '-out', join(directory, 'cert.pem')], { encoding: 'utf8' });
-    expect(made.status, made.stderr).toBe(0);
+    const certificate = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(directory, 'key.pem'), '-out', join(directory, 'cert.pem')], { encoding: 'utf8' });
+    expect(certificate.status, certificate.stderr).toBe(0);
     const names: string[] = [];
     const server = createTlsServer({ key: readFileSync(join(directory, 'key.pem')), cert: readFileSync(join(directory, 'cert.pem')), SNICallback: (name, done) => { names.push(name); done(null); } });
     server.on('tlsClientError', () => undefined);

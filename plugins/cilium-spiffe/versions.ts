@@ -34,8 +34,8 @@ export const HELM_VALUES_FILE = 'cilium-helm-values.yaml';
  * Gateway API v1.4.1, standard channel: the CRDs Cilium's Gateway API controller needs (GatewayClass, Gateway,
  * HTTPRoute, GRPCRoute at v1, ReferenceGrant at v1beta1). Not v1.5: its standard channel ships the TLSRoute CRD
  * with v1alpha2 present but not served, and the Cilium 1.19 operator then fails to start its Gateway API
- * controller ("no matches for kind TLSRoute in version v1alpha2"; cilium/cilium issues 44920 and 45139, fixed
- * in 1.20 only; kubespray issue 13222 shows the same with 1.19.3). Without any TLSRoute CRD, as in v1.4.1's
+ * controller with "no matches for kind TLSRoute in version v1alpha2". Users reported it for 1.19.1 to 1.19.3
+ * in the cilium and kubespray issue trackers, fixed in Cilium 1.20 only. Without any TLSRoute CRD, as in v1.4.1's
  * standard channel, the operator treats TLSRoute as optional (operator/pkg/gateway-api/cell.go, `optionalGVKs`).
  */
 export const GATEWAY_API_VERSION = 'v1.4.1';

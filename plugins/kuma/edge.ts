@@ -19,7 +19,7 @@ import {
   type IdentityMode,
 } from './versions.js';
 
-/** The cluster-scoped MeshGateway's name, with the mesh in it so that two generated apps in one cluster never share it. */
+/** Returns the cluster-scoped MeshGateway's name, with the mesh in it so that two generated apps in one cluster never share it. */
 export function meshGatewayName(mesh: string): string {
   return `${mesh}-${GATEWAY_NAME}`;
 }
@@ -151,7 +151,7 @@ export function buildGatewayPermissions(topology: Topology, mesh: string, mode: 
   });
 }
 
-/** The MeshPassthrough protocol and match type Kuma 2.14 accepts for an external dependency's protocol. */
+/** Builds the MeshPassthrough matches, with the protocol and match type Kuma 2.14 accepts, for an external dependency. */
 function passthroughMatches(external: ExternalService): Record<string, unknown>[] {
   // Domain matches need a host in the traffic: SNI for tls, the Host header for http. Kuma rejects a Domain match
   // with protocol tcp or mysql (meshpassthrough validator.go, v2.14.3), so plain TCP protocols match by address.

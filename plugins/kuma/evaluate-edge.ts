@@ -4,6 +4,7 @@ import type { ExternalService, Topology } from '../../src/topology/types.js';
 import { cidrContains, parseCidr, parseIpAddress, type CidrBlock, type IpAddress } from '../../src/netpol/cidr.js';
 import { candidateAddresses, rangesOf } from '../../src/verify/address-ranges.js';
 import { SYSTEM_NAMESPACE, gatewayServiceTag, kumaServiceOf } from './versions.js';
+import { compare } from '../../src/topology/validate.js';
 
 type Ref = { kind?: string; name?: string; namespace?: string; port?: number; labels?: Record<string, string>; tags?: Record<string, string> };
 
@@ -42,7 +43,7 @@ export function readGatewayInstances(objects: KubeObject[], namespaceLabels: Map
         serviceAccount: spec.podTemplate?.spec?.serviceAccountName ?? 'default',
       };
     })
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => compare(a.id, b.id));
 }
 
 /**

@@ -348,7 +348,7 @@ describe('linkerd edge: hand-broken output', () => {
     expect(problems).toContainEqual(expect.stringMatching(/^verify-stranger \(stranger\) -> bank .* is not declared, but the mesh allows it/));
   });
 
-  it('names an authorization that admits the gateway to a port that is not exposed', () => {
+  it('names a gateway authorization on an unexposed port', () => {
     const generated = generateCase(linkerdPlugin, separated);
     find(generated, 'AuthorizationPolicy', 'backend', 'api-grpc-9090-via-edge-gateway').spec.targetRef = { group: 'policy.linkerd.io', kind: 'Server', name: 'api-http-9091' };
     const problems = checkExactEdges(verifyCase(linkerdPlugin, generated));

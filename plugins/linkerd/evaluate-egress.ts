@@ -84,10 +84,10 @@ export function readEgress(objects: KubeObject[], findings: Finding[]): EgressMo
  * edge-26.8.3 (policy-controller/runtime/src/lib.rs `lookup_ip`, and
  * policy-controller/k8s/index/src/outbound/index/egress_network.rs). It considers the EgressNetworks of the
  * client's namespace, or else those of the global egress namespace. Among them, the network whose matching CIDR
- * holds the fewest addresses applies, then the name decides. A `Deny` network lets through only what an accepted
+ * contains the fewest addresses applies, then the name decides. A `Deny` network lets through only what an accepted
  * route attached to it on that port matches, and a network that overlaps the cluster networks accepts no route.
  * With `addresses`, the decision is made at one address of every stretch between network boundaries, so it
- * holds for each address. `callerNamespace` is whether a declared caller of the external runs in the client's
+ * applies to each address. `callerNamespace` is whether a declared caller of the external runs in the client's
  * namespace: when the networks allow some addresses and deny others, that decides which of the two is reported.
  * NOTE: without `addresses`, the host's address is unknown, so only networks that capture every outside address
  * (no `networks`, or a /0) are taken to contain it. Creation time, which Linkerd compares before the name, is

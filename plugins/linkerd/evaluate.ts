@@ -125,7 +125,7 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
 const gatewayKey = `${EDGE_GATEWAY_NAMESPACE}/${EDGE_GATEWAY_NAME}`;
 
 /**
- * Reads the edge gateway: its Deployment's pod template says whether Linkerd injects it, its ServiceAccount is its
+ * Reads the edge gateway: its Deployment's pod template shows whether Linkerd injects it, its ServiceAccount is its
  * identity, and its routes come from the nginx.conf of its ConfigMap.
  */
 function readGateway(objects: KubeObject[], findings: Finding[]): { workload: Workload; model: GatewayModel } {

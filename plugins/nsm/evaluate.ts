@@ -91,7 +91,7 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     return externalEgress.decide(source, external);
   };
 
-  // Nothing under NSM reads host names: NetworkPolicy tells dependencies apart by address and port only.
+  // Nothing under NSM reads host names, so NetworkPolicy distinguishes dependencies by address and port only.
   return { decide, findings, decideExternal, externalMatch: 'address' as const, ...(gateway && { gateway: gateway.model }) };
 }
 

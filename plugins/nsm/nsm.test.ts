@@ -390,7 +390,7 @@ describe('nsm egress to external dependencies', () => {
         if (evaluator.decideExternal!(sourceOf(generated, service.name), external).allowed) allowed.push(`${service.name} -> ${external.name}`);
       }
     }
-    // NSM tells dependencies apart by address and port only: callers of one public API on 443 reach the other too.
+    // NSM distinguishes dependencies by address and port only, so callers of one public API on 443 reach the other too.
     expect(allowed).toEqual(['catalog -> payments', 'catalog -> search', 'checkout -> ledger', 'checkout -> payments', 'checkout -> search', 'refunds -> payments', 'refunds -> search']);
   });
 

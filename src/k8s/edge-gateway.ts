@@ -276,7 +276,7 @@ export function renderNginxConfig(exposures: readonly Exposure[]): string {
         `      proxy_set_header Connection "";`,
       );
     }
-    // Marks answers the gateway forwarded, so make verify tells a service's own 404 from the gateway's "no route".
+    // Marks responses the gateway forwarded, so make verify can distinguish a service's own 404 from the gateway's "no route".
     lines.push(directive('      ', 'add_header', EDGE_GATEWAY_FORWARDED_HEADER, 'routed', 'always'));
     lines.push('    }', '  }');
   }
@@ -284,7 +284,7 @@ export function renderNginxConfig(exposures: readonly Exposure[]): string {
   return lines.join('\n');
 }
 
-/** The response header the gateway adds to every answer it forwarded from a service. */
+/** The response header the gateway adds to every response it forwarded from a service. */
 export const EDGE_GATEWAY_FORWARDED_HEADER = 'x-gateway-upstream';
 
 /** A directive of an nginx configuration: its name, its arguments, and its block when it has one. */

@@ -474,9 +474,9 @@ function checkCalls(check: Checker, services: ValidatedService[], externals: Val
 }
 
 /**
- * Rejects external dependencies that nothing in the cluster could tell apart: two with one host and port, or a
- * dependency whose addresses and port a caller's own dependency shares when either speaks a protocol with no
- * host name on the wire (anything but tls and http), since the caller could then reach both.
+ * Rejects external dependencies that nothing in the cluster could distinguish. Two may not share a host and
+ * port. A caller's dependency may not share addresses and port with another one when either speaks a protocol
+ * without a host name on the wire (anything but tls and http), because the caller could then reach both.
  */
 function checkExternalsDistinct(check: Checker, services: ValidatedService[], externals: ValidatedExternal[]): void {
   const seen = new Map<string, ValidatedExternal>();

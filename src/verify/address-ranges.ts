@@ -89,7 +89,7 @@ export function collectBoundaries(policies: NetworkPolicyObject[]): Map<4 | 6, b
     }
   }
   const sorted = new Map<4 | 6, bigint[]>();
-  for (const [family, set] of points) sorted.set(family, [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  for (const [family, set] of points) sorted.set(family, [...set].sort(compareBigints));
   return sorted;
 }
 
@@ -111,4 +111,9 @@ function formatAddress(family: 4 | 6, value: bigint): string {
   }
   if (bestStart < 0) return groups.join(':');
   return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLength).join(':')}`;
+}
+
+function compareBigints(a: bigint, b: bigint): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
 }

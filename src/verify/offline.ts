@@ -39,8 +39,8 @@ export interface VerifyResult {
   mesh: string;
   ok: boolean;
   /**
-   * `declared` counts service edges, `exposed` exposed ports and `externalCalls` declared calls to external
-   * dependencies; the two `Allowed` counts are of service clients and service ports only.
+   * Counts of the run. `declared` counts service edges, `exposed` exposed ports and `externalCalls` declared calls
+   * to external dependencies. The two `Allowed` counts cover service clients and service ports only.
    */
   counts: { pairs: number; declared: number; exposed: number; externalCalls: number; networkPolicyAllowed: number; meshAllowed: number; mismatches: number };
   checks: Check[];
@@ -140,9 +140,9 @@ function record(result: VerifyResult, pair: PairResult): void {
 }
 
 /**
- * Checks the ingress gateway: its routes must reach exactly the exposed ports, by their host names, and the
- * gateway's identity must reach exactly the exposed ports at both layers (NetworkPolicy only on the callee's
- * side, since the gateway's own namespace belongs to the mesh).
+ * Checks the ingress gateway. Its routes must reach exactly the exposed ports, by their host names. Its identity
+ * must reach exactly the exposed ports at both layers, with NetworkPolicy judged on the callee's side only,
+ * because the gateway's own namespace belongs to the mesh.
  */
 function verifyGateway(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, targetPods: PodModel[], result: VerifyResult): Check[] {
   const gateway = mesh.gateway;
@@ -220,8 +220,8 @@ function addressOf(external: ExternalService): string {
 }
 
 /**
- * Checks every service client and the stranger against every external dependency: a declared caller must get
- * through both layers; any other client must be refused by each layer on its own.
+ * Checks every service client and the stranger against every external dependency. A declared caller must get
+ * through both layers, and each layer on its own must reject any other client.
  */
 function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy: NetworkPolicyEvaluator, policies: NetworkPolicyObject[], clients: Client[], result: VerifyResult): Check[] {
   if (topology.externals.length === 0) return [];
@@ -258,8 +258,8 @@ function verifyExternals(topology: Topology, mesh: MeshEvaluator, networkPolicy:
           if (atAddress.allowed) break;
         }
       }
-      // Host names tell tls and http dependencies apart, unless the mesh matches only by address; other
-      // protocols carry no host name, so a dependency at a shared address and port is reachable as well.
+      // Host names distinguish tls and http dependencies unless the mesh matches only by address. Other protocols
+      // carry no host name, so a dependency at a shared address and port is reachable as well.
       const hostMatched = mesh.externalMatch !== 'address' && isHostProtocol(external.protocol) && samePort.every((other) => isHostProtocol(other.protocol));
       const indistinct = distinct.length < rangesOf(external).length || !sameRanges(distinct, rangesOf(external));
       const meshDecision = decideExternal(client.source, external);
