@@ -11,7 +11,7 @@ export { EXTERNAL_PROTOCOLS } from './topology/types.js';
 export { generateRepository, type GenerateRequest } from './generate/repository.js';
 export type { FileTree, FileEntry } from './generate/files.js';
 export { parseYamlStream } from './generate/yaml.js';
-export { verifyRepository, type VerifyResult, type PairResult, type Check } from './verify/offline.js';
+export { checkMayReach, verifyRepository, type VerifyResult, type PairResult, type Check } from './verify/offline.js';
 export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
 export { InputError } from './errors.js';
 export { TEMPLATE_COMPILE_OPTIONS, type PrecompiledTemplate } from './render/template.js';

@@ -1,5 +1,5 @@
 // The kit imports the core only through the package's public API: the published kit is a separate file.
-import { generateRepository, normaliseTopology, parseYamlStream, verifyRepository, type FileTree, type KubeObject, type MeshPlugin, type Topology, type VerifyResult } from '../index.js';
+import { checkMayReach, generateRepository, normaliseTopology, parseYamlStream, verifyRepository, type FileTree, type KubeObject, type MeshPlugin, type Topology, type VerifyResult } from '../index.js';
 
 /** A generated repository with its parsed objects, as the checks read it. */
 export interface GeneratedCase {
@@ -30,9 +30,20 @@ export function withDefaults(plugin: MeshPlugin, options: Record<string, string>
   return Object.fromEntries((plugin.options ?? []).map((option) => [option.name, options[option.name] ?? option.default]));
 }
 
-/** Runs the plugin's evaluator and the core's NetworkPolicy evaluator over a generated case. */
+/**
+ * Runs the plugin's evaluator and the core's NetworkPolicy evaluator over a generated case. It verifies twice, deciding
+ * only the pairs that the evaluators' `reachable` and `mayReach` bring up and then every pair, and throws when the
+ * two results differ: that is a `mayReach` that leaves out a service the mesh allows.
+ */
 export function verifyCase(plugin: MeshPlugin, generated: GeneratedCase, options: Record<string, string> = {}): VerifyResult {
-  return verifyRepository({ topology: generated.topology, plugin, options: withDefaults(plugin, options), objects: generated.objects });
+  const request = { topology: generated.topology, plugin, options: withDefaults(plugin, options), objects: generated.objects };
+  const result = verifyRepository(request);
+  const exhaustive = verifyRepository({ ...request, exhaustive: true });
+  if (JSON.stringify(result) !== JSON.stringify(exhaustive)) {
+    const problems = checkMayReach(request);
+    throw new Error(`verify decided fewer pairs than it must: ${problems.length > 0 ? problems.slice(0, 5).join('; ') : 'the results differ although mayReach names every service the mesh allows, so the NetworkPolicy candidates are at fault'}`);
+  }
+  return result;
 }
 
 /** Lists problems with the generated-file headers: every file that allows comments starts with one. */

@@ -252,7 +252,7 @@ export class PeerMatcher {
   }
 }
 
-function peerMatches(peer: CompiledPeer, endpoint: Endpoint): boolean {
+export function peerMatches(peer: CompiledPeer, endpoint: Endpoint): boolean {
   if (peer.ipBlockId !== undefined) {
     return endpoint.ipBlocks.has(peer.ipBlockId);
   }

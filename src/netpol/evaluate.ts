@@ -30,6 +30,7 @@ import {
   EMPTY_LABELS,
   NOT_ISOLATED,
   PeerMatcher,
+  peerMatches,
   SELF_ISOLATED,
   type ContainerPortRecord,
   type Endpoint,
@@ -38,7 +39,7 @@ import {
   type PodRecord,
 } from './cache.js';
 import { parseIpAddress, type IpAddress } from './cidr.js';
-import { PROTOCOLS, TCP, compilePolicy, isPortNumber, type CompileTables, type CompiledPolicy } from './compile.js';
+import { PROTOCOLS, TCP, compilePolicy, isPortNumber, type CompileTables, type CompiledPeer, type CompiledPolicy } from './compile.js';
 import { IpBlockTable } from './ip-blocks.js';
 import { SelectorTable, compareStrings } from './selectors.js';
 import { describeValue, isRecord, readObject, readOptionalList, readStringRecord, type Fail } from './validation.js';
@@ -117,6 +118,30 @@ export interface NetworkPolicyEvaluator {
    * different labels, IP or ports.
    */
   decide(connection: Connection): ConnectionDecision;
+  /** Indexes pods by namespace and label for {@link reachable}. Throws as `decide` does on an invalid pod. */
+  podSet(pods: readonly PodModel[]): PodSet;
+  /**
+   * Returns the positions in `pods` of the pods that the rules of `pod`'s policies in `direction` could match
+   * on some port: the destinations for egress, the sources for ingress. Returns `undefined` when any pod may
+   * match, because no policy isolates `pod` in that direction or a rule allows all peers. Ports are not looked
+   * at, so the result may hold pods that `decide` then denies, but never leaves out one it allows.
+   */
+  reachable(pod: PodModel, direction: 'ingress' | 'egress', pods: PodSet): ReadonlySet<number> | undefined;
+}
+
+/** Pods indexed for {@link NetworkPolicyEvaluator.reachable}; built by {@link NetworkPolicyEvaluator.podSet}. */
+export interface PodSet {
+  readonly size: number;
+}
+
+interface IndexedPods extends PodSet {
+  records: PodRecord[];
+  byNamespace: Map<string, number[]>;
+  /** Positions by `key\nvalue` of each label. */
+  byLabel: Map<string, number[]>;
+  withAddress: number[];
+  /** Positions each peer matches, by peer id, filled on first use. */
+  matches: Map<number, readonly number[]>;
 }
 
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -215,6 +240,62 @@ class Evaluator implements NetworkPolicyEvaluator {
         ? NOT_ISOLATED
         : destination.ingress.decide(portKey, source, source.peerClass, destination.ports);
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  }
+
+  podSet(pods: readonly PodModel[]): PodSet {
+    const set: IndexedPods = { size: pods.length, records: [], byNamespace: new Map(), byLabel: new Map(), withAddress: [], matches: new Map() };
+    pods.forEach((pod, position) => {
+      const record = this.podRecord(pod, 'to');
+      set.records.push(record);
+      append(set.byNamespace, record.namespace.name, position);
+      for (const [key, value] of record.labels) append(set.byLabel, `${key}\n${value}`, position);
+      if (record.ipBlocks.size > 0) set.withAddress.push(position);
+    });
+    return set;
+  }
+
+  reachable(pod: PodModel, direction: 'ingress' | 'egress', pods: PodSet): ReadonlySet<number> | undefined {
+    const set = pods as IndexedPods;
+    const record = this.podRecord(pod, direction === 'egress' ? 'from' : 'to');
+    const labelClass = this.labelClass(record.namespace, record.labels as Map<string, string>);
+    const policies = direction === 'egress' ? labelClass.egressPolicies : labelClass.ingressPolicies;
+    if (policies.length === 0) {
+      return undefined;
+    }
+    const found = new Set<number>();
+    for (const policy of policies) {
+      for (const rule of (direction === 'egress' ? policy.egressRules : policy.ingressRules) ?? []) {
+        if (rule.peers === undefined) {
+          return undefined;
+        }
+        for (const peer of rule.peers) {
+          for (const position of this.peerPositions(peer, set)) found.add(position);
+        }
+      }
+    }
+    return found;
+  }
+
+  /** The positions of the pods in `set` that `peer` matches: looked up by one of its labels or its namespace. */
+  private peerPositions(peer: CompiledPeer, set: IndexedPods): readonly number[] {
+    let positions = set.matches.get(peer.id);
+    if (positions !== undefined) {
+      return positions;
+    }
+    const term = peer.podSelector?.labelTerms[0];
+    let candidates: Iterable<number>;
+    if (peer.ipBlockId !== undefined) {
+      candidates = set.withAddress;
+    } else if (term !== undefined) {
+      candidates = set.byLabel.get(`${term[0]}\n${term[1]}`) ?? [];
+    } else if (peer.namespaceSelector === undefined) {
+      candidates = set.byNamespace.get(peer.namespace!) ?? [];
+    } else {
+      candidates = set.records.keys();
+    }
+    positions = [...candidates].filter((position) => peerMatches(peer, set.records[position]!));
+    set.matches.set(peer.id, positions);
+    return positions;
   }
 
   private createNamespaceRecord(name: string, labels: Map<string, string>): NamespaceRecord {
@@ -411,6 +492,15 @@ function connectionPortKey(connection: Connection): number {
 
 function isExternalAddress(target: PodModel | ExternalAddress): target is ExternalAddress {
   return (target as Partial<PodModel>).namespace === undefined;
+}
+
+function append<K>(map: Map<K, number[]>, key: K, value: number): void {
+  const list = map.get(key);
+  if (list === undefined) {
+    map.set(key, [value]);
+  } else {
+    list.push(value);
+  }
 }
 
 function internId(ids: Map<string, number>, key: string): number {

@@ -9,6 +9,8 @@ export interface CompiledSelector {
   /** Index into per-namespace result caches. */
   id: number;
   matches: LabelPredicate;
+  /** The `matchLabels` pairs, sorted by key: a pod must carry each of them. */
+  labelTerms: readonly (readonly [string, string])[];
 }
 
 const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
@@ -109,7 +111,7 @@ export class SelectorTable {
       }
     }
 
-    const compiled: CompiledSelector = { id: this.byCanonicalForm.size, matches: combinePredicates(tests) };
+    const compiled: CompiledSelector = { id: this.byCanonicalForm.size, matches: combinePredicates(tests), labelTerms };
     this.byCanonicalForm.set(canonicalForm, compiled);
     return compiled;
   }

@@ -274,6 +274,14 @@ export interface Finding {
 export interface MeshEvaluator {
   /** Decides whether `source` may open a connection to `port` of `target`. */
   decide(source: Source, target: Service, port: ServicePort): MeshDecision;
+  /**
+   * Optional, for speed on large topologies: the names of the services that `source` may be allowed to reach on
+   * some port, or `undefined` for every service. It may name services the mesh denies, but never leave out one it
+   * allows on any port: verify calls {@link decide} only for the services named here (and those NetworkPolicy or
+   * the topology brings up) and counts every other port as denied. Without it, verify decides every pair, which
+   * takes minutes on thousands of services. The conformance kit's `verifyCase` checks it against `decide`.
+   */
+  mayReach?(source: Source): Iterable<string> | undefined;
   /** Problems found in the mesh's setup as a whole, such as a permissive mTLS mode. */
   findings: Finding[];
   /**

@@ -56,6 +56,11 @@ export interface VerifyRequest {
   objects: KubeObject[];
   /** Keep every pair in the result, not only mismatches. */
   includeAllPairs?: boolean;
+  /**
+   * Decide every client and port with both evaluators, instead of only those that NetworkPolicy, the mesh's
+   * `mayReach` or the topology bring up. The result is the same, only slower; tests compare the two.
+   */
+  exhaustive?: boolean;
 }
 
 /** The namespace of the outside client: it is in no topology, so none of its policies apply. */
@@ -91,11 +96,17 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     ...(request.includeAllPairs && { pairs: [] }),
   };
 
-  // Millions of pairs on a large topology: a pair's result, with its messages, is built only when it is kept.
+  // Millions of pairs on a large topology: a pair's result, with its messages, is built only when it is kept, and
+  // only the targets that some layer or the topology brings up for a client are decided (see candidateTargets).
   const targetPods = topology.services.map((service) => pods.get(service.name)!);
-  for (const client of clients) {
+  const candidates = request.exhaustive || request.includeAllPairs ? undefined : candidateTargets(topology, networkPolicy, mesh, clients, targetPods, declared);
+  const totalPorts = topology.services.reduce((sum, service) => sum + service.ports.length, 0);
+  clients.forEach((client, clientIndex) => {
     const callees = declared.get(client.name);
-    topology.services.forEach((target, index) => {
+    const targets = candidates?.[clientIndex];
+    if (targets) result.counts.pairs += totalPorts - targets.reduce((sum, index) => sum + topology.services[index]!.ports.length, 0);
+    for (const index of targets ?? topology.services.keys()) {
+      const target = topology.services[index]!;
       const targetPod = targetPods[index]!;
       const declaredPorts = callees?.get(target.name);
       for (const port of target.ports) {
@@ -114,8 +125,8 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
         }
         result.pairs?.push(pair);
       }
-    });
-  }
+    }
+  });
 
   const gatewayChecks = verifyGateway(topology, mesh, networkPolicy, targetPods, result);
   const externalChecks = verifyExternals(topology, mesh, networkPolicy, policies, clients, result);
@@ -127,6 +138,64 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
   ];
   result.ok = result.mismatches.length === 0 && result.checks.every((check) => check.ok);
   return result;
+}
+
+/**
+ * For each client, the positions of the targets worth deciding, in topology order, or `undefined` to decide them
+ * all: those its egress rules or the targets' ingress rules could allow, those the mesh may allow, and its declared
+ * callees. Every other target's ports are denied at both layers and undeclared, so they cannot hold a problem.
+ */
+function candidateTargets(topology: Topology, networkPolicy: NetworkPolicyEvaluator, mesh: MeshEvaluator, clients: Client[], targetPods: PodModel[], declared: Map<string, Map<string, Set<number>>>): (number[] | undefined)[] | undefined {
+  const mayReach = mesh.mayReach?.bind(mesh);
+  if (!mayReach) return undefined;
+  const positions = new Map(topology.services.map((service, index) => [service.name, index]));
+  const targetSet = networkPolicy.podSet(targetPods);
+  const clientSet = networkPolicy.podSet(clients.map((client) => client.pod));
+  // Ingress turned around: per client, the targets whose rules admit it; `open` admit everyone.
+  const open: number[] = [];
+  const admittedBy: number[][] = clients.map(() => []);
+  targetPods.forEach((pod, target) => {
+    const sources = networkPolicy.reachable(pod, 'ingress', clientSet);
+    if (sources === undefined) open.push(target);
+    else for (const client of sources) admittedBy[client]!.push(target);
+  });
+  return clients.map((client, index) => {
+    const egress = networkPolicy.reachable(client.pod, 'egress', targetSet);
+    const meshTargets = mayReach(client.source);
+    if (egress === undefined || meshTargets === undefined) return undefined;
+    const found = new Set<number>([...egress, ...open, ...admittedBy[index]!]);
+    for (const name of meshTargets) {
+      const position = positions.get(name);
+      if (position !== undefined) found.add(position);
+    }
+    for (const name of declared.get(client.name)?.keys() ?? []) found.add(positions.get(name)!);
+    return [...found].sort((a, b) => a - b);
+  });
+}
+
+/**
+ * Lists the connections that the mesh evaluator allows although its `mayReach` leaves the target out, for every
+ * client that verify tries; empty when `mayReach` is missing or names every service it must.
+ */
+export function checkMayReach(request: Omit<VerifyRequest, 'includeAllPairs' | 'exhaustive'>): string[] {
+  const { topology, plugin, options, objects } = request;
+  const mesh = plugin.evaluate({ topology, options, objects });
+  if (!mesh.mayReach) return [];
+  const pods = new Map(topology.services.map((service) => [service.name, podOf(objects, service)]));
+  const problems: string[] = [];
+  for (const client of buildClients(topology, pods)) {
+    const named = mesh.mayReach(client.source);
+    if (named === undefined) continue;
+    const reached = new Set(named);
+    for (const target of topology.services) {
+      if (reached.has(target.name)) continue;
+      for (const port of target.ports) {
+        const decision = mesh.decide(client.source, target, port);
+        if (decision.allowed) problems.push(`mayReach of ${client.name} (${client.kind}) leaves out ${target.name}, but decide allows port ${port.port}: ${decision.reason}`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** Counts a pair and keeps it when it has problems or every pair is asked for. */
