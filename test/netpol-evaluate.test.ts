@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 
 import {
   createNetworkPolicyEvaluator,
@@ -649,4 +650,79 @@ describe('scale', () => {
     }
     expect(allowedCount).toBe(expected);
   }, 60_000);
+});
+
+describe('reachable', () => {
+  const labelValue = fc.constantFrom('a', 'b', 'c');
+  const selector = fc.record(
+    {
+      matchLabels: fc.dictionary(fc.constantFrom('app', 'tier'), labelValue, { maxKeys: 2 }),
+      matchExpressions: fc.array(
+        fc.oneof(
+          fc.record({ key: fc.constantFrom('app', 'tier'), operator: fc.constantFrom('In' as const, 'NotIn' as const), values: fc.array(labelValue, { minLength: 1, maxLength: 2 }) }),
+          fc.record({ key: fc.constantFrom('app', 'tier'), operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const) }),
+        ),
+        { maxLength: 2 },
+      ),
+    },
+    { requiredKeys: [] },
+  );
+  const namespaceSelector = fc.oneof(fc.constant({}), fc.record({ matchLabels: fc.record({ team: fc.constantFrom('shop', 'billing') }) }));
+  const peer = fc.oneof(
+    fc.record({ podSelector: selector }),
+    fc.record({ namespaceSelector }),
+    fc.record({ podSelector: selector, namespaceSelector }),
+    fc.record({ ipBlock: fc.record({ cidr: fc.constantFrom('10.0.0.0/8', '10.1.0.0/16', '0.0.0.0/0') }) }),
+  );
+  const ports = fc.array(fc.record({ port: fc.constantFrom(80, 'http', 9000) }), { maxLength: 2 });
+  const rule = (field: 'from' | 'to') => fc.record({ [field]: fc.array(peer, { maxLength: 3 }), ports }, { requiredKeys: [] });
+  const spec = fc.record({
+    podSelector: selector,
+    policyTypes: fc.subarray(['Ingress', 'Egress'] as const, { minLength: 1 }),
+    ingress: fc.array(rule('from'), { maxLength: 2 }),
+    egress: fc.array(rule('to'), { maxLength: 2 }),
+  });
+  const pods = fc.array(
+    fc.record({
+      namespace: fc.constantFrom('shop', 'billing', 'sandbox'),
+      labels: fc.record({ app: labelValue, tier: labelValue }, { requiredKeys: [] }),
+      ip: fc.option(fc.constantFrom('10.1.2.3', '10.2.0.1', '192.0.2.1'), { nil: undefined }),
+    }),
+    { minLength: 2, maxLength: 6 },
+  );
+
+  it('never leaves out a pod that decide allows, in either direction', () => {
+    fc.assert(
+      fc.property(fc.array(spec, { maxLength: 4 }), pods, (specs, rawPods) => {
+        const policies = specs.map((entry, index) => policy(index % 2 ? 'shop' : 'billing', `p${index}`, entry as NetworkPolicySpec));
+        const models = rawPods.map((entry, index): PodModel => ({ name: `pod-${index}`, ...entry, ports: [{ name: 'http', containerPort: 80 }] }));
+        const evaluator = createNetworkPolicyEvaluator(policies, namespaces);
+        const set = evaluator.podSet(models);
+        for (const from of models) {
+          const egress = evaluator.reachable(from, 'egress', set);
+          models.forEach((to, position) => {
+            if (to === from) return;
+            for (const port of [80, 9000]) {
+              const decision = evaluator.decide({ from, to, port });
+              if (decision.egress.allowed && egress !== undefined) expect(egress.has(position), `egress ${from.name} -> ${to.name}:${port}`).toBe(true);
+              const ingress = evaluator.reachable(to, 'ingress', set);
+              if (decision.ingress.allowed && ingress !== undefined) expect(ingress.has(models.indexOf(from)), `ingress ${from.name} -> ${to.name}:${port}`).toBe(true);
+            }
+          });
+        }
+      }),
+      { numRuns: 1_500 },
+    );
+  });
+
+  it('names only the pods the rules select', () => {
+    const allowApi = policy('shop', 'web-to-api', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to: [{ podSelector: { matchLabels: { app: 'api' } } }] }] });
+    const evaluator = createNetworkPolicyEvaluator([allowApi, denyAllIngress('shop')], namespaces);
+    const set = evaluator.podSet([web, api, db, invoices, devApi]);
+
+    expect([...evaluator.reachable(web, 'egress', set)!]).toEqual([1]);
+    expect([...evaluator.reachable(api, 'ingress', set)!]).toEqual([]);
+    expect(evaluator.reachable(api, 'egress', set)).toBeUndefined();
+    expect(evaluator.reachable(invoices, 'ingress', set)).toBeUndefined();
+  });
 });
