@@ -6,6 +6,7 @@ import type { KubeObject } from '../k8s/object.js';
 import { parseTopology } from '../topology/parse.js';
 import type { Topology } from '../topology/types.js';
 import type { FileSystem } from '../write/fs.js';
+import { readBlockDocuments } from '../yaml/read.js';
 
 /** A generated repository as `verify` reads it. */
 export interface GeneratedRepository {
@@ -28,9 +29,7 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
 
   const objects: KubeObject[] = [];
   for (const path of await listManifests(fs, join(directory, 'manifests'))) {
-    for (const document of parseAllDocuments(await readText(fs, path))) {
-      if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
-      const value = document.toJS() as KubeObject | null;
+    for (const value of readDocuments(await readText(fs, path), path) as (KubeObject | null)[]) {
       if (value === null) continue;
       if (typeof value !== 'object' || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || typeof value.metadata?.name !== 'string') {
         throw new InputError(`${path}: a document is not a Kubernetes object (apiVersion, kind and metadata.name are required)`);
@@ -39,6 +38,19 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
     }
   }
   return { topology, pluginId, options, objects };
+}
+
+/**
+ * Reads the documents of a manifest: in the generator's own block layout by the fast reader, and anything else
+ * (a ConfigMap's file in a block scalar, a hand edit with anchors or comments) with yaml.
+ */
+function readDocuments(text: string, path: string): unknown[] {
+  const fast = readBlockDocuments(text);
+  if (fast) return fast;
+  return parseAllDocuments(text).map((document) => {
+    if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
+    return document.toJS() as unknown;
+  });
 }
 
 /**

@@ -1,0 +1,213 @@
+import { parse } from 'yaml';
+
+/**
+ * Reads a stream of YAML documents in the block layout that the generator writes (see `emit.ts`): maps and
+ * sequences by indentation, one scalar per line, `[]` and `{}` for empty collections, and `#` comment lines.
+ * Returns the values of the documents that have content, as `parseAllDocuments(text)` of the yaml package followed
+ * by `toJS()` would, and leaves out empty documents. It avoids yaml's node tree, which verify cannot afford on the
+ * 20 MB of manifests of a large topology. Returns `undefined` for any text outside that layout
+ * (anchors, tags, flow collections with entries, block or multi-line scalars, trailing comments, tabs, duplicate
+ * keys and anything yaml would reject), so that the caller reads it with yaml and gets yaml's errors.
+ */
+export function readBlockDocuments(text: string): unknown[] | undefined {
+  if (text.includes('\r') || text.includes('\t')) return undefined;
+  const documents: unknown[] = [];
+  const lines = text.split('\n');
+  let start = 0;
+  for (let index = 0; index <= lines.length; index++) {
+    if (index < lines.length && lines[index] !== '---') continue;
+    const value = new BlockReader(lines, start, index).document();
+    if (value === FAILED) return undefined;
+    if (value !== EMPTY) documents.push(value);
+    start = index + 1;
+  }
+  return documents;
+}
+
+const FAILED = Symbol('outside the block layout');
+const EMPTY = Symbol('empty document');
+
+/** Keys the reader takes as they are: the keys `emit.ts` writes plain, minus the core schema's special words. */
+const KEY_LINE = /^([A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*):(?: (.*))?$/;
+const SPECIAL_KEYS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL', '__proto__']);
+/** Plain scalars that start with a letter and contain no `: ` or ` #`, which yaml reads as strings unless listed below. */
+const PLAIN_WORD = /^[A-Za-z][^#]*$/;
+const CORE_WORDS = new Map<string, unknown>([
+  ['true', true], ['True', true], ['TRUE', true],
+  ['false', false], ['False', false], ['FALSE', false],
+  ['null', null], ['Null', null], ['NULL', null],
+]);
+const DECIMAL = /^-?(?:0|[1-9][0-9]{0,14})$/;
+/** The escapes that mean the same in JSON and in YAML double-quoted scalars. */
+const JSON_ESCAPES = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/g;
+
+/** Scalars resolved once per text: manifests repeat the same values thousands of times. */
+const scalars = new Map<string, unknown>();
+
+/** Reads the lines [from, to) as one document. */
+class BlockReader {
+  private position: number;
+
+  constructor(
+    private readonly lines: string[],
+    from: number,
+    private readonly to: number,
+  ) {
+    this.position = from;
+  }
+
+  document(): unknown {
+    this.skipBlank();
+    if (this.position >= this.to) return EMPTY;
+    const indent = this.indentAt(this.position);
+    if (indent !== 0) return FAILED;
+    const value = this.node(0);
+    this.skipBlank();
+    return this.position < this.to ? FAILED : value;
+  }
+
+  /** Moves past empty lines and comment lines. */
+  private skipBlank(): void {
+    while (this.position < this.to) {
+      const line = this.lines[this.position]!;
+      const trimmed = line.trimStart();
+      if (trimmed !== '' && !trimmed.startsWith('#')) return;
+      this.position++;
+    }
+  }
+
+  private indentAt(index: number): number {
+    const line = this.lines[index]!;
+    let indent = 0;
+    while (line.charCodeAt(indent) === 32) indent++;
+    return indent;
+  }
+
+  /** Reads the map or sequence whose first line is at `position`, indented by `indent`. */
+  private node(indent: number): unknown {
+    const line = this.lines[this.position]!;
+    return line.startsWith('-', indent) ? this.sequence(indent, line.slice(indent)) : this.map(indent, line.slice(indent));
+  }
+
+  private map(indent: number, first: string): unknown {
+    const value: Record<string, unknown> = {};
+    let content = first;
+    for (;;) {
+      const match = KEY_LINE.exec(content);
+      if (!match) return FAILED;
+      const key = match[1]!;
+      if (SPECIAL_KEYS.has(key) || Object.hasOwn(value, key)) return FAILED;
+      this.position++;
+      const item = match[2] === undefined ? this.nested(indent) : scalar(match[2]);
+      if (item === FAILED) return FAILED;
+      value[key] = item;
+      const next = this.nextAt(indent);
+      if (next === undefined) return value;
+      if (next === FAILED || next.startsWith('-')) return FAILED;
+      content = next;
+    }
+  }
+
+  private sequence(indent: number, first: string): unknown {
+    const value: unknown[] = [];
+    let content = first;
+    for (;;) {
+      if (!content.startsWith('- ')) return FAILED;
+      const rest = content.slice(2);
+      let item: unknown;
+      // A map or sequence whose first entry shares the dash's line; its other entries sit two columns further in.
+      if (rest.startsWith('- ')) {
+        item = this.sequence(indent + 2, rest);
+      } else if (KEY_LINE.test(rest)) {
+        item = this.map(indent + 2, rest);
+      } else {
+        this.position++;
+        item = scalar(rest);
+      }
+      if (item === FAILED) return FAILED;
+      value.push(item);
+      const next = this.nextAt(indent);
+      if (next === FAILED) return FAILED;
+      // A line at the dash's column that is not an entry ends a sequence that sits at its key's column.
+      if (next === undefined || !next.startsWith('-')) return value;
+      content = next;
+    }
+  }
+
+  /**
+   * Reads the value of a key with nothing after its colon: a map indented further, a sequence indented further or
+   * at the key's own column, or null when neither follows.
+   */
+  private nested(indent: number): unknown {
+    this.skipBlank();
+    if (this.position >= this.to) return null;
+    const childIndent = this.indentAt(this.position);
+    const line = this.lines[this.position]!;
+    if (childIndent > indent) return this.node(childIndent);
+    if (childIndent === indent && line.startsWith('-', indent)) return this.sequence(indent, line.slice(indent));
+    return null;
+  }
+
+  /**
+   * Returns the content of the next line when it continues the collection at `indent`, or undefined when the
+   * collection ends there. A line indented deeper than `indent` fails the read: it would continue a scalar.
+   */
+  private nextAt(indent: number): string | typeof FAILED | undefined {
+    this.skipBlank();
+    if (this.position >= this.to) return undefined;
+    const lineIndent = this.indentAt(this.position);
+    if (lineIndent < indent) return undefined;
+    if (lineIndent > indent) return FAILED;
+    return this.lines[this.position]!.slice(indent);
+  }
+}
+
+/** Resolves the text after `key: ` or `- ` as yaml's core schema does; FAILED outside the simple forms. */
+function scalar(text: string): unknown {
+  if (text === '[]') return [];
+  if (text === '{}') return {};
+  let value = scalars.get(text);
+  if (value === undefined && !scalars.has(text)) {
+    value = resolveScalar(text);
+    if (value !== FAILED && scalars.size < 100_000) scalars.set(text, value);
+  }
+  return value;
+}
+
+function resolveScalar(text: string): unknown {
+  const first = text.charCodeAt(0);
+  if (first === 34) return doubleQuoted(text);
+  if (first === 39) return singleQuoted(text);
+  if (text.includes(': ') || text.includes(' #') || text.endsWith(':') || text.endsWith(' ') || text === '') return FAILED;
+  if (PLAIN_WORD.test(text)) return CORE_WORDS.has(text) ? CORE_WORDS.get(text) : text;
+  if (DECIMAL.test(text)) return Number(text);
+  // Anything else plain (a leading digit, dot or sign, or an indicator character) goes to yaml on its own,
+  // unless it could start a collection, an alias, an anchor, a tag, a block scalar, a directive, a comment or
+  // a document marker, which mean something else on a line of their own.
+  if ((/^[[\]{}&*!|>%@`,?#-]/.test(text) && !/^-[0-9.]/.test(text)) || text.startsWith('...')) return FAILED;
+  try {
+    const value: unknown = parse(text);
+    return value !== null && typeof value === 'object' ? FAILED : value;
+  } catch {
+    return FAILED;
+  }
+}
+
+function doubleQuoted(text: string): unknown {
+  if (text.length < 2 || !text.endsWith('"')) return FAILED;
+  // Only escapes that JSON reads the same way; YAML's own (\e, \x, \N and others) go to yaml.
+  if (text.replace(JSON_ESCAPES, '').includes('\\')) return FAILED;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'string' ? value : FAILED;
+  } catch {
+    return FAILED;
+  }
+}
+
+function singleQuoted(text: string): unknown {
+  if (text.length < 2 || !text.endsWith("'")) return FAILED;
+  const inner = text.slice(1, -1);
+  if (inner.replaceAll("''", '').includes("'")) return FAILED;
+  return inner.replaceAll("''", "'");
+}

@@ -1,0 +1,16 @@
+// Random values for the YAML emitter and reader tests.
+import fc from 'fast-check';
+
+// Strings that stress yaml's quoting rules: core schema words, numbers, markers, colons, comments and quotes.
+const awkwardString = fc.oneof(
+  fc.constantFrom('true', 'False', 'NULL', 'null', '~', 'yes', 'on', '8080', '0x1F', '1e3', '.inf', '-', '- a', 'a: b', 'a:', 'a #b', '#a', "it's", 'say "hi"', '', ' a', 'a ', '---', '...', 'a\nb', 'ns/sa:x', '@a', '%a', '*a', '&a', '!a', '|', '>'),
+  fc.string(),
+  fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/),
+);
+const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
+const scalar = fc.oneof(awkwardString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+export const document = fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list')),
+  map: fc.dictionary(key, fc.oneof(tie('value'), fc.constant(undefined)), { maxKeys: 5 }),
+  list: fc.array(tie('value'), { maxLength: 4 }),
+})).map;

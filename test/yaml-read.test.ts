@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { parseAllDocuments, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { generateCase } from '../src/conformance/checks.js';
+import { InputError } from '../src/errors.js';
+import { CONFORMANCE_TOPOLOGIES } from '../src/conformance/topologies.js';
+import { BUILTIN_PLUGINS } from '../src/plugin/builtin.js';
+import { YAML_OPTIONS, stringifyDocument } from '../src/yaml/emit.js';
+import { readBlockDocuments } from '../src/yaml/read.js';
+import { document } from './helpers/yaml-arbitraries.js';
+
+/** What verify read before: yaml's documents as plain values, empty documents left out. */
+function readWithYaml(text: string): unknown[] {
+  return parseAllDocuments(text)
+    .map((entry) => entry.toJS() as unknown)
+    .filter((value) => value !== null);
+}
+
+describe('readBlockDocuments', () => {
+  it('reads random documents as yaml does, or leaves them to yaml', () => {
+    let read = 0;
+    fc.assert(
+      fc.property(fc.array(document, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.boolean(), (values, folded, comments) => {
+        // yaml's default layout folds long strings over several lines, which the reader must leave to yaml.
+        const texts = values.map((value) => (folded ? stringify(value) : stringifyDocument(value)));
+        const text = texts.map((entry) => (comments ? `# a comment\n${entry}  # indented comment\n` : entry)).join('---\n');
+        const fast = readBlockDocuments(text);
+        if (fast === undefined) return;
+        read++;
+        expect(fast).toEqual(readWithYaml(text));
+      }),
+      { numRuns: 3_000 },
+    );
+    // The property says nothing if the reader gives up on everything; these values are awkward on purpose.
+    expect(read).toBeGreaterThan(150);
+  });
+
+  it('reads every document shaped like a manifest itself', () => {
+    const word = fc.stringMatching(/^[a-z][a-z0-9.-]{0,8}$/);
+    const leaf = fc.oneof(word, fc.integer({ min: -1_000, max: 70_000 }), fc.boolean(), fc.constant(null), fc.constantFrom('8080', 'true', '100m', '1.5', '', 'a: b', "it's"));
+    const manifest = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, leaf, tie('map'), tie('list')),
+      map: fc.dictionary(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9./-]{0,10}$/), tie('value'), { maxKeys: 4 }),
+      list: fc.array(tie('value'), { maxLength: 3 }),
+    })).map;
+    fc.assert(
+      fc.property(fc.array(manifest.filter((value) => Object.keys(value).length > 0), { minLength: 1, maxLength: 3 }), (values) => {
+        const text = values.map((value) => `# Generated\n${stringifyDocument(value)}`).join('---\n');
+        expect(readBlockDocuments(text)).toEqual(readWithYaml(text));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it.each([
+    ['a plain map', 'kind: Service\nmetadata:\n  name: hero\n  labels: {}\n', true],
+    ['a sequence at its key column', 'ports:\n- port: 80\n  name: http\n- 443\nkind: Service\n', true],
+    ['numbers, words and quoted strings', "a: 8080\nb: -3\nc: 1.5\nd: 0x1F\ne: true\nf: ~\ng: '8080'\nh: \"it's\"\ni: 'say ''hi'''\nj: 100m\nk: .inf\n", true],
+    ['a value that is a map after a comment', 'key: # note\n  nested: 1\n', false],
+    ['a trailing comment', 'key: value # note\n', false],
+    ['an anchor and an alias', 'a: &x 1\nb: *x\n', false],
+    ['a tag', 'a: !!str 1\n', false],
+    ['a flow map with entries', 'a: {b: 1}\n', false],
+    ['a block scalar', 'a: |\n  text\n', false],
+    ['a plain scalar over two lines', 'a: one\n  two\n', false],
+    ['a duplicate key', 'a: 1\na: 2\n', false],
+    ['a tab', 'a:\tb\n', false],
+    ['Windows line ends', 'a: b\r\n', false],
+    ['a YAML escape without a JSON twin', 'a: "\\x41"\n', false],
+    ['a document end marker', 'a: 1\n...\n', false],
+    ['a directive', '%YAML 1.2\n---\na: 1\n', false],
+    ['an indented document', '  a: 1\n', false],
+    ['a __proto__ key', '__proto__: 1\n', false],
+    ['a key that is a core schema word', 'true: 1\n', false],
+  ])('%s', (_name, text, handled) => {
+    const fast = readBlockDocuments(text);
+    if (!handled) {
+      expect(fast).toBeUndefined();
+      return;
+    }
+    expect(fast).toEqual(readWithYaml(text));
+  });
+
+  it('gives each document its own empty collections', () => {
+    const [first, second] = readBlockDocuments('a: []\n---\na: []\n') as { a: unknown[] }[];
+    first!.a.push(1);
+    expect(second!.a).toEqual([]);
+  });
+
+  it.each(Object.keys(BUILTIN_PLUGINS))('reads every YAML file that %s generates, as yaml does', async (id) => {
+    const plugin = await BUILTIN_PLUGINS[id]!();
+    for (const topology of CONFORMANCE_TOPOLOGIES) {
+      let files;
+      try {
+        ({ files } = generateCase(plugin, topology.document));
+      } catch (error) {
+        // A plugin may refuse a topology it cannot enforce (NSM and narrowed edges); its own tests check that.
+        if (error instanceof InputError) continue;
+        throw error;
+      }
+      for (const [path, entry] of files) {
+        if (!/\.ya?ml$/.test(path)) continue;
+        const fast = readBlockDocuments(entry.content);
+        // verify reads manifests/ only, and the reader must handle those itself unless they hold a block scalar
+        // (a ConfigMap's file, for one); other files it may leave to yaml.
+        if (fast === undefined && (!path.startsWith('manifests/') || /: [|>]-?$/m.test(entry.content))) continue;
+        expect(fast, `${topology.name}: ${path}`).toEqual(readWithYaml(entry.content));
+      }
+    }
+  });
+});
