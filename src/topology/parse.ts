@@ -1,10 +1,16 @@
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { InputError } from '../errors.js';
+import { isRecord } from '../netpol/validation.js';
+import { readBlockDocuments } from '../yaml/read.js';
 import { compare, validateTopology } from './validate.js';
 import type { Edge, Exposure, ExternalEdge, Service, ServicePort, Topology } from './types.js';
 
 /** Parses, validates and normalises topology YAML; `file` names the source in error messages. */
 export function parseTopology(text: string, file: string): Topology {
+  // A file in plain block layout, as generated repositories keep it, is read without yaml's node tree; yaml reads
+  // everything else and reports syntax errors with their line and column.
+  const fast = readBlockDocuments(text);
+  if (fast?.length === 1 && isRecord(fast[0])) return normaliseTopology(fast[0], file);
   const lineCounter = new LineCounter();
   // logLevel 'error' keeps the yaml library from printing warnings, such as for a collection used as a key, on stderr.
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, strict: true, lineCounter, logLevel: 'error' });

@@ -96,7 +96,7 @@ class BlockReader {
       const match = KEY_LINE.exec(content);
       if (!match) return FAILED;
       const key = match[1]!;
-      if (SPECIAL_KEYS.has(key) || Object.hasOwn(value, key)) return FAILED;
+      if (SPECIAL_KEYS.has(key) || key.length > 1000 || Object.hasOwn(value, key)) return FAILED;
       this.position++;
       const item = match[2] === undefined ? this.nested(indent) : scalar(match[2]);
       if (item === FAILED) return FAILED;
