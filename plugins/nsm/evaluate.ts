@@ -53,10 +53,24 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     if (endpoint) endpoints.set(service.name, endpoint);
   }
 
+  // The callees of each network service name, so that mayReach finds a client's callees from its own requests.
+  const servedBy = new Map<string, string[]>();
+  for (const endpoint of endpoints.values()) {
+    for (const name of new Set(endpoint.networkServices)) servedBy.set(name, [...(servedBy.get(name) ?? []), endpoint.service]);
+  }
+  const serviceNames = new Set(context.topology.services.map((service) => service.name));
+
   checkRequests(context, requests, endpoints, findings);
   checkRegistrations(context, registrations, namespaceLabels, findings);
   const gateway = evaluateGateway(context.objects, context.topology);
   if (gateway) findings.push(...gateway.findings);
+
+  // A source requests network services by the annotation of its service's pod template, so a source whose
+  // service name is not in the topology (the stranger, the outside client) requests none.
+  const requestsOf = (source: Source): string[] => (serviceNames.has(source.service) ? (requests.get(source.service) ?? []) : []);
+  // The admission webhook labels every client pod for SPIRE, so the registrations see that label on the source.
+  const identityFor = (source: Source): string | undefined =>
+    identityOf(registrations, source.namespace, source.serviceAccount, { ...source.labels, [SPIFFE_LABEL]: 'true' }, namespaceLabels.get(source.namespace) ?? {});
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const gatewayDecision = gateway?.decide(source, target, port);
@@ -65,14 +79,13 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     if (!endpoint) return deny(`${target.namespace}/${target.name} runs no NSM endpoint, so no client reaches it over NSM`);
     if (!source.meshed) return deny(`the client requests no network service, so it has no NSM interface to ${target.name}`);
 
-    const requested = context.topology.services.some((service) => service.name === source.service) ? (requests.get(source.service) ?? []) : [];
+    const requested = requestsOf(source);
     const shared = endpoint.networkServices.filter((name) => requested.includes(name));
     if (shared.length === 0) return deny(`${source.namespace}/${source.service} does not request ${endpoint.networkServices.join(', ')} in its ${CLIENT_ANNOTATION} annotation`);
     const networkService = shared.map((name) => networkServices.get(name)).find((candidate) => candidate !== undefined);
     if (!networkService) return deny(`NetworkService ${shared.join(', ')} does not exist, so NSM finds no endpoint for it`);
 
-    const labels = { ...source.labels, [SPIFFE_LABEL]: 'true' };
-    const identity = identityOf(registrations, source.namespace, source.serviceAccount, labels, namespaceLabels.get(source.namespace) ?? {});
+    const identity = identityFor(source);
     if (!identity) return deny(`no ClusterSPIFFEID gives ${source.namespace}/${source.serviceAccount} a SPIFFE ID by ServiceAccount, so it cannot be told apart from other clients`);
     if (endpoint.allowedCallers && !endpoint.allowedCallers.has(identity)) return deny(`${endpoint.policySource} does not allow ${identity}`);
 
@@ -80,6 +93,30 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
     const by = endpoint.allowedCallers ? `${endpoint.policySource} allows ${identity}` : `${target.name}'s endpoint has no caller policy, so it accepts any client`;
     const transport = mtls ? 'WireGuard between nodes' : `payload ${networkService.payload ?? 'unset'}, not encrypted between nodes`;
     return { allowed: true, mtls, reason: `${by} on ${networkService.id} (${transport}, every port of ${target.name} including ${port.port})` };
+  };
+
+  // Follows decide step by step, so the list is exact. The gateway reaches what its routes forward to. Any other
+  // source reaches the endpoints that serve a network service it requests, when that NetworkService exists and the
+  // endpoint's caller policy, if it has one, allows the source's SPIFFE ID. The cost grows with the requested
+  // network services and their endpoints, not with the number of services in the topology.
+  const mayReach = (source: Source): string[] => {
+    const routed = gateway?.routedServices(source);
+    if (routed) return routed;
+    if (!source.meshed) return [];
+    const requested = requestsOf(source);
+    if (requested.length === 0) return [];
+    const identity = identityFor(source);
+    if (!identity) return [];
+
+    const reached = new Set<string>();
+    for (const name of requested) {
+      if (!networkServices.has(name)) continue;
+      for (const service of servedBy.get(name) ?? []) {
+        const allowedCallers = endpoints.get(service)!.allowedCallers;
+        if (!allowedCallers || allowedCallers.has(identity)) reached.add(service);
+      }
+    }
+    return [...reached];
   };
 
   // NSM has no egress control of its own, so a connection to an external dependency is decided by the
@@ -92,7 +129,7 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   };
 
   // Nothing under NSM reads host names, so NetworkPolicy distinguishes dependencies by address and port only.
-  return { decide, findings, decideExternal, externalMatch: 'address' as const, ...(gateway && { gateway: gateway.model }) };
+  return { decide, mayReach, findings, decideExternal, externalMatch: 'address' as const, ...(gateway && { gateway: gateway.model }) };
 }
 
 function deny(reason: string): MeshDecision {

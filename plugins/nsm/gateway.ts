@@ -20,6 +20,11 @@ export interface GatewayEvaluation {
   model: GatewayModel;
   /** Decides a connection from `source` when `source` is the gateway; returns undefined for any other source. */
   decide(source: Source, target: Service, port: ServicePort): MeshDecision | undefined;
+  /**
+   * Lists the services the routes forward to when `source` is the gateway, which include every service `decide`
+   * allows it. Returns undefined for any other source.
+   */
+  routedServices(source: Source): string[] | undefined;
   findings: Finding[];
 }
 
@@ -45,8 +50,11 @@ export function evaluateGateway(objects: KubeObject[], topology: Topology): Gate
   };
   if (!deployment) findings.push({ subject: `Deployment ${EDGE_GATEWAY_NAMESPACE}/${EDGE_GATEWAY_NAME}`, message: 'is missing, so nothing serves the exposed ports' });
 
+  const isGateway = (candidate: Source): boolean =>
+    candidate.namespace === source.namespace && candidate.serviceAccount === source.serviceAccount && candidate.service === source.service;
+
   const decide = (candidate: Source, target: Service, port: ServicePort): MeshDecision | undefined => {
-    if (candidate.namespace !== source.namespace || candidate.serviceAccount !== source.serviceAccount || candidate.service !== source.service) return undefined;
+    if (!isGateway(candidate)) return undefined;
     const matching = routes.filter((route) => route.service === target.name && route.namespace === target.namespace && route.port === port.port);
     if (matching.length === 0) {
       return { allowed: false, mtls: false, reason: `no server of the gateway's nginx configuration forwards to ${target.namespace}/${target.name}:${port.port}` };
@@ -59,5 +67,8 @@ export function evaluateGateway(objects: KubeObject[], topology: Topology): Gate
     };
   };
 
-  return { model: { source, pods: { namespace: EDGE_GATEWAY_NAMESPACE, labels: edgeGatewayPodSelector() }, routes, mtls: false }, decide, findings };
+  const routed = [...new Set(routes.map((route) => route.service))];
+  const routedServices = (candidate: Source): string[] | undefined => (isGateway(candidate) ? [...routed] : undefined);
+
+  return { model: { source, pods: { namespace: EDGE_GATEWAY_NAMESPACE, labels: edgeGatewayPodSelector() }, routes, mtls: false }, decide, routedServices, findings };
 }
