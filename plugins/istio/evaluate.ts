@@ -5,6 +5,7 @@ import type { Service, ServicePort } from '../../src/topology/types.js';
 import { ROOT_NAMESPACE, TRUST_DOMAIN } from './versions.js';
 import { readGatewayAccounts, readGatewayModel } from './evaluate-gateway.js';
 import { createExternalDecider } from './evaluate-egress.js';
+import { buildReachIndex, type ReachIndex } from './evaluate-reach.js';
 
 type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE' | 'UNSET';
 
@@ -79,14 +80,13 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
 
   // verify calls this for every client and port of every target, millions of times on a large topology, so what
   // depends only on the target, its port or the client is worked out once and kept.
+  const applicablePolicies = indexPolicies(authorizationPolicies);
   const targetsByName = new Map<string, TargetView>();
   const viewOf = (target: Service): TargetView => {
     let view = targetsByName.get(target.name);
     if (view) return view;
     const workload = templates.get(target.name)!;
-    const applicable = authorizationPolicies.filter(
-      (policy) => (policy.namespace === target.namespace || policy.namespace === ROOT_NAMESPACE) && (!policy.selector || matchesSelector(policy.selector, workload.labels)),
-    );
+    const applicable = applicablePolicies(target.namespace, workload.labels);
     const allows = applicable.filter((policy) => policy.action === 'ALLOW');
     view = {
       workload,
@@ -147,9 +147,61 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     return { allowed: false, mtls, reason: view.noMatchReason };
   };
 
+  // Built on the first call: it needs the view of every target, which the other checks may never ask for.
+  let reachIndex: ReachIndex | undefined;
+  const mayReach = (source: Source): Iterable<string> => {
+    reachIndex ??= buildReachIndex(
+      context.topology.services.map((target) => {
+        const view = viewOf(target);
+        const acceptsPlaintext = target.ports.some((port) => portViewOf(view, target, port.targetPort).mode !== 'STRICT');
+        return { name: target.name, injected: view.workload.injected, allows: view.allows, acceptsPlaintext };
+      }),
+    );
+    return reachIndex(identityOf(source));
+  };
+
   const gateway = readGatewayModel(context, findings);
   const decideExternal = createExternalDecider(context.objects, findings, (source) => identityOf(source).meshed);
-  return { decide, findings, ...(gateway && { gateway }), decideExternal };
+  return { decide, mayReach, findings, ...(gateway && { gateway }), decideExternal };
+}
+
+/**
+ * Indexes the AuthorizationPolicies for finding those that apply to a workload: the policies in its namespace or
+ * the root namespace whose selector, if any, matches its labels. They come in the order of the objects, which
+ * decides the policy a decision names. Each policy is filed under its namespace and the first label its selector
+ * matches, so a lookup tests only the policies that name one of the workload's labels, select by expressions only,
+ * or select every workload.
+ */
+function indexPolicies(policies: AuthorizationPolicy[]): (namespace: string, labels: Record<string, string>) => AuthorizationPolicy[] {
+  const byNamespace = new Map<string, { byLabel: Map<string, number[]>; others: number[] }>();
+  policies.forEach((policy, position) => {
+    let group = byNamespace.get(policy.namespace);
+    if (!group) {
+      group = { byLabel: new Map(), others: [] };
+      byNamespace.set(policy.namespace, group);
+    }
+    const label = Object.entries(policy.selector?.matchLabels ?? {})[0];
+    if (!label) {
+      group.others.push(position);
+      return;
+    }
+    const key = `${label[0]}\0${String(label[1])}`;
+    const positions = group.byLabel.get(key);
+    if (positions) positions.push(position);
+    else group.byLabel.set(key, [position]);
+  });
+
+  return (namespace, labels) => {
+    const positions: number[] = [];
+    for (const name of namespace === ROOT_NAMESPACE ? [namespace] : [namespace, ROOT_NAMESPACE]) {
+      const group = byNamespace.get(name);
+      if (!group) continue;
+      positions.push(...group.others);
+      for (const [key, value] of Object.entries(labels)) positions.push(...(group.byLabel.get(`${key}\0${value}`) ?? []));
+    }
+    positions.sort((a, b) => a - b);
+    return positions.map((position) => policies[position]!).filter((policy) => !policy.selector || matchesSelector(policy.selector, labels));
+  };
 }
 
 /** The client as Istio's authorization identifies it: a principal only when it has an Istio certificate. */
