@@ -4,12 +4,13 @@ import { podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
 import { NAMESPACE_TAG } from './resources.js';
 import { decideExternalTraffic, readGatewayInstances, readGatewayRoutes, type GatewayInstance } from './evaluate-edge.js';
-import { SYSTEM_NAMESPACE } from './versions.js';
+import { buildReachIndex, indexPermissionsByTarget, type ReachIndex, type ReachTarget, type Tags } from './evaluate-reach.js';
+import { SYSTEM_NAMESPACE, kumaServiceOf } from './versions.js';
 
 type TargetRef = { kind?: string; name?: string; namespace?: string; labels?: Record<string, string>; tags?: Record<string, string>; sectionName?: string };
 type Match = { spiffeID?: { type?: string; value?: string }; sni?: unknown };
 
-interface Permission {
+export interface Permission {
   id: string;
   name: string;
   mesh: string;
@@ -110,6 +111,22 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     return { mode: setting.mode, source: 'mesh', by: `Mesh ${workload.mesh} (${setting.mode})` };
   };
 
+  // Service names are unique in a validated topology.
+  const servicesByKey = new Map(topology.services.map((service) => [serviceKey(service.name, service.namespace), service]));
+
+  /** Returns the data plane a connection comes from: a builtin gateway's, or the pod's own, which may have no sidecar. */
+  const callerOf = (source: Source): { gateway: GatewayInstance | undefined; workload: Workload } => {
+    const gateway = gatewayOf(source);
+    return { gateway, workload: gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels) };
+  };
+
+  /** Returns what the caller's certificate proves: its tags in mesh-mtls mode, and its SPIFFE ID when a MeshIdentity issues it. */
+  const credentialsOf = (source: Source, gateway: GatewayInstance | undefined, workload: Workload): { tags: Tags; spiffeId: string | undefined } => {
+    const tags = gateway ? tagsOf(gateway.tags) : sourceTagsOf(source, workload, servicesByKey);
+    const identity = mtlsOf(workload).identity;
+    return { tags, spiffeId: identity ? renderSpiffeId(identity, source) : undefined };
+  };
+
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const targetWorkload = workloads.get(target.name)!;
     if (!targetWorkload.injected) {
@@ -120,8 +137,7 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
       return { allowed: true, mtls: false, reason: `${mtls.by}: without mTLS Kuma enforces no MeshTrafficPermission` };
     }
 
-    const gateway = gatewayOf(source);
-    const sourceWorkload = gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels);
+    const { gateway, workload: sourceWorkload } = callerOf(source);
     const sourceMeshed = source.meshed && sourceWorkload.injected;
     const sameMesh = sourceMeshed && sourceWorkload.mesh === targetWorkload.mesh;
     if (!sameMesh) {
@@ -133,12 +149,9 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     }
 
     // 3. The permissions on this inbound, judged on what the caller's certificate proves.
-    const sourceTags = gateway ? tagsOf(gateway.tags) : sourceTagsOf(source, sourceWorkload, topology.services);
-    const sourceIdentity = mtlsOf(sourceWorkload);
-    const spiffeId = sourceIdentity.identity ? renderSpiffeId(sourceIdentity.identity, source) : undefined;
-    const applicable = permissions.filter((permission) => permission.mesh === targetWorkload.mesh && appliesTo(permission, target, port, targetWorkload));
+    const { tags: sourceTags, spiffeId } = credentialsOf(source, gateway, sourceWorkload);
     const caller = mtls.source === 'identity' ? { workloadIdentity: true, spiffeId } : { workloadIdentity: false, tags: sourceTags, spiffeId };
-    const verdict = judge(applicable, caller);
+    const verdict = judge(inboundPermissionsOf(target, port, targetWorkload), caller);
     if (!verdict) return { allowed: false, mtls: true, reason: `no MeshTrafficPermission on ${target.namespace}/${target.name} port ${port.name} allows the caller, and Kuma denies by default with mTLS on` };
     return { allowed: verdict.allowed, mtls: true, reason: `${verdict.allowed ? 'allowed' : 'denied'} by ${verdict.by}` };
   };
@@ -154,7 +167,71 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     return decideExternalTraffic(objects, meshes.get(workload.mesh), { mesh: workload.mesh, namespace: source.namespace, labels: workload.labels }, external, declared);
   };
 
-  const evaluator: MeshEvaluator = { decide, findings, decideExternal };
+  // Built on first use, since only verify needs them. Then decide reads only the permissions on the callee, and
+  // mayReach costs about the size of its result instead of the number of services.
+  let indexes: { targets: ReachTarget[]; permissionsByTarget: Map<string, Permission[]> } | undefined;
+  let reach: ReachIndex | undefined;
+  const indexesOf = () => {
+    if (!indexes) {
+      const targets = reachTargets();
+      indexes = { targets, permissionsByTarget: indexPermissionsByTarget(targets, permissions, appliesOnSomePort) };
+    }
+    return indexes;
+  };
+
+  // Cached by target and port name, because the permissions on an inbound do not depend on the caller.
+  const inbounds = new Map<string, InboundPermissions>();
+  /** Returns the permissions of the callee's mesh that apply to one of its inbounds. */
+  function inboundPermissionsOf(target: Service, port: ServicePort, workload: Workload): InboundPermissions {
+    const key = `${target.name}\0${port.name}`;
+    let inbound = inbounds.get(key);
+    if (!inbound) {
+      const applicable = (indexesOf().permissionsByTarget.get(target.name) ?? []).filter((permission) => appliesTo(permission, target, port, workload));
+      inbound = { permissions: applicable, ordered: sortByTargetRef(applicable), hasRules: applicable.some((permission) => permission.rules.length > 0) };
+      inbounds.set(key, inbound);
+    }
+    return inbound;
+  }
+
+  const mayReach = (source: Source): Set<string> => {
+    if (!reach) {
+      const { targets, permissionsByTarget } = indexesOf();
+      reach = buildReachIndex(targets, permissionsByTarget, serviceClientTags());
+    }
+    // The same caller as in decide: a caller without a sidecar, or from another mesh, is never judged by permissions.
+    const { gateway, workload } = callerOf(source);
+    const mesh = source.meshed && workload.injected ? workload.mesh : undefined;
+    const { tags, spiffeId } = credentialsOf(source, gateway, workload);
+    return reach.targetsOf({ mesh, tags, spiffeId });
+  };
+
+  /** Lists every service with the mTLS its data plane enforces, as the first steps of decide find it. */
+  function reachTargets(): ReachTarget[] {
+    return topology.services.map((service) => {
+      const workload = workloads.get(service.name)!;
+      const mtls = mtlsOf(workload);
+      let mode: ReachTarget['mode'] = 'strict';
+      if (!workload.injected || mtls.mode === 'OFF') mode = 'open';
+      else if (mtls.mode === 'PERMISSIVE') mode = 'permissive';
+      const tags: Tags = tagsOf(workload.labels);
+      tags.set('kuma.io/service', new Set([...(tags.get('kuma.io/service') ?? []), ...service.ports.map((port) => kumaServiceOf(service.name, service.namespace, port.port))]));
+      return { service, mesh: workload.mesh, mode, workloadIdentity: mtls.source === 'identity', tags };
+    });
+  }
+
+  function appliesOnSomePort(permission: Permission, target: ReachTarget): boolean {
+    return target.service.ports.some((port) => appliesTo(permission, target.service, port, workloads.get(target.service.name)!));
+  }
+
+  /** Returns the certificate tags of each service's own client, which verify uses as a caller. */
+  function serviceClientTags(): Tags[] {
+    return topology.services.map((service) => {
+      const source: Source = { service: service.name, namespace: service.namespace, serviceAccount: service.name, labels: {}, meshed: true };
+      return sourceTagsOf(source, workloads.get(service.name)!, servicesByKey);
+    });
+  }
+
+  const evaluator: MeshEvaluator = { decide, findings, decideExternal, mayReach };
   if (gatewayInstance) evaluator.gateway = gatewayModelOf(gatewayInstance);
   return evaluator;
 
@@ -177,7 +254,7 @@ function gatewayWorkload(instance: GatewayInstance): Workload {
   return { injected: true, mesh: instance.mesh, labels: { ...instance.podLabels, [NAMESPACE_TAG]: instance.namespace, 'kuma.io/mesh': instance.mesh } };
 }
 
-function tagsOf(tags: Record<string, string>): Map<string, Set<string>> {
+function tagsOf(tags: Record<string, string>): Tags {
   return new Map(Object.entries(tags).map(([key, value]) => [key, new Set([value])]));
 }
 
@@ -208,11 +285,11 @@ function renderSpiffeId(identity: Identity, source: Source): string {
  * Lists the tags a caller's certificate carries in mesh-mtls mode: its pod labels, namespace and `kuma.io/service`
  * (`<service>_<namespace>_svc_<port>` for each port of the Service that selects it, `pkg/core/ca/issuer`, v2.14.3).
  */
-function sourceTagsOf(source: Source, workload: Workload, services: Service[]): Map<string, Set<string>> {
+function sourceTagsOf(source: Source, workload: Workload, services: Map<string, Service>): Tags {
   const tags = new Map<string, Set<string>>();
   const add = (key: string, value: string) => tags.set(key, (tags.get(key) ?? new Set()).add(value));
   for (const [key, value] of Object.entries(workload.labels)) if (!key.includes('kuma.io/') || key === NAMESPACE_TAG) add(key, value);
-  const service = services.find((candidate) => candidate.name === source.service && candidate.namespace === source.namespace);
+  const service = services.get(serviceKey(source.service, source.namespace));
   if (service) for (const port of service.ports) add('kuma.io/service', `${service.name}_${service.namespace}_svc_${port.port}`);
   else add('kuma.io/service', `${source.service}_${source.namespace}_svc`);
   return tags;
@@ -242,6 +319,16 @@ function appliesTo(permission: Permission, target: Service, port: ServicePort, w
   }
 }
 
+/** The permissions that apply to one inbound of a callee. */
+interface InboundPermissions {
+  /** In manifest order, in which `rules` are read. */
+  permissions: Permission[];
+  /** Sorted from the weakest to the strongest, in which `from` entries are applied. */
+  ordered: Permission[];
+  /** True when one of them has `rules`, so that Kuma reads only `rules`. */
+  hasRules: boolean;
+}
+
 interface Caller {
   /** Whether the callee's data plane gets its identity from a MeshIdentity, which makes Kuma ignore `from`. */
   workloadIdentity: boolean;
@@ -256,9 +343,9 @@ interface Caller {
  * it uses only `from`, where the last matching entry in Kuma's policy order decides. Returns undefined when
  * nothing matches.
  */
-function judge(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
-  if (caller.workloadIdentity || permissions.some((permission) => permission.rules.length > 0)) return judgeRules(permissions, caller);
-  return judgeFrom(permissions, caller);
+function judge(inbound: InboundPermissions, caller: Caller): { allowed: boolean; by: string } | undefined {
+  if (caller.workloadIdentity || inbound.hasRules) return judgeRules(inbound.permissions, caller);
+  return judgeFrom(inbound.ordered, caller);
 }
 
 function judgeRules(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
@@ -274,15 +361,15 @@ function judgeRules(permissions: Permission[], caller: Caller): { allowed: boole
 }
 
 /**
- * Applies the `from` entries in Kuma's order, so a later matching entry overrides an earlier one. Kuma merges every
- * entry whose tags the caller carries in this order (BuildRules and createRule in
+ * Applies the `from` entries of permissions sorted by {@link sortByTargetRef}, so a later matching entry overrides an
+ * earlier one. Kuma merges every entry whose tags the caller carries in this order (BuildRules and createRule in
  * pkg/plugins/policies/core/rules/rules.go), and an entry's own specificity does not count.
  * NOTE: Kuma groups entries into cliques of intersecting tag sets first. With entries that use different values of
  * the same tag, a caller can be judged by a group that lacks some entries it matches, and verify does not model that.
  */
-function judgeFrom(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
+function judgeFrom(ordered: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
   let last: { action: string; id: string } | undefined;
-  for (const permission of sortByTargetRef(permissions)) {
+  for (const permission of ordered) {
     for (const entry of permission.from) {
       if (fromMatches(entry.targetRef, caller)) last = { action: entry.action, id: permission.id };
     }
@@ -328,6 +415,10 @@ function fromMatches(ref: TargetRef, caller: Caller): boolean {
   if (ref.kind === 'Mesh') return true;
   if (ref.kind !== 'MeshSubset' || !caller.tags) return false;
   return Object.entries(ref.tags ?? {}).every(([key, value]) => caller.tags!.get(key)?.has(value));
+}
+
+function serviceKey(name: string, namespace: string): string {
+  return `${namespace}\0${name}`;
 }
 
 function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
