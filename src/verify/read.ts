@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { InputError } from '../errors.js';
 import { GENERATION_RECORD } from '../generate/repository.js';
@@ -22,7 +22,7 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
   const topology = parseTopology(await readText(fs, topologyPath), topologyPath);
 
   const recordPath = join(directory, GENERATION_RECORD);
-  const record = parse(await readText(fs, recordPath)) as { plugin?: { id?: unknown; options?: Record<string, unknown> } } | null;
+  const record = readSingleDocument(await readText(fs, recordPath), recordPath) as { plugin?: { id?: unknown; options?: Record<string, unknown> } } | null;
   const pluginId = record?.plugin?.id;
   if (typeof pluginId !== 'string') throw new InputError(`${recordPath}: plugin.id is missing. Regenerate the repository`);
   const options = Object.fromEntries(Object.entries(record?.plugin?.options ?? {}).map(([name, value]) => [name, String(value)]));
@@ -38,6 +38,17 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
     }
   }
   return { topology, pluginId, options, objects };
+}
+
+/** Reads a file of one YAML document, by the fast reader when it can. */
+function readSingleDocument(text: string, path: string): unknown {
+  const fast = readBlockDocuments(text);
+  if (fast?.length === 1) return fast[0];
+  try {
+    return parse(text);
+  } catch (error) {
+    throw new InputError(`${path}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
 }
 
 /**
@@ -61,7 +72,7 @@ async function listManifests(fs: FileSystem, directory: string): Promise<string[
   const files = await listYamlFiles(fs, directory);
   const kustomizationPath = join(directory, 'kustomization.yaml');
   if (!files.includes(kustomizationPath)) return files;
-  const kustomization = parse(await readText(fs, kustomizationPath)) as { resources?: unknown } | null;
+  const kustomization = readSingleDocument(await readText(fs, kustomizationPath), kustomizationPath) as { resources?: unknown } | null;
   const resources = kustomization?.resources;
   if (!Array.isArray(resources) || resources.some((resource) => typeof resource !== 'string')) {
     throw new InputError(`${kustomizationPath}: resources must be a list of file names. Regenerate the repository`);
@@ -69,13 +80,23 @@ async function listManifests(fs: FileSystem, directory: string): Promise<string[
   // namespaces.yaml is applied on its own before the kustomization, so that namespaces exist first. A listed
   // folder stands for the YAML files in it; a remote resource cannot be read offline and is left out.
   const listed = [join(directory, 'namespaces.yaml'), ...(resources as string[]).filter((resource) => !resource.includes('://')).map((resource) => join(directory, resource))];
-  const covered = (path: string) => listed.some((entry) => path === entry || path.startsWith(`${entry}/`));
+  // A file is covered when it or one of its folders is listed: a large topology has thousands of each.
+  const listedSet = new Set(listed);
+  const coveringEntries = (path: string) => ancestorsAndSelf(path, directory).filter((candidate) => listedSet.has(candidate));
+  const found = new Set(files.flatMap(coveringEntries));
   for (const entry of listed) {
-    if (!files.some((path) => path === entry || path.startsWith(`${entry}/`))) {
+    if (!found.has(entry)) {
       throw new InputError(`${kustomizationPath}: lists ${entry}, which is neither a YAML file nor a folder of them under manifests/. Regenerate the repository or fix the list`);
     }
   }
-  return files.filter(covered);
+  return files.filter((path) => coveringEntries(path).length > 0);
+}
+
+/** Returns a path and each of its parent folders below `root`. */
+function ancestorsAndSelf(path: string, root: string): string[] {
+  const paths: string[] = [];
+  for (let current = path; current.length > root.length && current.startsWith(`${root}/`); current = dirname(current)) paths.push(current);
+  return paths;
 }
 
 async function readText(fs: FileSystem, path: string): Promise<string> {
