@@ -4,6 +4,7 @@ import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { Service, ServicePort } from '../../src/topology/types.js';
 import { decideEgress, readEgress } from './evaluate-egress.js';
+import { buildReachIndex, type Admission, type IdentityMatch, type ReachIndex } from './evaluate-reach.js';
 import { DEFAULT_POLICY_ANNOTATION, INJECT_ANNOTATION } from './resources.js';
 import { CONTROL_PLANE_NAMESPACE, TRUST_DOMAIN, identityOf } from './versions.js';
 
@@ -35,9 +36,6 @@ interface Server {
   accessPolicy: string;
 }
 
-/** A client identity match, as Linkerd parses it: exact, or `*` / `*.suffix`. */
-type IdentityMatch = { exact: string } | { suffix: string };
-
 interface AuthorizationPolicy {
   id: string;
   namespace: string;
@@ -46,6 +44,13 @@ interface AuthorizationPolicy {
   identities?: IdentityMatch[];
   /** The reason Linkerd ignores the policy, when it does. */
   invalid?: string;
+}
+
+interface ServerLookups {
+  /** Returns the first Server that selects a port of a service, or undefined when none does. */
+  serverFor(target: Service, port: ServicePort, workload: Workload): Server | undefined;
+  /** Returns the valid AuthorizationPolicies on a Server or on its namespace, in manifest order. */
+  applicableTo(server: Server): AuthorizationPolicy[];
 }
 
 /**
@@ -79,6 +84,8 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   checkPolicies(policies, servers, findings);
   reportUnevaluated(context.objects, findings);
 
+  const { serverFor, applicableTo } = indexServerLookups(servers, policies);
+
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const workload = workloads.get(target.name)!;
     if (!workload.injected) {
@@ -90,15 +97,13 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
 
     const meshed = isSourceMeshed(source, port, workloads, namespaceAnnotations);
     const identity = meshed ? identityOf(source.namespace, source.serviceAccount) : undefined;
-    const server = servers.find((candidate) => selectsPort(candidate, target, port, workload));
+    const server = serverFor(target, port, workload);
     if (!server) {
       const { value, by } = workload.defaultPolicy;
       return decideDefault(value, meshed, `no Server selects port ${port.targetPort} of ${target.namespace}/${target.name}, so ${by} applies`);
     }
 
-    const applicable = policies.filter(
-      (policy) => policy.namespace === server.namespace && !policy.invalid && (policy.target.kind === 'Namespace' || (policy.target.kind === 'Server' && policy.target.name === server.name)),
-    );
+    const applicable = applicableTo(server);
     const allow = applicable.find((policy) => !policy.identities || (identity !== undefined && policy.identities.some((match) => matchesIdentity(match, identity))));
     if (allow) {
       const clients = allow.identities ? `the client's identity ${identity}` : 'any client, authenticated or not';
@@ -106,6 +111,28 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     }
     const names = applicable.map((policy) => policy.id).join(', ') || 'none';
     return decideDefault(server.accessPolicy, meshed, `no AuthorizationPolicy on ${server.id} matches ${identity ?? 'a client without a Linkerd identity'} (policies: ${names}), so its accessPolicy applies`);
+  };
+
+  /** Returns the clients `decide` may allow on a port, following its steps without the reasons. Keep the two in step. */
+  const admissionOf = (target: Service, port: ServicePort): Admission => {
+    const workload = workloads.get(target.name)!;
+    if (!workload.injected || workload.skipInbound.has(port.targetPort)) return { kind: 'everyone' };
+    const server = serverFor(target, port, workload);
+    if (!server) return admissionOfDefault(workload.defaultPolicy.value);
+    const applicable = applicableTo(server);
+    if (applicable.some((policy) => !policy.identities)) return { kind: 'everyone' };
+    const fallback = admissionOfDefault(server.accessPolicy);
+    if (fallback.kind !== 'identities') return fallback;
+    return { kind: 'identities', identities: applicable.flatMap((policy) => policy.identities ?? []) };
+  };
+
+  // The index is built on the first call, because only verify uses it. A call then costs about the size of its
+  // result. A client with a proxy counts as meshed on every port, so a port it skips only makes the result larger.
+  let reach: ReachIndex | undefined;
+  const mayReach = (source: Source): string[] => {
+    reach ??= buildReachIndex(context.topology.services, admissionOf);
+    const meshed = isClientMeshed(source, workloads, namespaceAnnotations);
+    return reach.targetsOf(meshed ? identityOf(source.namespace, source.serviceAccount) : undefined);
   };
 
   const egress = context.topology.externals.length > 0 ? readEgress(context.objects, findings) : undefined;
@@ -118,7 +145,7 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
 
   // An EgressNetwork applies to every pod of its namespace, and AuthorizationPolicy governs only inbound
   // traffic, so Linkerd limits egress per namespace: NetworkPolicy narrows it to the declared callers.
-  return { decide, findings, ...(gateway && { gateway: gateway.model }), ...(decideExternal && { decideExternal, externalScope: 'namespace' as const }) };
+  return { decide, mayReach, findings, ...(gateway && { gateway: gateway.model }), ...(decideExternal && { decideExternal, externalScope: 'namespace' as const }) };
 }
 
 /** The key of the edge gateway among the workloads: not a valid service name, so it cannot collide with one. */
@@ -166,6 +193,13 @@ function isClientMeshed(source: Source, workloads: Map<string, Workload>, namesp
   if (workload) return workload.injected;
   const injection = namespaceAnnotations.get(source.namespace)?.[INJECT_ANNOTATION];
   return injection === 'enabled' || injection === 'ingress';
+}
+
+/** Returns the clients that a default policy or a Server's accessPolicy admits, which are those decideDefault allows. */
+function admissionOfDefault(policy: string): Admission {
+  if (UNAUTHENTICATED_POLICIES.has(policy)) return { kind: 'everyone' };
+  if (AUTHENTICATED_POLICIES.has(policy)) return { kind: 'meshed' };
+  return { kind: 'identities', identities: [] };
 }
 
 /** Applies a default policy, or a Server's accessPolicy, which take the same values. */
@@ -223,6 +257,55 @@ function selectsPort(server: Server, target: Service, port: ServicePort, workloa
   if (server.namespace !== target.namespace || !server.podSelector || !matchesSelector(server.podSelector, workload.labels)) return false;
   if (typeof server.port === 'number') return server.port === port.targetPort;
   return workload.containerPorts.some((containerPort) => containerPort.name === server.port && containerPort.containerPort === port.targetPort);
+}
+
+/**
+ * Builds the two lookups of `decide`: the Server that selects a port, and the AuthorizationPolicies that apply
+ * to a Server. Verify decides millions of connections, so each result is computed once and then kept.
+ */
+function indexServerLookups(servers: Server[], policies: AuthorizationPolicy[]): ServerLookups {
+  // Servers grouped by namespace in manifest order: a Server selects pods of its own namespace only, so the first
+  // match in the group is the first match among all Servers.
+  const serversByNamespace = groupBy(servers, (server) => server.namespace);
+  const serverOfPort = new Map<string, Server | undefined>();
+  const serverFor = (target: Service, port: ServicePort, workload: Workload): Server | undefined => {
+    const key = `${target.namespace}/${target.name}:${port.targetPort}`;
+    if (!serverOfPort.has(key)) serverOfPort.set(key, serversByNamespace.get(target.namespace)?.find((candidate) => selectsPort(candidate, target, port, workload)));
+    return serverOfPort.get(key);
+  };
+
+  // The policies that apply to a Server: those on its namespace and those on it by name, in manifest order.
+  const valid = policies.filter((policy) => !policy.invalid);
+  const position = new Map(valid.map((policy, index) => [policy, index]));
+  const onNamespace = new Map<string, AuthorizationPolicy[]>();
+  const onServer = new Map<string, AuthorizationPolicy[]>();
+  for (const policy of valid) {
+    if (policy.target.kind === 'Namespace') addTo(onNamespace, policy.namespace, policy);
+    else if (policy.target.kind === 'Server') addTo(onServer, `${policy.namespace}/${policy.target.name}`, policy);
+  }
+  const policiesOfServer = new Map<Server, AuthorizationPolicy[]>();
+  const applicableTo = (server: Server): AuthorizationPolicy[] => {
+    let applicable = policiesOfServer.get(server);
+    if (!applicable) {
+      applicable = [...(onNamespace.get(server.namespace) ?? []), ...(onServer.get(`${server.namespace}/${server.name}`) ?? [])];
+      applicable.sort((a, b) => position.get(a)! - position.get(b)!);
+      policiesOfServer.set(server, applicable);
+    }
+    return applicable;
+  };
+  return { serverFor, applicableTo };
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) addTo(groups, keyOf(item), item);
+  return groups;
+}
+
+function addTo<T>(groups: Map<string, T[]>, key: string, item: T): void {
+  const group = groups.get(key);
+  if (group) group.push(item);
+  else groups.set(key, [item]);
 }
 
 function matchesIdentity(match: IdentityMatch, identity: string): boolean {
@@ -327,9 +410,10 @@ function checkDefaultPolicies(context: EvaluateContext, workloads: Map<string, W
 /** Reports Servers that select no pod, a port their pods do not have, or a port another Server already selects. */
 function checkServers(context: EvaluateContext, servers: Server[], workloads: Map<string, Workload>, findings: Finding[]): void {
   const owners = new Map<string, string>();
+  const servicesByNamespace = groupBy(context.topology.services, (service) => service.namespace);
   for (const server of servers) {
-    const selected = context.topology.services.filter(
-      (service) => service.namespace === server.namespace && server.podSelector !== undefined && matchesSelector(server.podSelector, workloads.get(service.name)!.labels),
+    const selected = (servicesByNamespace.get(server.namespace) ?? []).filter(
+      (service) => server.podSelector !== undefined && matchesSelector(server.podSelector, workloads.get(service.name)!.labels),
     );
     if (selected.length === 0) {
       findings.push({ subject: server.id, message: 'selects no pod of the topology' });
