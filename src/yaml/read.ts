@@ -28,7 +28,7 @@ const FAILED = Symbol('outside the block layout');
 const EMPTY = Symbol('empty document');
 
 /** Keys the reader takes as they are: the keys `emit.ts` writes plain, minus the core schema's special words. */
-const KEY_LINE = /^([A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*):(?: (.*))?$/;
+const KEY = /^[A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*$/;
 const SPECIAL_KEYS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL', '__proto__']);
 /** Plain scalars that start with a letter and contain no `: ` or ` #`, which yaml reads as strings unless listed below. */
 const PLAIN_WORD = /^[A-Za-z][^#]*$/;
@@ -44,7 +44,7 @@ const JSON_ESCAPES = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/g;
 /** Scalars resolved once per text: manifests repeat the same values thousands of times. */
 const scalars = new Map<string, unknown>();
 
-/** Reads the lines [from, to) as one document. */
+/** Reads the lines [from, to) as one document. Every collection starts its entries at the column of its indent. */
 class BlockReader {
   private position: number;
 
@@ -59,8 +59,7 @@ class BlockReader {
   document(): unknown {
     this.skipBlank();
     if (this.position >= this.to) return EMPTY;
-    const indent = this.indentAt(this.position);
-    if (indent !== 0) return FAILED;
+    if (this.indentAt(this.position) !== 0) return FAILED;
     const value = this.node(0);
     this.skipBlank();
     return this.position < this.to ? FAILED : value;
@@ -70,8 +69,8 @@ class BlockReader {
   private skipBlank(): void {
     while (this.position < this.to) {
       const line = this.lines[this.position]!;
-      const trimmed = line.trimStart();
-      if (trimmed !== '' && !trimmed.startsWith('#')) return;
+      const indent = this.indentAt(this.position);
+      if (indent < line.length && line.charCodeAt(indent) !== HASH) return;
       this.position++;
     }
   }
@@ -79,58 +78,55 @@ class BlockReader {
   private indentAt(index: number): number {
     const line = this.lines[index]!;
     let indent = 0;
-    while (line.charCodeAt(indent) === 32) indent++;
+    while (line.charCodeAt(indent) === SPACE) indent++;
     return indent;
   }
 
-  /** Reads the map or sequence whose first line is at `position`, indented by `indent`. */
+  /** Reads the map or sequence whose first entry starts at column `indent` of the current line. */
   private node(indent: number): unknown {
-    const line = this.lines[this.position]!;
-    return line.startsWith('-', indent) ? this.sequence(indent, line.slice(indent)) : this.map(indent, line.slice(indent));
+    return this.lines[this.position]!.startsWith('-', indent) ? this.sequence(indent) : this.map(indent);
   }
 
-  private map(indent: number, first: string): unknown {
+  private map(indent: number): unknown {
     const value: Record<string, unknown> = {};
-    let content = first;
     for (;;) {
-      const match = KEY_LINE.exec(content);
-      if (!match) return FAILED;
-      const key = match[1]!;
-      if (SPECIAL_KEYS.has(key) || key.length > 1000 || Object.hasOwn(value, key)) return FAILED;
+      const line = this.lines[this.position]!;
+      const colon = keyEnd(line, indent);
+      if (colon < 0) return FAILED;
+      const key = line.slice(indent, colon);
+      if (Object.hasOwn(value, key)) return FAILED;
       this.position++;
-      const item = match[2] === undefined ? this.nested(indent) : scalar(match[2]);
+      const item = colon === line.length - 1 ? this.nested(indent) : scalar(line.slice(colon + 2));
       if (item === FAILED) return FAILED;
       value[key] = item;
       const next = this.nextAt(indent);
       if (next === undefined) return value;
-      if (next === FAILED || next.startsWith('-')) return FAILED;
-      content = next;
+      if (next === FAILED || this.lines[this.position]!.startsWith('-', indent)) return FAILED;
     }
   }
 
-  private sequence(indent: number, first: string): unknown {
+  private sequence(indent: number): unknown {
     const value: unknown[] = [];
-    let content = first;
     for (;;) {
-      if (!content.startsWith('- ')) return FAILED;
-      const rest = content.slice(2);
+      const line = this.lines[this.position]!;
+      if (!line.startsWith('- ', indent)) return FAILED;
+      const column = indent + 2;
       let item: unknown;
       // A map or sequence whose first entry shares the dash's line; its other entries sit two columns further in.
-      if (rest.startsWith('- ')) {
-        item = this.sequence(indent + 2, rest);
-      } else if (KEY_LINE.test(rest)) {
-        item = this.map(indent + 2, rest);
+      if (line.startsWith('- ', column)) {
+        item = this.sequence(column);
+      } else if (keyEnd(line, column) >= 0) {
+        item = this.map(column);
       } else {
         this.position++;
-        item = scalar(rest);
+        item = scalar(line.slice(column));
       }
       if (item === FAILED) return FAILED;
       value.push(item);
       const next = this.nextAt(indent);
       if (next === FAILED) return FAILED;
       // A line at the dash's column that is not an entry ends a sequence that sits at its key's column.
-      if (next === undefined || !next.startsWith('-')) return value;
-      content = next;
+      if (next === undefined || !this.lines[this.position]!.startsWith('-', indent)) return value;
     }
   }
 
@@ -142,24 +138,49 @@ class BlockReader {
     this.skipBlank();
     if (this.position >= this.to) return null;
     const childIndent = this.indentAt(this.position);
-    const line = this.lines[this.position]!;
     if (childIndent > indent) return this.node(childIndent);
-    if (childIndent === indent && line.startsWith('-', indent)) return this.sequence(indent, line.slice(indent));
+    if (childIndent === indent && this.lines[this.position]!.startsWith('-', indent)) return this.sequence(indent);
     return null;
   }
 
   /**
-   * Returns the content of the next line when it continues the collection at `indent`, or undefined when the
-   * collection ends there. A line indented deeper than `indent` fails the read: it would continue a scalar.
+   * Moves to the next line with content and returns CONTINUES when it continues the collection at `indent`, or
+   * undefined when the collection ends there. A line indented deeper than `indent` fails the read: it would
+   * continue a scalar.
    */
-  private nextAt(indent: number): string | typeof FAILED | undefined {
+  private nextAt(indent: number): typeof CONTINUES | typeof FAILED | undefined {
     this.skipBlank();
     if (this.position >= this.to) return undefined;
     const lineIndent = this.indentAt(this.position);
     if (lineIndent < indent) return undefined;
-    if (lineIndent > indent) return FAILED;
-    return this.lines[this.position]!.slice(indent);
+    return lineIndent > indent ? FAILED : CONTINUES;
   }
+}
+
+const SPACE = 32;
+const HASH = 35;
+const CONTINUES = Symbol('the collection continues');
+
+/** Keys checked so far against {@link KEY}: manifests repeat the same few hundred keys. */
+const keys = new Map<string, boolean>();
+
+/**
+ * Returns the position of the colon that ends a key starting at `column` of `line`, followed by a space or the
+ * line's end, or -1 when the line holds no plain key there.
+ */
+function keyEnd(line: string, column: number): number {
+  let colon = line.indexOf(': ', column);
+  if (colon < 0) {
+    if (!line.endsWith(':')) return -1;
+    colon = line.length - 1;
+  }
+  const key = line.slice(column, colon);
+  let valid = keys.get(key);
+  if (valid === undefined) {
+    valid = KEY.test(key) && !SPECIAL_KEYS.has(key) && key.length <= 1000;
+    if (keys.size < 10_000) keys.set(key, valid);
+  }
+  return valid ? colon : -1;
 }
 
 /** Resolves the text after `key: ` or `- ` as yaml's core schema does; FAILED outside the simple forms. */
