@@ -28,8 +28,10 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
   const options = Object.fromEntries(Object.entries(record?.plugin?.options ?? {}).map(([name, value]) => [name, String(value)]));
 
   const objects: KubeObject[] = [];
-  for (const path of await listManifests(fs, join(directory, 'manifests'))) {
-    for (const value of readDocuments(await readText(fs, path), path) as (KubeObject | null)[]) {
+  const paths = await listManifests(fs, join(directory, 'manifests'));
+  const texts = await readTexts(fs, paths);
+  for (const [index, path] of paths.entries()) {
+    for (const value of readDocuments(texts[index]!, path) as (KubeObject | null)[]) {
       if (value === null) continue;
       if (typeof value !== 'object' || typeof value.kind !== 'string' || typeof value.apiVersion !== 'string' || typeof value.metadata?.name !== 'string') {
         throw new InputError(`${path}: a document is not a Kubernetes object (apiVersion, kind and metadata.name are required)`);
@@ -97,6 +99,23 @@ function ancestorsAndSelf(path: string, root: string): string[] {
   const paths: string[] = [];
   for (let current = path; current.length > root.length && current.startsWith(`${root}/`); current = dirname(current)) paths.push(current);
   return paths;
+}
+
+/** Files read at once: each read waits on the disk and the thread pool, and a large topology has thousands. */
+const CONCURRENT_READS = 32;
+
+/** Reads files, several at a time, and returns their texts in the order of `paths`. */
+async function readTexts(fs: FileSystem, paths: readonly string[]): Promise<string[]> {
+  const texts: string[] = new Array<string>(paths.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const index = next++;
+      texts[index] = await readText(fs, paths[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, paths.length) }, worker));
+  return texts;
 }
 
 async function readText(fs: FileSystem, path: string): Promise<string> {
