@@ -3,6 +3,7 @@ import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluato
 import type { KubeObject } from '../../src/k8s/object.js';
 import { podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort, Topology } from '../../src/topology/types.js';
+import { createReachIndex, type ReachIndex } from './evaluate-reach.js';
 import { checkExternalRules, decideExternalEgress } from './external.js';
 import { readGatewayRoutes } from './gateway.js';
 import { decideDirection, readCiliumPolicies, RESERVED_INGRESS_LABEL, type CiliumPolicy, type CiliumRule } from './policies.js';
@@ -79,6 +80,13 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
     return { allowed: true, mtls: gaps.length === 0, reason: gaps.length === 0 ? `${allowedBy}, with SPIRE mutual authentication over WireGuard` : `${allowedBy}, but ${gaps.join('; ')}` };
   };
 
+  // The index is built on the first call, so callers that only use `decide` do not pay for it.
+  let reachIndex: ReachIndex | undefined;
+  const mayReach = (source: Source): string[] => {
+    reachIndex ??= createReachIndex(policies, context.topology.services.map((service) => ({ name: service.name, endpoint: endpoints.get(service.name)! })));
+    return reachIndex.reach(sourceEndpoint(source));
+  };
+
   const exposes = context.topology.exposures.length > 0;
   const routes = readGatewayRoutes(context.objects, namespaceLabels, findings);
   // Envoy's connections to backends carry the reserved ingress identity, which SPIRE mutual authentication skips.
@@ -92,7 +100,7 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
   findings.push(...checkPlumbingWithoutAuthentication(policies));
   findings.push(...checkDns(policies, context.topology, endpoints));
   findings.push(...checkOneSidedHoles(policies, context.topology, endpoints, namespaceLabels));
-  return { decide, findings: dedupe(findings), ...(gateway && { gateway }), decideExternal };
+  return { decide, mayReach, findings: dedupe(findings), ...(gateway && { gateway }), decideExternal };
 }
 
 function serviceEndpoint(objects: readonly KubeObject[], service: Service, namespaceLabels: (namespace: string) => Record<string, string>): Endpoint {

@@ -55,13 +55,13 @@ const UNSUPPORTED: Record<Direction, string[]> = {
 };
 
 /** Entities that include every pod of the cluster (pkg/policy/api/entity.go). */
-const POD_ENTITIES = new Set(['all', 'cluster']);
+export const POD_ENTITIES: ReadonlySet<string> = new Set(['all', 'cluster']);
 
 /**
  * Entities that include the reserved `ingress` identity of Cilium's Envoy: `cluster` lists it beside host,
  * remote-node, health and the pods (pkg/policy/api/entity.go, InitEntities).
  */
-const INGRESS_ENTITIES = new Set(['all', 'cluster', 'ingress']);
+export const INGRESS_ENTITIES: ReadonlySet<string> = new Set(['all', 'cluster', 'ingress']);
 
 /** The label that Cilium gives the identity of traffic from its Ingress and Gateway API Envoy. */
 export const RESERVED_INGRESS_LABEL = 'reserved:ingress';

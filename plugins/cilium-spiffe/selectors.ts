@@ -50,12 +50,22 @@ export function reservedEndpoint(label: string): Endpoint {
  * never match.
  */
 function lookup(labels: Record<string, string>, key: string): string | undefined {
+  const label = identityLabelKey(key);
+  return label === undefined ? undefined : labels[label];
+}
+
+/**
+ * Returns the endpoint label that a selector key looks up: `k8s:<name>` for a key without a source or with
+ * `any:` or `k8s:`, `reserved:<name>` for a `reserved:` key, and `undefined` for other sources, which no
+ * endpoint label matches.
+ */
+export function identityLabelKey(key: string): string | undefined {
   const colon = key.indexOf(':');
   const source = colon < 0 ? 'any' : key.slice(0, colon);
   const name = colon < 0 ? key : key.slice(colon + 1);
-  if (source === 'reserved') return labels[`reserved:${name}`];
+  if (source === 'reserved') return `reserved:${name}`;
   if (source !== 'any' && source !== 'k8s') return undefined;
-  return labels[`k8s:${name}`];
+  return `k8s:${name}`;
 }
 
 /** Returns whether a Cilium endpoint selector matches an endpoint's identity labels. */
@@ -98,13 +108,28 @@ function isReserved(selector: LabelSelector): boolean {
   return keys.some((key) => key.startsWith('reserved:'));
 }
 
+/** The namespaces a peer selector of a rule is confined to, beside its own terms. */
+export type PeerScope = { namespace: string } | 'any-namespace' | 'unscoped';
+
 /**
- * Matches a peer selector of a rule the way Cilium scopes it (pkg/k8s/apis/cilium.io/utils, getEndpointSelector):
+ * Returns the scope Cilium adds to a peer selector of a rule (pkg/k8s/apis/cilium.io/utils, getEndpointSelector):
  * without a namespace label, a namespaced policy's peer stays in the policy's namespace, and a clusterwide
- * policy's peer must have some namespace.
+ * policy's peer must have some namespace. A selector that names the namespace or uses the `reserved:` source
+ * gets no scope.
+ * NOTE: Cilium's getEndpointSelector also leaves a namespaced policy's selector unscoped when it has a
+ * namespace-labels key (`io.cilium.k8s.namespace.labels.*`). This function still confines it to the policy's
+ * namespace, so `decide` denies such a peer in other namespaces that Cilium admits.
  */
+export function peerScope(selector: LabelSelector, policyNamespace: string | undefined): PeerScope {
+  if (constrainsNamespace(selector) || isReserved(selector)) return 'unscoped';
+  return policyNamespace === undefined ? 'any-namespace' : { namespace: policyNamespace };
+}
+
+/** Matches a peer selector of a rule within the scope {@link peerScope} gives it. */
 export function peerSelectorMatches(selector: LabelSelector, policyNamespace: string | undefined, endpoint: Endpoint): boolean {
   if (!selectorMatches(selector, endpoint)) return false;
-  if (constrainsNamespace(selector) || isReserved(selector)) return true;
-  return policyNamespace === undefined ? endpoint.namespace !== '' : endpoint.namespace === policyNamespace;
+  const scope = peerScope(selector, policyNamespace);
+  if (scope === 'unscoped') return true;
+  if (scope === 'any-namespace') return endpoint.namespace !== '';
+  return endpoint.namespace === scope.namespace;
 }
