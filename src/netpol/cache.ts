@@ -60,6 +60,8 @@ interface ActiveRule {
 }
 
 export const EMPTY_LABELS: LabelMap = new Map();
+// Class ids below this are cached in dense rows; see DirectionContext.decideSparse.
+const DENSE_CLASSES = 256;
 // Allowing policies are keyed by a bit mask while it fits in a small integer.
 const MAX_MASK_POLICIES = 30;
 
@@ -71,6 +73,7 @@ const MAX_MASK_POLICIES = 30;
  */
 export class DirectionContext {
   private readonly rows = new Map<number, Int32Array>();
+  private readonly sparse = new Map<number, number>();
   private readonly activeRulesByPort = new Map<number, ActiveRule[]>();
   private lastPortKey = -1;
   private lastRow: Int32Array = new Int32Array(0);
@@ -88,6 +91,9 @@ export class DirectionContext {
 
   /** Returns the decision for the other end, computing and caching it on first use. */
   decide(portKey: number, other: Endpoint, classId: number, destinationPorts: ContainerPortRecord[]): DirectionDecision {
+    if (classId >= DENSE_CLASSES) {
+      return this.decideSparse(portKey, other, classId, destinationPorts);
+    }
     let row = portKey === this.lastPortKey ? this.lastRow : this.selectRow(portKey);
     const cachedId = classId < row.length ? row[classId]! : 0;
     if (cachedId !== 0) {
@@ -103,6 +109,21 @@ export class DirectionContext {
       this.lastRow = row;
     }
     row[classId] = id;
+    return this.decisions[id - 1]!;
+  }
+
+  /**
+   * Decides for a class id beyond the dense rows, caching in a map: with thousands of pods of distinct labels, each
+   * context sees a few of them, and a dense row per context and port would grow to every class id.
+   */
+  private decideSparse(portKey: number, other: Endpoint, classId: number, destinationPorts: ContainerPortRecord[]): DirectionDecision {
+    // Port keys are below 2^18 (port * 4 + protocol), so the key is unique and stays an exact integer.
+    const key = classId * 262_144 + portKey;
+    let id = this.sparse.get(key);
+    if (id === undefined) {
+      id = this.evaluate(portKey, other, destinationPorts);
+      this.sparse.set(key, id);
+    }
     return this.decisions[id - 1]!;
   }
 
