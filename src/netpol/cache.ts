@@ -181,7 +181,7 @@ export class DirectionContext {
     this.policies.forEach((policy, policyOrdinal) => {
       const rules = (this.direction === 'ingress' ? policy.ingressRules : policy.egressRules) ?? [];
       for (const rule of rules) {
-        const peerIds = rule.peers === undefined ? undefined : Int32Array.from(rule.peers, (peer) => peer.id);
+        const peerIds = rule.peerIds;
         if (rule.ports === undefined || rule.ports.some((entry) => numericPortMatches(entry, port, protocol))) {
           active.push({ policyOrdinal, peerIds, namedPorts: undefined });
           continue;

@@ -39,6 +39,8 @@ export interface CompiledPeer {
 /** Rule of a policy. An undefined list means all peers or all ports. */
 interface CompiledRule {
   peers: CompiledPeer[] | undefined;
+  /** The ids of `peers`, for the evaluator's match caches. */
+  peerIds: Int32Array | undefined;
   ports: CompiledPort[] | undefined;
 }
 
@@ -169,13 +171,13 @@ function compileRules(
     const rule = readObject(rawRule, rulePath, [peerField, 'ports'], fail);
     const rawPeers = readOptionalList(rule[peerField], `${rulePath}.${peerField}`, fail) ?? [];
     const rawPorts = readOptionalList(rule.ports, `${rulePath}.ports`, fail) ?? [];
+    const peers =
+      rawPeers.length === 0
+        ? undefined
+        : rawPeers.map((peer, peerIndex) => compilePeer(peer, `${rulePath}.${peerField}[${peerIndex}]`, namespace, tables, fail));
     return {
-      peers:
-        rawPeers.length === 0
-          ? undefined
-          : rawPeers.map((peer, peerIndex) =>
-              compilePeer(peer, `${rulePath}.${peerField}[${peerIndex}]`, namespace, tables, fail),
-            ),
+      peers,
+      peerIds: peers === undefined ? undefined : Int32Array.from(peers, (peer) => peer.id),
       ports:
         rawPorts.length === 0
           ? undefined

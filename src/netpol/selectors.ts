@@ -1,6 +1,6 @@
 // Label selectors, compiled once and shared between identical selectors.
 
-import { describeValue, readObject, readOptionalList, readStringRecord, type Fail } from './validation.js';
+import { describeValue, isRecord, readObject, readOptionalList, readStringRecord, type Fail } from './validation.js';
 
 export type LabelMap = ReadonlyMap<string, string>;
 type LabelPredicate = (labels: LabelMap) => boolean;
@@ -34,6 +34,7 @@ function combinePredicates(tests: LabelPredicate[]): LabelPredicate {
 
 export class SelectorTable {
   private readonly byCanonicalForm = new Map<string, CompiledSelector>();
+  private readonly byText = new Map<string, CompiledSelector>();
 
   get size(): number {
     return this.byCanonicalForm.size;
@@ -41,6 +42,21 @@ export class SelectorTable {
 
   /** Validates a label selector and returns its compiled predicate, reusing an identical one. */
   compile(raw: unknown, path: string, fail: Fail): CompiledSelector {
+    // Policies repeat the same selectors thousands of times: an identical raw selector, already validated, is
+    // looked up by its JSON text before any of the work below.
+    const text = isRecord(raw) ? JSON.stringify(raw) : undefined;
+    const seen = text === undefined ? undefined : this.byText.get(text);
+    if (seen !== undefined) {
+      return seen;
+    }
+    const compiled = this.compileNew(raw, path, fail);
+    if (text !== undefined) {
+      this.byText.set(text, compiled);
+    }
+    return compiled;
+  }
+
+  private compileNew(raw: unknown, path: string, fail: Fail): CompiledSelector {
     const selector = readObject(raw, path, ['matchLabels', 'matchExpressions'], fail);
     const labelTerms: [string, string][] = [];
     const expressionTerms: [string, string, string[]][] = [];
