@@ -5,6 +5,7 @@ import {
   importBundleFromLauncher,
   measureAsciiFast,
   redirectToSmallerModules,
+  replaceAssertForYargs,
   replaceOraForInquirer,
   requireBuiltinsLazily,
   slimFigures,
@@ -47,5 +48,5 @@ export default defineConfig({
   define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version), __HELP_TEXT__: HELP_PLACEHOLDER },
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   onSuccess: async () => recordHelpText(),
-  esbuildPlugins: [importBundleFromLauncher(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), measureAsciiFast(), requireBuiltinsLazily()],
+  esbuildPlugins: [importBundleFromLauncher(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), replaceAssertForYargs(), measureAsciiFast(), requireBuiltinsLazily()],
 });

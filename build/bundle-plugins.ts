@@ -253,3 +253,25 @@ export function requireBuiltinsLazily(): Plugin {
     },
   };
 }
+
+/**
+ * Gives yargs' ES module shim (yargs 18, lib/platform-shims/esm.mjs) its own `strictEqual` and `notStrictEqual` in
+ * place of Node's assert module, which the shim imports at start-up and which costs every run a few milliseconds.
+ * yargs calls them only to check its own arguments; a failed check throws an Error with the same message.
+ */
+export function replaceAssertForYargs(): Plugin {
+  return {
+    name: 'replace-assert-for-yargs',
+    setup(build) {
+      build.onResolve({ filter: /^assert$/ }, (args) => (args.importer.includes('/yargs/lib/platform-shims/') ? { path: 'assert', namespace: 'yargs-assert' } : undefined));
+      build.onLoad({ filter: /.*/, namespace: 'yargs-assert' }, () => ({
+        contents: [
+          "const fail = (message, fallback) => { throw message instanceof Error ? message : new Error(message ?? fallback); };",
+          "export function strictEqual(actual, expected, message) { if (actual !== expected) fail(message, `Expected values to be strictly equal: ${actual} !== ${expected}`); }",
+          "export function notStrictEqual(actual, expected, message) { if (actual === expected) fail(message, `Expected \"actual\" to be strictly unequal to: ${expected}`); }",
+        ].join('\n'),
+        loader: 'js',
+      }));
+    },
+  };
+}

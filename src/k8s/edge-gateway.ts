@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Finding, GatewayPods, GatewayRoute } from '../plugin/api.js';
 import type { Exposure, Topology } from '../topology/types.js';
 import { buildNetworkPolicy, podsInNamespace, tcp, type NetworkPolicyRule } from './network-policy.js';
@@ -65,6 +64,8 @@ export function buildEdgeGateway(topology: Topology, options: EdgeGatewayOptions
   const partOf = { 'app.kubernetes.io/part-of': topology.name };
   const labels = { ...edgeGatewayPodSelector(), ...partOf };
   const config = renderNginxConfig(topology.exposures);
+  // Loaded here, not imported: node:crypto costs every run of the CLI a few milliseconds, and only exposures need it.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const configHash = createHash('sha256').update(config).digest('hex');
 
   const namespaceObject: KubeObject = {
