@@ -28,7 +28,7 @@ const scalarTexts = new Map<string | number | boolean | null, string | undefined
  * quotes, a class instance) is passed to yaml whole.
  */
 export function stringifyDocument(value: unknown): string {
-  if (isPlainObject(value) || Array.isArray(value)) {
+  if (isPlainObject(value) || Array.isArray(value) || value instanceof Map) {
     const lines: string[] = [];
     if (emitBlock(value, '', lines)) return `${lines.join('\n')}\n`;
   }
@@ -46,9 +46,9 @@ function emitBlock(value: object, indent: string, lines: string[]): boolean {
   }
 
   let count = 0;
-  for (const key of Object.keys(value)) {
-    const item = (value as Record<string, unknown>)[key];
+  for (const [key, item] of entriesOf(value)) {
     if (item === undefined) continue;
+    if (typeof key !== 'string') return false;
     if (!PLAIN_KEY.test(key) || key.length > 1000 || key === '__proto__' || scalarText(key) !== key) return false;
     if (!emitEntry(`${indent}${key}:`, item, `${indent}  `, lines, false)) return false;
     count++;
@@ -72,8 +72,8 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
     lines.push(`${prefix} []`);
     return true;
   }
-  if (!Array.isArray(item) && !isPlainObject(item)) return false;
-  if (!Array.isArray(item) && !Object.values(item).some((child) => child !== undefined)) {
+  if (!Array.isArray(item) && !isPlainObject(item) && !(item instanceof Map)) return false;
+  if (!Array.isArray(item) && !entriesOf(item).some(([, child]) => child !== undefined)) {
     lines.push(`${prefix} {}`);
     return true;
   }
@@ -91,12 +91,20 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
 /** Returns yaml's text for a scalar, or undefined when it spans lines or depends on its position. */
 function scalarText(value: string | number | boolean | null): string | undefined {
   if (typeof value === 'string' && PLAIN_STRING.test(value) && !CORE_SCHEMA_WORDS.has(value)) return value;
+  // yaml writes safe integers in decimal, and -0 as -0, which String() would not.
+  if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
+  if (typeof value === 'boolean') return String(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
   // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.
   if (text.includes('\n') || (typeof value === 'string' && (value.includes('\n') || /^(%|---|\.\.\.)/m.test(value)))) text = undefined;
   if (scalarTexts.size < 100_000) scalarTexts.set(value, text);
   return text;
+}
+
+/** Returns the entries of a plain object or a Map, which yaml writes alike. */
+function entriesOf(value: object): [unknown, unknown][] {
+  return value instanceof Map ? [...(value as Map<unknown, unknown>).entries()] : Object.entries(value);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -8,9 +8,11 @@ const awkwardString = fc.oneof(
   fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/),
 );
 const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
-const scalar = fc.oneof(awkwardString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+const scalar = fc.oneof(awkwardString, fc.integer(), fc.maxSafeInteger(), fc.constantFrom(-0, 0, 2 ** 53, -(2 ** 53)), fc.double(), fc.boolean(), fc.constant(null));
 export const document = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list')),
+  value: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list'), tie('mapObject')),
+  // yaml writes a Map as it writes an object with the same entries; the generator uses Maps for user-named keys.
+  mapObject: fc.array(fc.tuple(key, tie('value')), { maxLength: 4 }).map((entries) => new Map(entries)),
   map: fc.dictionary(key, fc.oneof(tie('value'), fc.constant(undefined)), { maxKeys: 5 }),
   list: fc.array(tie('value'), { maxLength: 4 }),
 })).map;
