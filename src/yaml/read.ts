@@ -12,16 +12,29 @@ import { parse } from 'yaml';
 export function readBlockDocuments(text: string): unknown[] | undefined {
   if (text.includes('\r') || text.includes('\t')) return undefined;
   const documents: unknown[] = [];
-  const lines = text.split('\n');
-  let start = 0;
-  for (let index = 0; index <= lines.length; index++) {
-    if (index < lines.length && lines[index] !== '---') continue;
-    const value = new BlockReader(lines, start, index).document();
+  // Each document is split into lines on its own, so that its lines die young instead of a whole file's lines
+  // outliving many collections of the young generation.
+  for (let start = 0; ; ) {
+    const separator = separatorAt(text, start);
+    const lines = text.slice(start, separator < 0 ? text.length : separator).split('\n');
+    const value = new BlockReader(lines, 0, lines.length).document();
     if (value === FAILED) return undefined;
     if (value !== EMPTY) documents.push(value);
-    start = index + 1;
+    if (separator < 0) return documents;
+    start = separator + 4;
   }
-  return documents;
+}
+
+/** Returns the position of the next line that is exactly `---`, from the line that starts at `from`, or -1. */
+function separatorAt(text: string, from: number): number {
+  const endsLine = (position: number) => position === text.length || text.charCodeAt(position) === NEWLINE;
+  if (text.startsWith('---', from) && endsLine(from + 3)) return from;
+  for (let search = from; ; ) {
+    const found = text.indexOf('\n---', search);
+    if (found < 0) return -1;
+    if (endsLine(found + 4)) return found + 1;
+    search = found + 1;
+  }
 }
 
 const FAILED = Symbol('outside the block layout');
@@ -47,6 +60,8 @@ const scalars = new Map<string, unknown>();
 /** Reads the lines [from, to) as one document. Every collection starts its entries at the column of its indent. */
 class BlockReader {
   private position: number;
+  /** The indent of the line at `position`, set by skipBlank. */
+  private indent = 0;
 
   constructor(
     private readonly lines: string[],
@@ -59,7 +74,7 @@ class BlockReader {
   document(): unknown {
     this.skipBlank();
     if (this.position >= this.to) return EMPTY;
-    if (this.indentAt(this.position) !== 0) return FAILED;
+    if (this.indent !== 0) return FAILED;
     const value = this.node(0);
     this.skipBlank();
     return this.position < this.to ? FAILED : value;
@@ -69,17 +84,14 @@ class BlockReader {
   private skipBlank(): void {
     while (this.position < this.to) {
       const line = this.lines[this.position]!;
-      const indent = this.indentAt(this.position);
-      if (indent < line.length && line.charCodeAt(indent) !== HASH) return;
+      let indent = 0;
+      while (line.charCodeAt(indent) === SPACE) indent++;
+      if (indent < line.length && line.charCodeAt(indent) !== HASH) {
+        this.indent = indent;
+        return;
+      }
       this.position++;
     }
-  }
-
-  private indentAt(index: number): number {
-    const line = this.lines[index]!;
-    let indent = 0;
-    while (line.charCodeAt(indent) === SPACE) indent++;
-    return indent;
   }
 
   /** Reads the map or sequence whose first entry starts at column `indent` of the current line. */
@@ -89,19 +101,21 @@ class BlockReader {
 
   private map(indent: number): unknown {
     const value: Record<string, unknown> = {};
+    let count = 0;
     for (;;) {
       const line = this.lines[this.position]!;
-      const colon = keyEnd(line, indent);
-      if (colon < 0) return FAILED;
-      const key = line.slice(indent, colon);
-      if (Object.hasOwn(value, key)) return FAILED;
+      const colon = colonOf(line, indent);
+      const key = colon < 0 ? null : keyText(line, indent, colon);
+      if (key === null) return FAILED;
       this.position++;
       const item = colon === line.length - 1 ? this.nested(indent) : scalar(line.slice(colon + 2));
       if (item === FAILED) return FAILED;
       value[key] = item;
+      count++;
       const next = this.nextAt(indent);
-      if (next === undefined) return value;
-      if (next === FAILED || this.lines[this.position]!.startsWith('-', indent)) return FAILED;
+      if (next === FAILED || (next === CONTINUES && this.lines[this.position]!.startsWith('-', indent))) return FAILED;
+      // A duplicate key would have overwritten an entry, which yaml rejects.
+      if (next === undefined) return Object.keys(value).length === count ? value : FAILED;
     }
   }
 
@@ -115,7 +129,7 @@ class BlockReader {
       // A map or sequence whose first entry shares the dash's line; its other entries sit two columns further in.
       if (line.startsWith('- ', column)) {
         item = this.sequence(column);
-      } else if (keyEnd(line, column) >= 0) {
+      } else if (isKeyLine(line, column)) {
         item = this.map(column);
       } else {
         this.position++;
@@ -137,7 +151,7 @@ class BlockReader {
   private nested(indent: number): unknown {
     this.skipBlank();
     if (this.position >= this.to) return null;
-    const childIndent = this.indentAt(this.position);
+    const childIndent = this.indent;
     if (childIndent > indent) return this.node(childIndent);
     if (childIndent === indent && this.lines[this.position]!.startsWith('-', indent)) return this.sequence(indent);
     return null;
@@ -151,36 +165,45 @@ class BlockReader {
   private nextAt(indent: number): typeof CONTINUES | typeof FAILED | undefined {
     this.skipBlank();
     if (this.position >= this.to) return undefined;
-    const lineIndent = this.indentAt(this.position);
+    const lineIndent = this.indent;
     if (lineIndent < indent) return undefined;
     return lineIndent > indent ? FAILED : CONTINUES;
   }
 }
 
 const SPACE = 32;
+const NEWLINE = 10;
 const HASH = 35;
 const CONTINUES = Symbol('the collection continues');
 
-/** Keys checked so far against {@link KEY}: manifests repeat the same few hundred keys. */
-const keys = new Map<string, boolean>();
+/** Keys checked so far against {@link KEY}, each kept as one string: manifests repeat the same few hundred keys. */
+const keys = new Map<string, string | null>();
 
 /**
- * Returns the position of the colon that ends a key starting at `column` of `line`, followed by a space or the
- * line's end, or -1 when the line holds no plain key there.
+ * Returns the position of the first colon after `column` of `line` that is followed by a space or ends the line:
+ * the end of a key when the line holds a plain key there, or -1.
  */
-function keyEnd(line: string, column: number): number {
-  let colon = line.indexOf(': ', column);
-  if (colon < 0) {
-    if (!line.endsWith(':')) return -1;
-    colon = line.length - 1;
-  }
+function colonOf(line: string, column: number): number {
+  const colon = line.indexOf(': ', column);
+  if (colon >= 0) return colon;
+  return line.endsWith(':') ? line.length - 1 : -1;
+}
+
+/** Returns whether `line` holds a plain key at `column`. */
+function isKeyLine(line: string, column: number): boolean {
+  const colon = colonOf(line, column);
+  return colon >= 0 && keyText(line, column, colon) !== null;
+}
+
+/** Returns the key between `column` and `colon`, the same string for every equal key, or null for an invalid key. */
+function keyText(line: string, column: number, colon: number): string | null {
   const key = line.slice(column, colon);
-  let valid = keys.get(key);
-  if (valid === undefined) {
-    valid = KEY.test(key) && !SPECIAL_KEYS.has(key) && key.length <= 1000;
-    if (keys.size < 10_000) keys.set(key, valid);
+  let known = keys.get(key);
+  if (known === undefined) {
+    known = KEY.test(key) && !SPECIAL_KEYS.has(key) && key.length <= 1000 ? key : null;
+    if (keys.size < 10_000) keys.set(key, known);
   }
-  return valid ? colon : -1;
+  return known;
 }
 
 /** Resolves the text after `key: ` or `- ` as yaml's core schema does; FAILED outside the simple forms. */
