@@ -32,22 +32,34 @@ export function buildReachIndex(services: readonly Service[], admissionOf: (targ
   const bySuffix = new Map<string, string[]>();
 
   for (const service of services) {
-    const admissions = service.ports.map((port) => admissionOf(service, port));
-    if (admissions.some((admission) => admission.kind === 'everyone')) {
+    // Plain loops instead of map, some and flatMap, because this runs once and mostly before V8 optimizes it.
+    let open = false;
+    let anyMeshed = false;
+    const identities: IdentityMatch[] = [];
+    for (const port of service.ports) {
+      const admission = admissionOf(service, port);
+      if (admission.kind === 'everyone') {
+        open = true;
+        break;
+      }
+      if (admission.kind === 'meshed') anyMeshed = true;
+      else for (const match of admission.identities) identities.push(match);
+    }
+    if (open) {
       everyone.push(service.name);
       continue;
     }
-    const identities = admissions.flatMap((admission) => (admission.kind === 'identities' ? admission.identities : []));
     // The suffix of `*` is empty and matches every identity, so it opens the service to every meshed client.
-    if (admissions.some((admission) => admission.kind === 'meshed') || identities.some((match) => 'suffix' in match && match.suffix === '')) {
+    if (anyMeshed || identities.some((match) => 'suffix' in match && match.suffix === '')) {
       meshed.push(service.name);
       continue;
     }
     for (const match of identities) {
-      const [index, key] = 'exact' in match ? [byExact, match.exact] : [bySuffix, match.suffix];
-      const names = index.get(key) ?? [];
-      if (names.at(-1) !== service.name) names.push(service.name);
-      index.set(key, names);
+      const index = 'exact' in match ? byExact : bySuffix;
+      const key = 'exact' in match ? match.exact : match.suffix;
+      const names = index.get(key);
+      if (!names) index.set(key, [service.name]);
+      else if (names[names.length - 1] !== service.name) names.push(service.name);
     }
   }
 
@@ -55,7 +67,7 @@ export function buildReachIndex(services: readonly Service[], admissionOf: (targ
     targetsOf(identity) {
       if (identity === undefined) return [...everyone];
       const found = [...everyone, ...meshed, ...(byExact.get(identity) ?? [])];
-      // A suffix match needs a dot before the suffix (matchesIdentity), so only the text after each dot can match.
+      // A suffix match needs a dot before the suffix (see PolicyIndex), so only the text after each dot can match.
       for (let dot = identity.indexOf('.'); dot !== -1; dot = identity.indexOf('.', dot + 1)) {
         found.push(...(bySuffix.get(identity.slice(dot + 1)) ?? []));
       }

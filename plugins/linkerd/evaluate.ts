@@ -1,10 +1,11 @@
 import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
 import { EDGE_GATEWAY_NAME, EDGE_GATEWAY_NAMESPACE, edgeGatewayPodSelector, readEdgeGatewayRoutes } from '../../src/k8s/edge-gateway.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
-import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
+import { podTemplateOf } from '../../src/verify/objects.js';
 import type { Service, ServicePort } from '../../src/topology/types.js';
 import { decideEgress, readEgress } from './evaluate-egress.js';
 import { buildReachIndex, type Admission, type IdentityMatch, type ReachIndex } from './evaluate-reach.js';
+import { addTo, indexServerLookups, selectsPort, type AuthorizationPolicy, type Server, type ServerLookups, type Workload } from './evaluate-servers.js';
 import { DEFAULT_POLICY_ANNOTATION, INJECT_ANNOTATION } from './resources.js';
 import { CONTROL_PLANE_NAMESPACE, TRUST_DOMAIN, identityOf } from './versions.js';
 
@@ -18,41 +19,6 @@ const CLUSTER_DEFAULT_POLICY = 'all-unauthenticated';
 const UNAUTHENTICATED_POLICIES = new Set(['all-unauthenticated', 'cluster-unauthenticated', 'audit']);
 const AUTHENTICATED_POLICIES = new Set(['all-authenticated', 'cluster-authenticated']);
 
-interface Workload {
-  labels: Record<string, string>;
-  injected: boolean;
-  defaultPolicy: { value: string; by: string };
-  containerPorts: { name?: string; containerPort: number }[];
-  skipInbound: Set<number>;
-  skipOutbound: Set<number>;
-}
-
-interface Server {
-  id: string;
-  name: string;
-  namespace: string;
-  podSelector?: LabelSelector;
-  port: number | string;
-  accessPolicy: string;
-}
-
-interface AuthorizationPolicy {
-  id: string;
-  namespace: string;
-  target: { kind: 'Server'; name: string } | { kind: 'Namespace' } | { kind: 'Route' };
-  /** The identities one of which the client must prove with mTLS; undefined when the policy needs none. */
-  identities?: IdentityMatch[];
-  /** The reason Linkerd ignores the policy, when it does. */
-  invalid?: string;
-}
-
-interface ServerLookups {
-  /** Returns the first Server that selects a port of a service, or undefined when none does. */
-  serverFor(target: Service, port: ServicePort, workload: Workload): Server | undefined;
-  /** Returns the valid AuthorizationPolicies on a Server or on its namespace, in manifest order. */
-  applicableTo(server: Server): AuthorizationPolicy[];
-}
-
 /**
  * Evaluates Linkerd's policy resources the way the policy controller of edge-26.8.3 does
  * (policy-controller/k8s/index/src/inbound in linkerd/linkerd2). A port selected by a Server allows what an
@@ -65,9 +31,8 @@ interface ServerLookups {
  */
 export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];
-  const namespaceAnnotations = new Map(
-    context.objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.annotations ?? {}]),
-  );
+  const { namespaceAnnotations, policyObjects, unevaluated } = groupManifests(context.objects);
+  const identityOfAccount = internIdentities();
 
   const workloads = new Map<string, Workload>();
   for (const service of context.topology.services) {
@@ -77,14 +42,13 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   if (gateway) workloads.set(gatewayKey, gateway.workload);
   checkDefaultPolicies(context, workloads, findings);
 
-  const servers = context.objects.filter(isPolicyKind('Server')).map((object) => readServer(object, findings));
-  const authentications = readAuthentications(context.objects, findings);
-  const policies = context.objects.filter(isPolicyKind('AuthorizationPolicy')).map((object) => readAuthorizationPolicy(object, authentications));
-  checkServers(context, servers, workloads, findings);
+  const servers = (policyObjects.get('Server') ?? []).map((object) => readServer(object, findings));
+  const authentications = readAuthentications(policyObjects, identityOfAccount, findings);
+  const policies = (policyObjects.get('AuthorizationPolicy') ?? []).map((object) => readAuthorizationPolicy(object, authentications, identityOfAccount));
+  const { serversSelecting, serverFor, policiesOf, policyIdsOf } = indexServerLookups(servers, policies);
+  checkServers(context, servers, serversSelecting, workloads, findings);
   checkPolicies(policies, servers, findings);
-  reportUnevaluated(context.objects, findings);
-
-  const { serverFor, applicableTo } = indexServerLookups(servers, policies);
+  reportUnevaluated(unevaluated, findings);
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const workload = workloads.get(target.name)!;
@@ -96,20 +60,19 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     }
 
     const meshed = isSourceMeshed(source, port, workloads, namespaceAnnotations);
-    const identity = meshed ? identityOf(source.namespace, source.serviceAccount) : undefined;
+    const identity = meshed ? identityOfAccount(source.namespace, source.serviceAccount) : undefined;
     const server = serverFor(target, port, workload);
     if (!server) {
       const { value, by } = workload.defaultPolicy;
       return decideDefault(value, meshed, `no Server selects port ${port.targetPort} of ${target.namespace}/${target.name}, so ${by} applies`);
     }
 
-    const applicable = applicableTo(server);
-    const allow = applicable.find((policy) => !policy.identities || (identity !== undefined && policy.identities.some((match) => matchesIdentity(match, identity))));
+    const allow = policiesOf(server).firstAdmitting(identity);
     if (allow) {
       const clients = allow.identities ? `the client's identity ${identity}` : 'any client, authenticated or not';
       return { allowed: true, mtls: meshed, reason: `${allow.id} lets ${clients} use ${server.id}` };
     }
-    const names = applicable.map((policy) => policy.id).join(', ') || 'none';
+    const names = policyIdsOf(server);
     return decideDefault(server.accessPolicy, meshed, `no AuthorizationPolicy on ${server.id} matches ${identity ?? 'a client without a Linkerd identity'} (policies: ${names}), so its accessPolicy applies`);
   };
 
@@ -119,11 +82,15 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
     if (!workload.injected || workload.skipInbound.has(port.targetPort)) return { kind: 'everyone' };
     const server = serverFor(target, port, workload);
     if (!server) return admissionOfDefault(workload.defaultPolicy.value);
-    const applicable = applicableTo(server);
+    const applicable = policiesOf(server).policies;
     if (applicable.some((policy) => !policy.identities)) return { kind: 'everyone' };
     const fallback = admissionOfDefault(server.accessPolicy);
     if (fallback.kind !== 'identities') return fallback;
-    return { kind: 'identities', identities: applicable.flatMap((policy) => policy.identities ?? []) };
+    const identities: IdentityMatch[] = [];
+    for (const policy of applicable) {
+      for (const match of policy.identities!) identities.push(match);
+    }
+    return { kind: 'identities', identities };
   };
 
   // The index is built on the first call, because only verify uses it. A call then costs about the size of its
@@ -132,7 +99,7 @@ export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
   const mayReach = (source: Source): string[] => {
     reach ??= buildReachIndex(context.topology.services, admissionOf);
     const meshed = isClientMeshed(source, workloads, namespaceAnnotations);
-    return reach.targetsOf(meshed ? identityOf(source.namespace, source.serviceAccount) : undefined);
+    return reach.targetsOf(meshed ? identityOfAccount(source.namespace, source.serviceAccount) : undefined);
   };
 
   const egress = context.topology.externals.length > 0 ? readEgress(context.objects, findings) : undefined;
@@ -245,72 +212,13 @@ function isSourceMeshed(source: Source, port: ServicePort, workloads: Map<string
 /** Parses Linkerd's port lists: comma-separated ports and `low-high` ranges. */
 function parsePorts(value: string | undefined): Set<number> {
   const ports = new Set<number>();
-  for (const part of (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean)) {
+  if (!value) return ports;
+  for (const part of value.split(',').map((entry) => entry.trim()).filter(Boolean)) {
     const [low, high] = part.split('-').map(Number);
     if (low === undefined || Number.isNaN(low)) continue;
     for (let port = low; port <= (high ?? low); port++) ports.add(port);
   }
   return ports;
-}
-
-function selectsPort(server: Server, target: Service, port: ServicePort, workload: Workload): boolean {
-  if (server.namespace !== target.namespace || !server.podSelector || !matchesSelector(server.podSelector, workload.labels)) return false;
-  if (typeof server.port === 'number') return server.port === port.targetPort;
-  return workload.containerPorts.some((containerPort) => containerPort.name === server.port && containerPort.containerPort === port.targetPort);
-}
-
-/**
- * Builds the two lookups of `decide`: the Server that selects a port, and the AuthorizationPolicies that apply
- * to a Server. Verify decides millions of connections, so each result is computed once and then kept.
- */
-function indexServerLookups(servers: Server[], policies: AuthorizationPolicy[]): ServerLookups {
-  // Servers grouped by namespace in manifest order: a Server selects pods of its own namespace only, so the first
-  // match in the group is the first match among all Servers.
-  const serversByNamespace = groupBy(servers, (server) => server.namespace);
-  const serverOfPort = new Map<string, Server | undefined>();
-  const serverFor = (target: Service, port: ServicePort, workload: Workload): Server | undefined => {
-    const key = `${target.namespace}/${target.name}:${port.targetPort}`;
-    if (!serverOfPort.has(key)) serverOfPort.set(key, serversByNamespace.get(target.namespace)?.find((candidate) => selectsPort(candidate, target, port, workload)));
-    return serverOfPort.get(key);
-  };
-
-  // The policies that apply to a Server: those on its namespace and those on it by name, in manifest order.
-  const valid = policies.filter((policy) => !policy.invalid);
-  const position = new Map(valid.map((policy, index) => [policy, index]));
-  const onNamespace = new Map<string, AuthorizationPolicy[]>();
-  const onServer = new Map<string, AuthorizationPolicy[]>();
-  for (const policy of valid) {
-    if (policy.target.kind === 'Namespace') addTo(onNamespace, policy.namespace, policy);
-    else if (policy.target.kind === 'Server') addTo(onServer, `${policy.namespace}/${policy.target.name}`, policy);
-  }
-  const policiesOfServer = new Map<Server, AuthorizationPolicy[]>();
-  const applicableTo = (server: Server): AuthorizationPolicy[] => {
-    let applicable = policiesOfServer.get(server);
-    if (!applicable) {
-      applicable = [...(onNamespace.get(server.namespace) ?? []), ...(onServer.get(`${server.namespace}/${server.name}`) ?? [])];
-      applicable.sort((a, b) => position.get(a)! - position.get(b)!);
-      policiesOfServer.set(server, applicable);
-    }
-    return applicable;
-  };
-  return { serverFor, applicableTo };
-}
-
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) addTo(groups, keyOf(item), item);
-  return groups;
-}
-
-function addTo<T>(groups: Map<string, T[]>, key: string, item: T): void {
-  const group = groups.get(key);
-  if (group) group.push(item);
-  else groups.set(key, [item]);
-}
-
-function matchesIdentity(match: IdentityMatch, identity: string): boolean {
-  if ('exact' in match) return match.exact === identity;
-  return match.suffix === '' || identity.endsWith(`.${match.suffix}`);
 }
 
 function parseIdentity(value: string): IdentityMatch {
@@ -323,6 +231,44 @@ function isPolicyKind(kind: string): (object: KubeObject) => boolean {
   return (object) => object.kind === kind && object.apiVersion.startsWith('policy.linkerd.io/');
 }
 
+/** The manifests the evaluator reads, sorted in one pass, because a large topology has tens of thousands. */
+interface ManifestGroups {
+  /** The annotations of each Namespace. A later Namespace of the same name replaces an earlier one. */
+  namespaceAnnotations: Map<string, Record<string, string>>;
+  /** The objects of Linkerd's policy API by kind, in manifest order. */
+  policyObjects: Map<string, KubeObject[]>;
+  /** The objects reportUnevaluated may report: ServerAuthorizations and Gateway API routes, in manifest order. */
+  unevaluated: KubeObject[];
+}
+
+function groupManifests(objects: readonly KubeObject[]): ManifestGroups {
+  const namespaceAnnotations = new Map<string, Record<string, string>>();
+  const policyObjects = new Map<string, KubeObject[]>();
+  const unevaluated: KubeObject[] = [];
+  const isServerAuthorization = isPolicyKind('ServerAuthorization');
+  for (const object of objects) {
+    if (object.kind === 'Namespace') namespaceAnnotations.set(object.metadata.name, object.metadata.annotations ?? {});
+    if (object.apiVersion.startsWith('policy.linkerd.io/')) addTo(policyObjects, object.kind, object);
+    if (isServerAuthorization(object) || object.kind === 'HTTPRoute' || object.kind === 'GRPCRoute') unevaluated.push(object);
+  }
+  return { namespaceAnnotations, policyObjects, unevaluated };
+}
+
+/**
+ * Returns a function that builds the Linkerd identity of a ServiceAccount and returns the same string object for the
+ * same account. V8 caches a string's hash in the string, so each identity is hashed once however many maps it keys.
+ */
+function internIdentities(): (namespace: string, serviceAccount: string) => string {
+  const identities = new Map<string, Map<string, string>>();
+  return (namespace, serviceAccount) => {
+    let byAccount = identities.get(namespace);
+    if (!byAccount) identities.set(namespace, (byAccount = new Map()));
+    let identity = byAccount.get(serviceAccount);
+    if (identity === undefined) byAccount.set(serviceAccount, (identity = identityOf(namespace, serviceAccount)));
+    return identity;
+  };
+}
+
 function readServer(object: KubeObject, findings: Finding[]): Server {
   const spec = (object.spec ?? {}) as { podSelector?: LabelSelector; port?: number | string; accessPolicy?: string };
   const id = `Server ${object.metadata.namespace}/${object.metadata.name}`;
@@ -332,13 +278,15 @@ function readServer(object: KubeObject, findings: Finding[]): Server {
 }
 
 interface Authentications {
-  meshTls: Map<string, IdentityMatch[]>;
+  /** The identities of each MeshTLSAuthentication, by namespace and then name. */
+  meshTls: Map<string, Map<string, IdentityMatch[]>>;
+  /** The NetworkAuthentications as `namespace/name`. */
   networks: Set<string>;
 }
 
-function readAuthentications(objects: KubeObject[], findings: Finding[]): Authentications {
-  const meshTls = new Map<string, IdentityMatch[]>();
-  for (const object of objects.filter(isPolicyKind('MeshTLSAuthentication'))) {
+function readAuthentications(policyObjects: Map<string, KubeObject[]>, identityOfAccount: (namespace: string, serviceAccount: string) => string, findings: Finding[]): Authentications {
+  const meshTls = new Map<string, Map<string, IdentityMatch[]>>();
+  for (const object of policyObjects.get('MeshTLSAuthentication') ?? []) {
     const namespace = object.metadata.namespace ?? 'default';
     const spec = (object.spec ?? {}) as { identities?: string[]; identityRefs?: { kind: string; name?: string; namespace?: string }[] };
     const matches = (spec.identities ?? []).map(parseIdentity);
@@ -346,18 +294,20 @@ function readAuthentications(objects: KubeObject[], findings: Finding[]): Authen
       const referenceNamespace = reference.namespace ?? namespace;
       if (reference.kind === 'ServiceAccount') {
         // NOTE: a ServiceAccount reference without a name is read as every ServiceAccount of its namespace.
-        matches.push(reference.name ? { exact: identityOf(referenceNamespace, reference.name) } : { suffix: `${referenceNamespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}` });
+        matches.push(reference.name ? { exact: identityOfAccount(referenceNamespace, reference.name) } : { suffix: `${referenceNamespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}` });
       } else if (reference.kind === 'Namespace') {
         matches.push({ suffix: `${reference.name ?? referenceNamespace}.serviceaccount.identity.${CONTROL_PLANE_NAMESPACE}.${TRUST_DOMAIN}` });
       } else {
         findings.push({ subject: `MeshTLSAuthentication ${namespace}/${object.metadata.name}`, message: `identityRefs names a ${reference.kind}, which Linkerd does not support` });
       }
     }
-    meshTls.set(`${namespace}/${object.metadata.name}`, matches);
+    let byName = meshTls.get(namespace);
+    if (!byName) meshTls.set(namespace, (byName = new Map()));
+    byName.set(object.metadata.name, matches);
   }
 
   const networks = new Set<string>();
-  for (const object of objects.filter(isPolicyKind('NetworkAuthentication'))) {
+  for (const object of policyObjects.get('NetworkAuthentication') ?? []) {
     const key = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
     networks.add(key);
     findings.push({ subject: `NetworkAuthentication ${key}`, message: 'authenticates by address, not identity; verify assumes its networks contain every client' });
@@ -366,7 +316,7 @@ function readAuthentications(objects: KubeObject[], findings: Finding[]): Authen
 }
 
 /** Reads an AuthorizationPolicy as the policy controller's `policy_client_authz` does, including when it ignores one. */
-function readAuthorizationPolicy(object: KubeObject, authentications: Authentications): AuthorizationPolicy {
+function readAuthorizationPolicy(object: KubeObject, authentications: Authentications, identityOfAccount: (namespace: string, serviceAccount: string) => string): AuthorizationPolicy {
   const namespace = object.metadata.namespace ?? 'default';
   const id = `AuthorizationPolicy ${namespace}/${object.metadata.name}`;
   const spec = (object.spec ?? {}) as { targetRef?: { group?: string; kind?: string; name?: string }; requiredAuthenticationRefs?: { group?: string; kind?: string; name?: string; namespace?: string }[] };
@@ -377,10 +327,12 @@ function readAuthorizationPolicy(object: KubeObject, authentications: Authentica
   let identities: IdentityMatch[] | undefined;
   let invalid: string | undefined;
   for (const reference of spec.requiredAuthenticationRefs ?? []) {
-    const key = `${reference.namespace ?? namespace}/${reference.name ?? ''}`;
+    const referenceNamespace = reference.namespace ?? namespace;
+    const referenceName = reference.name ?? '';
+    const key = `${referenceNamespace}/${referenceName}`;
     if (reference.kind === 'MeshTLSAuthentication' || reference.kind === 'ServiceAccount') {
       if (identities) invalid = 'names more than one MeshTLSAuthentication or ServiceAccount, so Linkerd ignores it';
-      const matches = reference.kind === 'ServiceAccount' ? [{ exact: identityOf(reference.namespace ?? namespace, reference.name ?? '') }] : authentications.meshTls.get(key);
+      const matches = reference.kind === 'ServiceAccount' ? [{ exact: identityOfAccount(referenceNamespace, referenceName) }] : authentications.meshTls.get(referenceNamespace)?.get(referenceName);
       if (!matches) invalid = `requires MeshTLSAuthentication ${key}, which does not exist, so Linkerd ignores it`;
       identities = matches ?? [];
     } else if (reference.kind === 'NetworkAuthentication') {
@@ -408,13 +360,15 @@ function checkDefaultPolicies(context: EvaluateContext, workloads: Map<string, W
 }
 
 /** Reports Servers that select no pod, a port their pods do not have, or a port another Server already selects. */
-function checkServers(context: EvaluateContext, servers: Server[], workloads: Map<string, Workload>, findings: Finding[]): void {
+function checkServers(context: EvaluateContext, servers: Server[], serversSelecting: ServerLookups['serversSelecting'], workloads: Map<string, Workload>, findings: Finding[]): void {
   const owners = new Map<string, string>();
-  const servicesByNamespace = groupBy(context.topology.services, (service) => service.namespace);
+  // The services each Server selects, in topology order.
+  const selectedBy = new Map<Server, Service[]>();
+  for (const service of context.topology.services) {
+    for (const server of serversSelecting(service.namespace, workloads.get(service.name)!.labels)) addTo(selectedBy, server, service);
+  }
   for (const server of servers) {
-    const selected = (servicesByNamespace.get(server.namespace) ?? []).filter(
-      (service) => server.podSelector !== undefined && matchesSelector(server.podSelector, workloads.get(service.name)!.labels),
-    );
+    const selected = selectedBy.get(server) ?? [];
     if (selected.length === 0) {
       findings.push({ subject: server.id, message: 'selects no pod of the topology' });
       continue;
@@ -434,12 +388,18 @@ function checkServers(context: EvaluateContext, servers: Server[], workloads: Ma
 }
 
 function checkPolicies(policies: AuthorizationPolicy[], servers: Server[], findings: Finding[]): void {
+  const serverNames = new Map<string, Set<string>>();
+  for (const server of servers) {
+    let names = serverNames.get(server.namespace);
+    if (!names) serverNames.set(server.namespace, (names = new Set()));
+    names.add(server.name);
+  }
   for (const policy of policies) {
     if (policy.invalid) findings.push({ subject: policy.id, message: policy.invalid });
     else if (policy.target.kind === 'Route') findings.push({ subject: policy.id, message: 'targets a route; verify does not evaluate route-level authorization' });
     else if (policy.target.kind === 'Server') {
       const name = policy.target.name;
-      if (!servers.some((server) => server.namespace === policy.namespace && server.name === name)) {
+      if (!serverNames.get(policy.namespace)?.has(name)) {
         findings.push({ subject: policy.id, message: `targets Server ${policy.namespace}/${name}, which does not exist` });
       }
     }
@@ -447,7 +407,7 @@ function checkPolicies(policies: AuthorizationPolicy[], servers: Server[], findi
 }
 
 /** Reports resources that change Linkerd's authorization in ways this evaluator does not model. */
-function reportUnevaluated(objects: KubeObject[], findings: Finding[]): void {
+function reportUnevaluated(objects: readonly KubeObject[], findings: Finding[]): void {
   for (const object of objects) {
     const subject = `${object.kind} ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
     if (isPolicyKind('ServerAuthorization')(object)) {
