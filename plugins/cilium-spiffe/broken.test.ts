@@ -30,6 +30,12 @@ function helmValues(generated: GeneratedCase): KubeObject & { data: Record<strin
   return generated.objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'cilium-helm-values') as KubeObject & { data: Record<string, string> };
 }
 
+function podLabels(generated: GeneratedCase, namespace: string, name: string): Record<string, string> {
+  const workload = generated.objects.find((object) => object.kind === 'Deployment' && object.metadata.namespace === namespace && object.metadata.name === name);
+  if (!workload) throw new Error(`Deployment ${namespace}/${name} is not in the generated manifests`);
+  return (workload.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+}
+
 function problemsOf(generated: GeneratedCase): string[] {
   return checkExactEdges(verifyCase(ciliumSpiffePlugin, generated));
 }
@@ -148,6 +154,29 @@ describe('cilium-spiffe verify on hand-broken output', () => {
     // In a namespaced policy, a peer selector without a namespace label selects only that namespace.
     policy(generated, 'data', 'lil-deebee').spec.ingressDeny = [{ fromEndpoints: [{}] }];
     expect(problemsOf(generated)).toEqual([]);
+  });
+
+  it('names rules that disagree on authentication', () => {
+    const generated = generate('workshop');
+    const ingress = policy(generated, 'data', 'lil-deebee').spec.ingress!;
+    ingress.push({ ...structuredClone(ingress[0]!), authentication: { mode: 'disabled' } });
+    expect(problemsOf(generated)).toContain(
+      'hero -> lil-deebee:5432: rules disagree on authentication: CiliumNetworkPolicy data/lil-deebee ingress[1] disable authentication that CiliumNetworkPolicy data/lil-deebee ingress[0] require',
+    );
+  });
+
+  it('lists matching rules in manifest order', () => {
+    const generated = generate('workshop');
+    const ingress = policy(generated, 'data', 'lil-deebee').spec.ingress!;
+    // The index files this rule under the namespace label and hero's rule under hero's name, which a lookup
+    // for hero reads first, so the lookup must restore manifest order.
+    ingress.unshift({ ...structuredClone(ingress[0]!), fromEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'production' } }] });
+    const evaluator = ciliumSpiffePlugin.evaluate({ topology: generated.topology, options: {}, objects: generated.objects });
+    const target = generated.topology.services.find((service) => service.name === 'lil-deebee')!;
+    const hero = { service: 'hero', namespace: 'production', serviceAccount: 'hero', labels: podLabels(generated, 'production', 'hero'), meshed: true };
+    expect(evaluator.decide(hero, target, target.ports[0]!).reason).toBe(
+      'allowed by CiliumNetworkPolicy production/hero egress[0], CiliumNetworkPolicy data/lil-deebee ingress[0], CiliumNetworkPolicy data/lil-deebee ingress[1], with SPIRE mutual authentication over WireGuard',
+    );
   });
 
   it('names a rule that the evaluator cannot read', () => {

@@ -6,7 +6,8 @@ import type { ExternalService, Service, ServicePort, Topology } from '../../src/
 import { createReachIndex, type ReachIndex } from './evaluate-reach.js';
 import { checkExternalRules, decideExternalEgress } from './external.js';
 import { readGatewayRoutes } from './gateway.js';
-import { decideDirection, readCiliumPolicies, RESERVED_INGRESS_LABEL, type CiliumPolicy, type CiliumRule } from './policies.js';
+import { decideDirection, readCiliumPolicies, RESERVED_INGRESS_LABEL, type CiliumPolicy, type CiliumRule, type Direction, type SelectingPolicies } from './policies.js';
+import { createEndpointIndex, createPolicyIndex, type EndpointIndex, type PolicyIndex } from './selector-index.js';
 import { endpointOf, peerSelectorMatches, reservedEndpoint, type Endpoint } from './selectors.js';
 import { GATEWAY_NAMESPACE, GATEWAY_NAME, HELM_VALUES_CONFIG_MAP, SPIRE_NAMESPACE } from './versions.js';
 
@@ -45,19 +46,27 @@ export const GATEWAY_SOURCE: Source = {
 export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];
   const policies = readCiliumPolicies(context.objects, findings);
+  const policyIndex = createPolicyIndex(policies);
   const datapath = readDatapath(context.objects, findings);
   const namespaceLabels = readNamespaceLabels(context.objects);
   const endpoints = new Map(context.topology.services.map((service) => [service.name, serviceEndpoint(context.objects, service, namespaceLabels)]));
+  // Kept per Source object, which verify reuses for every call of one client, so the policy index caches each
+  // client's policies once. NOTE: a Source object changed in place after its first call keeps its old endpoint.
+  const sourceEndpoints = new WeakMap<Source, Endpoint>();
   const sourceEndpoint = (source: Source): Endpoint => {
-    const reserved = Object.keys(source.labels).find((key) => key.startsWith('reserved:'));
-    if (reserved !== undefined) return reservedEndpoint(reserved);
-    return endpointOf(source.namespace, source.labels, source.serviceAccount, namespaceLabels(source.namespace));
+    let endpoint = sourceEndpoints.get(source);
+    if (endpoint === undefined) {
+      const reserved = Object.keys(source.labels).find((label) => label.startsWith('reserved:'));
+      endpoint = reserved !== undefined ? reservedEndpoint(reserved) : endpointOf(source.namespace, source.labels, source.serviceAccount, namespaceLabels(source.namespace));
+      sourceEndpoints.set(source, endpoint);
+    }
+    return endpoint;
   };
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
     const callee = endpoints.get(target.name)!;
     const caller = sourceEndpoint(source);
-    const ingress = decideDirection(policies, 'ingress', callee, caller, port.targetPort, 'TCP');
+    const ingress = decideDirection(policyIndex.selecting(callee), 'ingress', callee, caller, port.targetPort, 'TCP');
     if (!ingress.allowed) return { allowed: false, mtls: false, reason: `ingress to ${target.namespace}/${target.name}: no rule allows it (${ingress.rules.join(', ')})` };
     if (!ingress.enforced) return { allowed: true, mtls: false, reason: `no CiliumNetworkPolicy puts ${target.namespace}/${target.name} in default deny for ingress` };
 
@@ -66,7 +75,7 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
       return { allowed: true, mtls: false, reason: `${ingress.rules.join(', ')} allows it without authentication` };
     }
 
-    const egress = decideDirection(policies, 'egress', caller, callee, port.targetPort, 'TCP');
+    const egress = decideDirection(policyIndex.selecting(caller), 'egress', caller, callee, port.targetPort, 'TCP');
     if (!egress.allowed) return { allowed: false, mtls: false, reason: `egress from ${source.namespace}/${source.service}: no rule allows it (${egress.rules.join(', ')})` };
     if (ingress.auth === 'always-fail' || egress.auth === 'always-fail') return { allowed: false, mtls: false, reason: `authentication mode test-always-fail in ${[...ingress.rules, ...egress.rules].join(', ')}` };
 
@@ -91,15 +100,15 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
   const routes = readGatewayRoutes(context.objects, namespaceLabels, findings);
   // Envoy's connections to backends carry the reserved ingress identity, which SPIRE mutual authentication skips.
   const gateway: GatewayModel | undefined = exposes || routes.length > 0 ? { source: GATEWAY_SOURCE, pods: null, routes, mtls: false } : undefined;
-  const decideExternal = (source: Source, external: ExternalService): MeshDecision => decideExternalEgress(policies, sourceEndpoint(source), external);
+  const decideExternal = (source: Source, external: ExternalService): MeshDecision => decideExternalEgress(policyIndex.selecting(sourceEndpoint(source)), external);
 
   findings.push(...checkDatapath(datapath, exposes));
-  findings.push(...checkExternalRules(policies, context.topology, endpoints));
-  findings.push(...checkConflicts(policies, context.topology, endpoints));
+  findings.push(...checkExternalRules(policyIndex, context.topology, endpoints));
+  findings.push(...checkConflicts(policyIndex, context.topology, endpoints));
   findings.push(...checkOutsideCluster(policies));
   findings.push(...checkPlumbingWithoutAuthentication(policies));
-  findings.push(...checkDns(policies, context.topology, endpoints));
-  findings.push(...checkOneSidedHoles(policies, context.topology, endpoints, namespaceLabels));
+  findings.push(...checkDns(policyIndex, context.topology, endpoints));
+  findings.push(...checkOneSidedHoles(policyIndex, context.topology, endpoints, namespaceLabels));
   return { decide, mayReach, findings: dedupe(findings), ...(gateway && { gateway }), decideExternal };
 }
 
@@ -167,16 +176,35 @@ function checkDatapath(datapath: Datapath, exposes: boolean): Finding[] {
 }
 
 /** Reports pairs where rules disagree on authentication, since the evaluator does not rank them by specificity. */
-function checkConflicts(policies: CiliumPolicy[], topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
+function checkConflicts(policyIndex: PolicyIndex, topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
   const findings: Finding[] = [];
+  const mayConflict = conflictCheck();
   for (const edge of topology.edges) {
     const caller = endpoints.get(edge.from)!;
     const callee = endpoints.get(edge.to)!;
-    for (const decision of [decideDirection(policies, 'ingress', callee, caller, edge.port.targetPort, 'TCP'), decideDirection(policies, 'egress', caller, callee, edge.port.targetPort, 'TCP')]) {
-      if (decision.conflict) findings.push({ subject: `${edge.from} -> ${edge.to}:${edge.port.port}`, message: `rules disagree on authentication: ${decision.conflict}` });
+    const callerPolicies = policyIndex.selecting(caller);
+    const calleePolicies = policyIndex.selecting(callee);
+    const ingress = mayConflict(calleePolicies, 'ingress') ? decideDirection(calleePolicies, 'ingress', callee, caller, edge.port.targetPort, 'TCP') : undefined;
+    const egress = mayConflict(callerPolicies, 'egress') ? decideDirection(callerPolicies, 'egress', caller, callee, edge.port.targetPort, 'TCP') : undefined;
+    for (const decision of [ingress, egress]) {
+      if (decision?.conflict) findings.push({ subject: `${edge.from} -> ${edge.to}:${edge.port.port}`, message: `rules disagree on authentication: ${decision.conflict}` });
     }
   }
   return findings;
+}
+
+/**
+ * Returns a cached test of whether `decideDirection` can report a conflict for an endpoint: only when its
+ * allowing rules for that direction include one that requires authentication and one that disables it.
+ */
+function conflictCheck(): (selecting: SelectingPolicies, direction: Direction) => boolean {
+  const cache = new Map<SelectingPolicies, Partial<Record<Direction, boolean>>>();
+  return (selecting, direction) => {
+    const entry = cache.get(selecting) ?? {};
+    cache.set(selecting, entry);
+    entry[direction] ??= ['required', 'disabled'].every((mode) => selecting.rules[direction].some((rule) => !rule.deny && rule.auth === mode));
+    return entry[direction];
+  };
 }
 
 /** Reports allow rules that open traffic to or from addresses outside the cluster, which no topology declares. */
@@ -220,12 +248,13 @@ function rulePortsInclude(rule: CiliumRule, port: number): boolean {
 }
 
 /** Checks that every service reaches kube-dns on UDP and TCP 53 at the CiliumNetworkPolicy layer, without authentication. */
-function checkDns(policies: CiliumPolicy[], topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
+function checkDns(policyIndex: PolicyIndex, topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
   const dns = PLUMBING[0]!.endpoint;
   const findings: Finding[] = [];
   for (const service of topology.services) {
+    const endpoint = endpoints.get(service.name)!;
     for (const protocol of ['UDP', 'TCP']) {
-      const decision = decideDirection(policies, 'egress', endpoints.get(service.name)!, dns, 53, protocol);
+      const decision = decideDirection(policyIndex.selecting(endpoint), 'egress', endpoint, dns, 53, protocol);
       if (!decision.allowed) findings.push({ subject: `${service.namespace}/${service.name}`, message: `CiliumNetworkPolicies block DNS (${protocol} 53 to kube-dns): add an egress rule to k8s-app=kube-dns in kube-system` });
       else if (decision.auth !== 'none') findings.push({ subject: `${service.namespace}/${service.name}`, message: `DNS (${protocol} 53 to kube-dns) requires authentication in ${decision.rules.join(', ')}` });
     }
@@ -238,7 +267,7 @@ function checkDns(policies: CiliumPolicy[], topology: Topology, endpoints: Map<s
  * them today: each side must hold by itself. The peers are every service and, in every namespace of the
  * topology, a pod with an identity that has no edges.
  */
-function checkOneSidedHoles(policies: CiliumPolicy[], topology: Topology, endpoints: Map<string, Endpoint>, namespaceLabels: (namespace: string) => Record<string, string>): Finding[] {
+function checkOneSidedHoles(policyIndex: PolicyIndex, topology: Topology, endpoints: Map<string, Endpoint>, namespaceLabels: (namespace: string) => Record<string, string>): Finding[] {
   const declared = new Set(topology.edges.map((edge) => `${edge.from}\0${edge.to}\0${edge.port.port}`));
   const peers = [
     ...topology.services.map((service) => ({ name: service.name, endpoint: endpoints.get(service.name)! })),
@@ -247,21 +276,58 @@ function checkOneSidedHoles(policies: CiliumPolicy[], topology: Topology, endpoi
       endpoint: endpointOf(namespace, { 'app.kubernetes.io/name': 'verify-stranger', 'app.kubernetes.io/component': 'verify-client' }, 'verify-stranger', namespaceLabels(namespace)),
     })),
   ];
+  const targets = topology.services;
+
+  // Per peer, the targets that one side may allow, as positions in `topology.services`. Every other pair is
+  // in default deny on both sides with no allowing rule that matches it, so neither side allows it.
+  const peerIndex = createEndpointIndex(peers.map((peer) => peer.endpoint));
+  const candidates = peers.map(() => new Set<number>());
+  targets.forEach((target, targetPosition) => {
+    const selecting = policyIndex.selecting(endpoints.get(target.name)!);
+    for (const peerPosition of admittedPeers(selecting, 'ingress', peerIndex, peers.length)) candidates[peerPosition]!.add(targetPosition);
+  });
+  peers.forEach((peer, peerPosition) => {
+    const selecting = policyIndex.selecting(peer.endpoint);
+    for (const targetPosition of admittedPeers(selecting, 'egress', peerIndex, peers.length)) {
+      // Peers after the services are the pods without edges, which are never targets.
+      if (targetPosition < targets.length) candidates[peerPosition]!.add(targetPosition);
+    }
+  });
+
+  // The pairs are checked in the order of peers, then targets, then ports, so the findings keep that order.
   const findings: Finding[] = [];
-  for (const peer of peers) {
-    for (const target of topology.services) {
+  peers.forEach((peer, peerPosition) => {
+    for (const targetPosition of [...candidates[peerPosition]!].sort((a, b) => a - b)) {
+      const target = targets[targetPosition]!;
       const callee = endpoints.get(target.name)!;
       for (const port of target.ports) {
         if (declared.has(`${peer.name}\0${target.name}\0${port.port}`)) continue;
         const pair = `${peer.name} -> ${target.name}:${port.port}`;
-        const ingress = decideDirection(policies, 'ingress', callee, peer.endpoint, port.targetPort, 'TCP');
-        const egress = decideDirection(policies, 'egress', peer.endpoint, callee, port.targetPort, 'TCP');
+        const ingress = decideDirection(policyIndex.selecting(callee), 'ingress', callee, peer.endpoint, port.targetPort, 'TCP');
+        const egress = decideDirection(policyIndex.selecting(peer.endpoint), 'egress', peer.endpoint, callee, port.targetPort, 'TCP');
         if (ingress.allowed) findings.push({ subject: pair, message: `is not declared, but the ingress side allows it (${ingress.rules.join(', ') || `no policy puts ${target.name} in default deny`})` });
         if (egress.allowed) findings.push({ subject: pair, message: `is not declared, but the egress side allows it (${egress.rules.join(', ') || `no policy puts ${peer.name} in default deny`})` });
       }
     }
-  }
+  });
   return findings;
+}
+
+/**
+ * Returns the positions in `index` of the peers that the subject's rules for `direction` may allow: every
+ * position when no policy puts the subject in default deny for that direction, or else the candidates of
+ * its allowing rules. Deny rules only take peers away, so they are not looked at.
+ */
+function admittedPeers(selecting: SelectingPolicies, direction: Direction, index: EndpointIndex, count: number): Iterable<number> {
+  if (selecting.enforcing[direction].length === 0) return Array.from({ length: count }, (_, position) => position);
+  const found = new Set<number>();
+  for (const rule of selecting.rules[direction]) {
+    if (rule.deny) continue;
+    const candidates = index.peerCandidates(rule);
+    if (candidates === 'all') return Array.from({ length: count }, (_, position) => position);
+    for (const position of candidates) found.add(position);
+  }
+  return found;
 }
 
 function dedupe(findings: Finding[]): Finding[] {

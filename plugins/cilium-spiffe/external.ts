@@ -1,6 +1,7 @@
 import type { Finding, MeshDecision } from '../../src/plugin/api.js';
 import type { ExternalService, Topology } from '../../src/topology/types.js';
-import { dnsRulesOf, fqdnMatches, peerMatches, policySelects, portMatches, type CiliumPolicy, type CiliumRule, type FqdnSelector } from './policies.js';
+import { dnsRulesOf, fqdnMatches, peerMatches, portMatches, type CiliumRule, type FqdnSelector, type SelectingPolicies } from './policies.js';
+import type { PolicyIndex } from './selector-index.js';
 import { endpointOf, type Endpoint } from './selectors.js';
 
 /** A peer outside the cluster: no labels, so it matches no endpoint selector, and no named ports. */
@@ -32,20 +33,19 @@ function proxiesLookup(rule: CiliumRule, host: string): boolean {
 }
 
 /**
- * Decides whether the CiliumNetworkPolicies let `source` open a connection to an external dependency: egress
- * rules of the policies that select it, deny rules first. A toFQDNs rule takes effect only when a DNS rule of
- * the same endpoint sends its lookups of the host through the DNS proxy, which is where Cilium learns the
- * addresses (toFQDNs field documentation in the CiliumNetworkPolicy CRD).
+ * Decides whether the CiliumNetworkPolicies let a source open a connection to an external dependency: the
+ * egress rules of the policies that select the source (`selecting`), deny rules first. A toFQDNs rule takes
+ * effect only when a DNS rule of the same endpoint sends its lookups of the host through the DNS proxy, which
+ * is where Cilium learns the addresses (toFQDNs field documentation in the CiliumNetworkPolicy CRD).
  */
-export function decideExternalEgress(policies: readonly CiliumPolicy[], source: Endpoint, external: ExternalService): MeshDecision {
+export function decideExternalEgress(selecting: SelectingPolicies, external: ExternalService): MeshDecision {
   const target = `${external.name} (${external.host}:${external.port})`;
-  const selecting = policies.filter((policy) => policySelects(policy, source));
-  const rules = selecting.flatMap((policy) => policy.rules).filter((rule) => rule.direction === 'egress');
+  const rules = selecting.rules.egress;
 
   const deny = rules.find((rule) => rule.deny && reachOf(rule, external) !== null);
   if (deny) return { allowed: false, mtls: false, reason: `${deny.id} denies egress to ${target}` };
 
-  const enforcing = selecting.filter((policy) => policy.defaultDeny.egress);
+  const enforcing = selecting.enforcing.egress;
   if (enforcing.length === 0) return { allowed: true, mtls: false, reason: `no CiliumNetworkPolicy puts the source in default deny for egress` };
 
   const allowing = rules.filter((rule) => !rule.deny && reachOf(rule, external) !== null);
@@ -79,12 +79,12 @@ function onlyPort(rule: CiliumRule, port: number): boolean {
  * selects: a host the service does not declare, a wildcard pattern, or ports beyond the declared port.
  * Callers that are not declared at all show up in verify through `decideExternal`.
  */
-export function checkExternalRules(policies: readonly CiliumPolicy[], topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
+export function checkExternalRules(policyIndex: PolicyIndex, topology: Topology, endpoints: Map<string, Endpoint>): Finding[] {
   const findings: Finding[] = [];
   for (const service of topology.services) {
     const endpoint = endpoints.get(service.name)!;
     const declared = topology.externalEdges.filter((edge) => edge.from === service.name).map((edge) => edge.to);
-    for (const rule of policies.filter((policy) => policySelects(policy, endpoint)).flatMap((policy) => policy.rules)) {
+    for (const rule of policyIndex.selecting(endpoint).policies.flatMap((policy) => policy.rules)) {
       if (rule.deny || rule.fqdns === undefined) continue;
       for (const selector of rule.fqdns) {
         const subject = `${rule.id} (${service.namespace}/${service.name})`;

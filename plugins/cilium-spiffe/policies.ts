@@ -197,6 +197,20 @@ export function portMatches(rule: CiliumRule, port: number, protocol: string, de
   );
 }
 
+/** The policies that select one endpoint, in manifest order, with their rules split by direction. */
+export interface SelectingPolicies {
+  policies: readonly CiliumPolicy[];
+  /** The rules of `policies` for each direction, in policy order and then rule order. */
+  rules: Record<Direction, readonly CiliumRule[]>;
+  /** The policies of `policies` that put the endpoint in default deny, for each direction. */
+  enforcing: Record<Direction, readonly CiliumPolicy[]>;
+  /**
+   * Returns the rules of `rules[direction]`, in the same order, that may admit `peer`: every rule that
+   * `peerMatches` accepts, and possibly others.
+   */
+  candidateRules(direction: Direction, peer: Endpoint): readonly CiliumRule[];
+}
+
 /** The outcome of one direction of a connection at the CiliumNetworkPolicy layer. */
 export interface DirectionDecision {
   /** True when some policy puts the endpoint in default deny for this direction. */
@@ -211,24 +225,25 @@ export interface DirectionDecision {
 }
 
 /**
- * Decides one direction: the policies selecting `subject` against traffic from or to `peer` on `port`.
+ * Decides one direction: the policies that select `subject` (`selecting`) against traffic from or to `peer`
+ * on `port`.
  * Deny rules win over allow rules. Authentication follows pkg/policy/mapstate.go (Merge): an explicit mode
  * beats an unset one, and the higher of two explicit modes wins.
  * NOTE: in Cilium, a more specific rule with `mode: disabled` keeps its mode against a broader `required` rule.
  * The evaluator does not rank rules by specificity, so it reports any such mix as a conflict.
  */
-export function decideDirection(policies: readonly CiliumPolicy[], direction: Direction, subject: Endpoint, peer: Endpoint, port: number, protocol: string): DirectionDecision {
-  const selecting = policies.filter((policy) => policySelects(policy, subject));
-  const enforcing = selecting.filter((policy) => policy.defaultDeny[direction]);
+export function decideDirection(selecting: SelectingPolicies, direction: Direction, subject: Endpoint, peer: Endpoint, port: number, protocol: string): DirectionDecision {
+  const enforcing = selecting.enforcing[direction];
   const destination = direction === 'ingress' ? subject : peer;
-  const matching = selecting
-    .flatMap((policy) => policy.rules)
-    .filter((rule) => rule.direction === direction && peerMatches(rule, peer) && portMatches(rule, port, protocol, destination));
-
-  const deny = matching.find((rule) => rule.deny);
+  let deny: CiliumRule | undefined;
+  const allows: CiliumRule[] = [];
+  for (const rule of selecting.candidateRules(direction, peer)) {
+    if (!peerMatches(rule, peer) || !portMatches(rule, port, protocol, destination)) continue;
+    if (!rule.deny) allows.push(rule);
+    else deny ??= rule;
+  }
   if (deny) return { enforced: true, allowed: false, auth: 'none', rules: [deny.id] };
 
-  const allows = matching.filter((rule) => !rule.deny);
   const modes = new Set(allows.map((rule) => rule.auth));
   const auth = modes.has('test-always-fail') ? 'always-fail' : modes.has('required') ? 'spire' : 'none';
   const conflict = modes.has('required') && modes.has('disabled') ? `${allows.filter((rule) => rule.auth === 'disabled').map((rule) => rule.id).join(', ')} disable authentication that ${allows.filter((rule) => rule.auth === 'required').map((rule) => rule.id).join(', ')} require` : undefined;

@@ -60,6 +60,8 @@ function lookup(labels: Record<string, string>, key: string): string | undefined
  * endpoint label matches.
  */
 export function identityLabelKey(key: string): string | undefined {
+  // A `k8s:` key, as the generated policies use, is already the label.
+  if (key.startsWith('k8s:')) return key;
   const colon = key.indexOf(':');
   const source = colon < 0 ? 'any' : key.slice(0, colon);
   const name = colon < 0 ? key : key.slice(colon + 1);
@@ -98,8 +100,14 @@ export function selectorMatches(selector: LabelSelector, endpoint: Endpoint): bo
 
 /** Returns whether a selector names the pod namespace itself, with or without a source prefix. */
 function constrainsNamespace(selector: LabelSelector): boolean {
-  const isNamespaceKey = (key: string) => key === NAMESPACE_KEY || key === `k8s:${NAMESPACE_KEY}` || key === `any:${NAMESPACE_KEY}`;
   return Object.keys(selector.matchLabels ?? {}).some(isNamespaceKey) || (selector.matchExpressions ?? []).some((expression) => isNamespaceKey(expression.key));
+}
+
+/** The selector keys that name the pod namespace: without a source, or with `k8s:` or `any:`. */
+const NAMESPACE_KEYS: ReadonlySet<string> = new Set([NAMESPACE_KEY, `k8s:${NAMESPACE_KEY}`, `any:${NAMESPACE_KEY}`]);
+
+function isNamespaceKey(key: string): boolean {
+  return NAMESPACE_KEYS.has(key);
 }
 
 /** Returns whether a selector uses the `reserved:` source, which Cilium leaves without a namespace constraint. */
