@@ -109,11 +109,12 @@ export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
     view.ports.set(port, portView);
     return portView;
   };
+  const servicesByKey = new Map(context.topology.services.map((service) => [`${service.namespace}/${service.name}`, service]));
   const identities = new WeakMap<Source, Identity>();
   const identityOf = (source: Source): Identity => {
     let identity = identities.get(source);
     if (identity) return identity;
-    const service = context.topology.services.find((candidate) => candidate.name === source.service && candidate.namespace === source.namespace);
+    const service = servicesByKey.get(`${source.namespace}/${source.service}`);
     const sourceWorkload = service && templates.get(service.name);
     const meshed =
       source.meshed &&
