@@ -174,21 +174,24 @@ describe('verify command', () => {
     expect(verified.stdout).toContain('FAILED');
   });
 
-  it('reads only manifests the kustomization lists', async () => {
+  it.each([
+    ['reading files in turn', false],
+    ['reading files synchronously', true],
+  ])('reads only manifests the kustomization lists, %s', async (_name, syncReads) => {
     const created = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
     // A file an earlier generation left behind is not applied by make deploy, so it does not count.
     files[`${CWD}/out/manifests/mesh/leftover.yaml`] = files[`${CWD}/out/manifests/mesh/peer-authentication.yaml`]!.replaceAll('STRICT', 'PERMISSIVE').replaceAll('name: default', 'name: leftover');
-    expect((await runCli(['verify', 'out'], { files })).code).toBe(0);
+    expect((await runCli(['verify', 'out'], { files, syncReads })).code).toBe(0);
 
     const kustomization = `${CWD}/out/manifests/kustomization.yaml`;
     files[kustomization] = files[kustomization]!.replace('resources:\n', 'resources:\n  - mesh/leftover.yaml\n');
-    const listed = await runCli(['verify', 'out'], { files });
+    const listed = await runCli(['verify', 'out'], { files, syncReads });
     expect(listed.code).toBe(1);
     expect(listed.stdout).toContain('PERMISSIVE');
 
     files[kustomization] = files[kustomization]!.replace('resources:\n', 'resources:\n  - mesh/missing.yaml\n');
-    const missing = await runCli(['verify', 'out'], { files });
+    const missing = await runCli(['verify', 'out'], { files, syncReads });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`lists ${CWD}/out/manifests/mesh/missing.yaml, which is neither a YAML file nor a folder of them under manifests/`);
   });

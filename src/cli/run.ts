@@ -1,5 +1,5 @@
 import * as fs from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { main } from './main.js';
 
 /** Runs the command line as the bin does, on the real process: its streams, file system and signals. Returns the exit code. */
@@ -32,7 +32,7 @@ export async function runCli(argv: string[]): Promise<number> {
     cwd: process.cwd(),
     env: process.env,
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
-    fs,
+    fs: { ...fs, readFileSync },
     onStaging: (path) => {
       staging = path;
     },

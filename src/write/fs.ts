@@ -13,4 +13,6 @@ export interface FileSystem {
   rm(path: string, options: { recursive: true; force: true }): Promise<void>;
   stat(path: string): Promise<Stats>;
   lstat(path: string): Promise<Stats>;
+  /** Optional: reads a file synchronously. verify reads thousands of small manifests faster with it. */
+  readFileSync?(path: string, encoding: 'utf8'): string;
 }

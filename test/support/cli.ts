@@ -22,6 +22,8 @@ export interface CliRunOptions {
   wrapFs?: (fs: FileSystem) => FileSystem;
   prompt?: (questions: Question[]) => Promise<Record<string, string> | undefined>;
   interactive?: boolean;
+  /** Gives the file system a synchronous readFileSync, as the real CLI's has. */
+  syncReads?: boolean;
   /** Prepares the volume after the files are created, for what `files` cannot express, such as symbolic links. */
   setup?: (volume: InstanceType<typeof Volume>) => void;
 }
@@ -31,7 +33,8 @@ export async function runCli(argv: string[], options: CliRunOptions = {}): Promi
   const volume = Volume.fromJSON(options.files ?? {}, CWD);
   volume.mkdirSync(CWD, { recursive: true });
   options.setup?.(volume);
-  const memfs = createFsFromVolume(volume).promises as unknown as FileSystem;
+  const promises = createFsFromVolume(volume).promises as unknown as FileSystem;
+  const memfs: FileSystem = options.syncReads ? { ...promises, readFileSync: (path, encoding) => volume.readFileSync(path, encoding) as string } : promises;
   let stdout = '';
   let stderr = '';
   const io: CliIo = {
