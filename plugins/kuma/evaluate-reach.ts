@@ -1,9 +1,10 @@
 import type { Service } from '../../src/topology/types.js';
-import type { Permission } from './evaluate.js';
+import type { FromEntry, Permission } from './evaluate.js';
+import type { TagCount } from './evaluate-inbound.js';
 import { SYSTEM_NAMESPACE } from './versions.js';
 
-/** Tags as a certificate or a data plane carries them: each key with its values. */
-export type Tags = Map<string, Set<string>>;
+/** Tags as a certificate carries them: each key with its distinct values. */
+export type Tags = Map<string, readonly string[]>;
 
 /** A callee as `decide` judges it, before any permission. */
 export interface ReachTarget {
@@ -18,8 +19,10 @@ export interface ReachTarget {
   mode: 'open' | 'permissive' | 'strict';
   /** True when a MeshIdentity issues the target's certificate, so that `decide` reads only the permissions' `rules`. */
   workloadIdentity: boolean;
-  /** The Dataplane labels of its pods and the `kuma.io/service` value of each port: every tag a targetRef may select. */
-  tags: Tags;
+  /** The Dataplane labels of its pods: with `kuma.io/service`, every tag a targetRef may select. */
+  labels: Record<string, string>;
+  /** The distinct values of its `kuma.io/service` tag: one for each port, and a pod label of that name if any. */
+  kumaServices: string[];
 }
 
 /** A caller as `decide` judges it on a callee of the caller's own mesh. */
@@ -42,8 +45,8 @@ export interface ReachIndex {
 interface MeshReach {
   /** Targets with an allowing `from` entry that every caller of the mesh matches. */
   everyCaller: Set<string>;
-  /** Allowing `from` entries, each filed under one `key\0value` of its tags: the tag the fewest services carry. */
-  byTag: Map<string, { tags: [string, string][]; target: string }[]>;
+  /** Allowing `from` entries, each filed by the key and value of one of its tags: the tag the fewest services carry. */
+  byTag: Map<string, Map<string, { tags: [string, string][]; target: string }[]>>;
   /** Targets with an allowing rule whose SPIFFE ID match is exact, by that ID. */
   bySpiffeId: Map<string, Set<string>>;
   /** Targets with an allowing rule whose SPIFFE ID match is a prefix, by that prefix. */
@@ -52,11 +55,18 @@ interface MeshReach {
   prefixLengths: Set<number>;
 }
 
+/** The permissions on each target, and the number of targets that carry each tag. */
+export interface TargetIndex {
+  /** By target name, the permissions of its mesh that `decide` counts on at least one of its ports, in manifest order. */
+  permissionsByTarget: Map<string, Permission[]>;
+  tagCount: TagCount;
+}
+
 /**
  * Lists, for each target, the permissions of its mesh that `decide` counts on at least one of its ports, in the order
- * of `permissions`. A permission is checked only against the targets that carry the rarest tag of its selector, or,
- * for a selector without tags, against every target of its namespace (of every namespace for a policy in the system
- * namespace).
+ * of `permissions`, and counts the targets that carry each tag. A permission is checked only against the targets that
+ * carry the rarest tag of its selector, or, for a selector without tags, against every target of its namespace (of
+ * every namespace for a policy in the system namespace).
  *
  * `appliesOnSomePort` must return whether `decide` counts the permission on at least one port of the target.
  */
@@ -64,33 +74,46 @@ export function indexPermissionsByTarget(
   targets: readonly ReachTarget[],
   permissions: readonly Permission[],
   appliesOnSomePort: (permission: Permission, target: ReachTarget) => boolean,
-): Map<string, Permission[]> {
-  const targetsByTag = new Map<string, ReachTarget[]>();
-  const targetsByNamespace = new Map<string, ReachTarget[]>();
-  for (const target of targets) {
-    append(targetsByNamespace, target.service.namespace, target);
-    for (const [key, values] of target.tags) for (const value of values) append(targetsByTag, tagKey(key, value), target);
-  }
+): TargetIndex {
+  // Indexed by one tag key at a time on first use, since selectors and `from` entries use few keys.
+  const targetsByTag = new Map<string, Map<string, ReachTarget[]>>();
+  const targetsWith = (key: string, value: string): readonly ReachTarget[] => {
+    let byValue = targetsByTag.get(key);
+    if (!byValue) {
+      byValue = new Map();
+      for (const target of targets) {
+        if (key === 'kuma.io/service') for (const kumaService of target.kumaServices) append(byValue, kumaService, target);
+        else if (Object.hasOwn(target.labels, key)) append(byValue, target.labels[key]!, target);
+      }
+      targetsByTag.set(key, byValue);
+    }
+    return byValue.get(value) ?? NO_TARGETS;
+  };
+  let targetsByNamespace: Map<string, ReachTarget[]> | undefined;
 
   const byTarget = new Map<string, Permission[]>();
   for (const permission of permissions) {
-    const ref = permission.targetRef;
-    let selector: [string, string][] = [];
-    if (ref.kind === 'Dataplane') selector = Object.entries(ref.labels ?? {});
-    if (ref.kind === 'MeshSubset') selector = Object.entries(ref.tags ?? {});
+    const selector = permission.selector;
     let candidates: readonly ReachTarget[];
     if (selector.length === 0) {
+      if (!targetsByNamespace) {
+        targetsByNamespace = new Map();
+        for (const target of targets) append(targetsByNamespace, target.service.namespace, target);
+      }
       candidates = permission.namespace === SYSTEM_NAMESPACE ? targets : (targetsByNamespace.get(permission.namespace) ?? []);
     } else {
       // Every target the selector selects carries each of its tags, so the targets with its rarest tag are enough.
-      const selected = selector.map(([key, value]) => targetsByTag.get(tagKey(key, value)) ?? []);
-      candidates = selected.reduce((rarest, next) => (next.length < rarest.length ? next : rarest));
+      candidates = targets;
+      for (const [key, value] of selector) {
+        const selected = targetsWith(key, value);
+        if (selected.length < candidates.length) candidates = selected;
+      }
     }
     for (const target of candidates) {
       if (target.mesh === permission.mesh && appliesOnSomePort(permission, target)) append(byTarget, target.service.name, permission);
     }
   }
-  return byTarget;
+  return { permissionsByTarget: byTarget, tagCount: (key, value) => targetsWith(key, value).length };
 }
 
 /**
@@ -99,19 +122,14 @@ export function indexPermissionsByTarget(
  * every caller of the mesh, callers with given tags, or callers with a given SPIFFE ID or prefix. Only the allowing
  * entries and rules count, so a deny that `decide` would apply only makes the result larger.
  *
- * `permissionsByTarget` comes from {@link indexPermissionsByTarget}. `callerTags` are the tags of the service clients,
- * used only to pick the tag under which a `from` entry is filed.
+ * `permissionsByTarget` comes from {@link indexPermissionsByTarget}. `tagCount` picks the tag under which a `from`
+ * entry is filed. A service's own client carries about the tags of its data plane, so the tag that the fewest
+ * services carry is also the one that the fewest callers look up in vain.
  */
-export function buildReachIndex(targets: readonly ReachTarget[], permissionsByTarget: Map<string, Permission[]>, callerTags: readonly Tags[]): ReachIndex {
-  const callerTagCounts = new Map<string, number>();
-  for (const tags of callerTags) {
-    for (const [key, values] of tags) for (const value of values) callerTagCounts.set(tagKey(key, value), (callerTagCounts.get(tagKey(key, value)) ?? 0) + 1);
-  }
-
+export function buildReachIndex(targets: readonly ReachTarget[], permissionsByTarget: Map<string, Permission[]>, tagCount: TagCount): ReachIndex {
   const open: string[] = [];
   const permissiveByMesh = new Map<string, string[]>();
   const meshes = new Map<string, MeshReach>();
-  const allowsOf = new Map<Permission, PermissionAllows>();
   for (const target of targets) {
     const name = target.service.name;
     if (target.mode === 'open') {
@@ -123,24 +141,31 @@ export function buildReachIndex(targets: readonly ReachTarget[], permissionsByTa
     const reach = meshes.get(target.mesh) ?? newMeshReach();
     meshes.set(target.mesh, reach);
     for (const permission of permissionsByTarget.get(name) ?? []) {
-      let allows = allowsOf.get(permission);
-      if (!allows) {
-        allows = allowsOfPermission(permission);
-        allowsOf.set(permission, allows);
-      }
-      // With a MeshIdentity on the target, `decide` ignores `from` and reads only `rules`.
+      // With a MeshIdentity on the target, `decide` ignores `from` and reads only `rules`. It matches only `from`
+      // entries of kind Mesh or MeshSubset, and one without tags matches every caller of the mesh.
       if (!target.workloadIdentity) {
-        for (const tags of allows.fromTags) {
-          if (tags.length === 0) reach.everyCaller.add(name);
-          else append(reach.byTag, rarestCallerTag(tags), { tags, target: name });
+        for (const entry of permission.from) {
+          const kind = entry.targetRef.kind;
+          if (!entry.verdict.allowed || (kind !== 'Mesh' && kind !== 'MeshSubset')) continue;
+          if (entry.tags.length === 0) {
+            reach.everyCaller.add(name);
+            continue;
+          }
+          const [key, value] = filingTagOf(entry, tagCount);
+          append(innerMapOf(reach.byTag, key), value, { tags: entry.tags, target: name });
         }
       }
-      for (const match of allows.spiffeIds) {
-        if (match.prefix) {
-          addTo(reach.bySpiffePrefix, match.value, name);
-          reach.prefixLengths.add(match.value.length);
-        } else {
-          addTo(reach.bySpiffeId, match.value, name);
+      // `decide` never matches a rule without a SPIFFE ID value.
+      for (const rule of permission.rules) {
+        for (const match of rule.allow) {
+          const value = match.spiffeID?.value;
+          if (value === undefined) continue;
+          if (match.spiffeID!.type === 'Prefix') {
+            addTo(reach.bySpiffePrefix, value, name);
+            reach.prefixLengths.add(value.length);
+          } else {
+            addTo(reach.bySpiffeId, value, name);
+          }
         }
       }
     }
@@ -155,10 +180,10 @@ export function buildReachIndex(targets: readonly ReachTarget[], permissionsByTa
       if (!reach) return found;
 
       for (const name of reach.everyCaller) found.add(name);
-      for (const [key, values] of caller.tags) {
-        for (const value of values) {
-          for (const entry of reach.byTag.get(tagKey(key, value)) ?? []) {
-            if (entry.tags.every(([tag, expected]) => caller.tags.get(tag)?.has(expected))) found.add(entry.target);
+      for (const [key, byValue] of reach.byTag) {
+        for (const value of caller.tags.get(key) ?? []) {
+          for (const entry of byValue.get(value) ?? []) {
+            if (carriesAll(caller.tags, entry.tags)) found.add(entry.target);
           }
         }
       }
@@ -173,42 +198,50 @@ export function buildReachIndex(targets: readonly ReachTarget[], permissionsByTa
       return found;
     },
   };
-
-  /** Returns the `key\0value` of the tag that the fewest service clients carry, so that few callers look it up in vain. */
-  function rarestCallerTag(tags: [string, string][]): string {
-    const keys = tags.map(([key, value]) => tagKey(key, value));
-    return keys.reduce((best, key) => ((callerTagCounts.get(key) ?? 0) < (callerTagCounts.get(best) ?? 0) ? key : best));
-  }
-}
-
-/** The callers a permission allows, as `decide` reads it: the tags of each allowing `from` entry and each allowing SPIFFE ID match. */
-interface PermissionAllows {
-  /** The tags each allowing `from` entry requires, empty for an entry that every caller of the mesh matches. */
-  fromTags: [string, string][][];
-  spiffeIds: { value: string; prefix: boolean }[];
-}
-
-function allowsOfPermission(permission: Permission): PermissionAllows {
-  // `decide` never matches a `from` entry of another kind, nor a rule without a SPIFFE ID value.
-  const fromTags = permission.from
-    .filter((entry) => isAllow(entry.action) && (entry.targetRef.kind === 'Mesh' || entry.targetRef.kind === 'MeshSubset'))
-    .map((entry) => (entry.targetRef.kind === 'Mesh' ? [] : Object.entries(entry.targetRef.tags ?? {})));
-  const spiffeIds = permission.rules
-    .flatMap((rule) => rule.allow)
-    .flatMap((match) => (match.spiffeID?.value === undefined ? [] : [{ value: match.spiffeID.value, prefix: match.spiffeID.type === 'Prefix' }]));
-  return { fromTags, spiffeIds };
-}
-
-function isAllow(action: string): boolean {
-  return action === 'Allow' || action === 'AllowWithShadowDeny';
 }
 
 function newMeshReach(): MeshReach {
   return { everyCaller: new Set(), byTag: new Map(), bySpiffeId: new Map(), bySpiffePrefix: new Map(), prefixLengths: new Set() };
 }
 
-function tagKey(key: string, value: string): string {
-  return `${key}\0${value}`;
+/**
+ * Returns the tag under which the indexes file a `from` entry that has tags: the one that the fewest services carry,
+ * so that few callers look it up in vain. Stores it in the entry on first use.
+ */
+export function filingTagOf(entry: FromEntry, tagCount: TagCount): [string, string] {
+  if (entry.filingTag) return entry.filingTag;
+  let rarest = entry.tags[0]!;
+  if (entry.tags.length > 1) {
+    let rarestCount = Infinity;
+    for (const tag of entry.tags) {
+      const count = tagCount(tag[0], tag[1]);
+      if (count >= rarestCount) continue;
+      rarest = tag;
+      rarestCount = count;
+    }
+  }
+  entry.filingTag = rarest;
+  return rarest;
+}
+
+const NO_TARGETS: readonly ReachTarget[] = [];
+
+/** Checks whether `tags` has every key and value of `required`. */
+export function carriesAll(tags: Tags, required: readonly [string, string][]): boolean {
+  for (const [key, value] of required) {
+    if (!tags.get(key)?.includes(value)) return false;
+  }
+  return true;
+}
+
+/** Returns the inner map under `key`, adding an empty one when there is none. */
+function innerMapOf<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = map.get(key);
+  if (!inner) {
+    inner = new Map();
+    map.set(key, inner);
+  }
+  return inner;
 }
 
 function append<T>(map: Map<string, T[]>, key: string, item: T): void {

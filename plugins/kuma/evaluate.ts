@@ -4,7 +4,8 @@ import { podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
 import { NAMESPACE_TAG } from './resources.js';
 import { decideExternalTraffic, readGatewayInstances, readGatewayRoutes, type GatewayInstance } from './evaluate-edge.js';
-import { buildReachIndex, indexPermissionsByTarget, type ReachIndex, type ReachTarget, type Tags } from './evaluate-reach.js';
+import { inboundPermissions, judge, targetRefRank, type Credentials, type InboundPermissions, type Verdict } from './evaluate-inbound.js';
+import { buildReachIndex, indexPermissionsByTarget, type ReachIndex, type ReachTarget, type TargetIndex, type Tags } from './evaluate-reach.js';
 import { SYSTEM_NAMESPACE, kumaServiceOf } from './versions.js';
 
 type TargetRef = { kind?: string; name?: string; namespace?: string; labels?: Record<string, string>; tags?: Record<string, string>; sectionName?: string };
@@ -16,8 +17,29 @@ export interface Permission {
   mesh: string;
   namespace: string;
   targetRef: TargetRef;
-  from: { targetRef: TargetRef; action: string }[];
+  /** The key and value pairs of the top-level targetRef's `labels` (Dataplane) or `tags` (MeshSubset), else empty. */
+  selector: [string, string][];
+  from: FromEntry[];
   rules: { deny: Match[]; allow: Match[] }[];
+  /** The rank of the top-level targetRef in Kuma's policy order, from {@link targetRefRank}. */
+  rank: number;
+  /** The position among all MeshTrafficPermissions, in manifest order. */
+  index: number;
+}
+
+/** A `from` entry of a MeshTrafficPermission. */
+export interface FromEntry {
+  targetRef: TargetRef;
+  action: string;
+  /** The key and value pairs of the targetRef's tags, empty unless it is a MeshSubset. */
+  tags: [string, string][];
+  /** The outcome for a caller that this entry matches last. */
+  verdict: Verdict;
+  permission: Permission;
+  /** The position in the permission's `from`. */
+  index: number;
+  /** The tag under which the indexes file the entry, set by `filingTagOf` on first use. */
+  filingTag: [string, string] | undefined;
 }
 
 interface Identity {
@@ -33,6 +55,30 @@ interface Workload {
   injected: boolean;
   mesh: string;
   labels: Record<string, string>;
+}
+
+/** A caller's data plane: a builtin gateway's, or the pod's own, which may have no sidecar. */
+interface CallerState {
+  gateway: GatewayInstance | undefined;
+  workload: Workload;
+  /** The credentials of its certificate, set on first use. */
+  credentials: Credentials | undefined;
+}
+
+/** A callee as decide judges it, before any caller. */
+interface Callee {
+  workload: Workload;
+  mtls: MtlsSetting;
+  /** The reason of every decision when Kuma enforces nothing on the callee: no sidecar, or mTLS off. */
+  unenforced: string | undefined;
+  /** Its inbounds by port name. */
+  inbounds: Map<string, Inbound>;
+}
+
+/** One inbound of a callee: the permissions that apply to it, and the reason of a decision when none allows the caller. */
+interface Inbound {
+  permissions: InboundPermissions;
+  noneAllows: string;
 }
 
 /** The mTLS a data plane enforces on its inbounds. */
@@ -56,16 +102,28 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   const { objects, topology } = context;
 
   const namespaceLabels = new Map(objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.labels ?? {}]));
-  const meshes = new Map(objects.filter(isKuma('Mesh')).map((object) => [object.metadata.name, object]));
-  const identities = objects.filter(isKuma('MeshIdentity')).map((object) => readIdentity(object, findings));
-  const meshTlsModes = objects.filter(isKuma('MeshTLS')).map((object) => readMeshTls(object, findings));
-  const permissions = objects.filter(isKuma('MeshTrafficPermission')).map((object) => readPermission(object, findings));
+  const kumaObjects = kumaObjectsByKind(objects);
+  const kumaObjectsOf = (kind: string) => kumaObjects.get(kind) ?? [];
+  const meshes = new Map(kumaObjectsOf('Mesh').map((object) => [object.metadata.name, object]));
+  const identities = kumaObjectsOf('MeshIdentity').map((object) => readIdentity(object, findings));
+  const meshTlsModes = kumaObjectsOf('MeshTLS').map((object) => readMeshTls(object, findings));
+  const permissions = kumaObjectsOf('MeshTrafficPermission').map((object, index) => readPermission(object, index, findings));
   const gatewayInstances = readGatewayInstances(objects, namespaceLabels, findings);
   if (gatewayInstances.length > 1) findings.push({ subject: gatewayInstances[1]!.id, message: 'is a second MeshGatewayInstance, and verify models only the first one' });
   const gatewayInstance: GatewayInstance | undefined = gatewayInstances[0];
 
-  // 1. Which pods have a sidecar, and in which mesh.
+  // 1. Which pods have a sidecar, and in which mesh. Cached per labels object, which verify shares between a service's
+  // pod template and its clients.
+  // NOTE: the cache assumes that a labels object does not change after its first call, as in verify.
+  const workloadsByLabels = new WeakMap<Record<string, string>, { namespace: string; workload: Workload }>();
   const workloadOf = (namespace: string, podLabels: Record<string, string>): Workload => {
+    const cached = workloadsByLabels.get(podLabels);
+    if (cached?.namespace === namespace) return cached.workload;
+    const workload = readWorkload(namespace, podLabels);
+    workloadsByLabels.set(podLabels, { namespace, workload });
+    return workload;
+  };
+  const readWorkload = (namespace: string, podLabels: Record<string, string>): Workload => {
     const labels = namespaceLabels.get(namespace) ?? {};
     const podSetting = podLabels['kuma.io/sidecar-injection'];
     const injected = podSetting !== undefined ? podSetting === 'enabled' || podSetting === 'true' : labels['kuma.io/sidecar-injection'] === 'enabled' || labels['kuma.io/sidecar-injection'] === 'true';
@@ -114,30 +172,53 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   // Service names are unique in a validated topology.
   const servicesByKey = new Map(topology.services.map((service) => [serviceKey(service.name, service.namespace), service]));
 
+  // Cached per Source object, because verify passes the same object in every call for a client.
+  // NOTE: the cache assumes that a Source does not change after its first call, as in verify.
+  const callers = new WeakMap<Source, CallerState>();
   /** Returns the data plane a connection comes from: a builtin gateway's, or the pod's own, which may have no sidecar. */
-  const callerOf = (source: Source): { gateway: GatewayInstance | undefined; workload: Workload } => {
-    const gateway = gatewayOf(source);
-    return { gateway, workload: gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels) };
+  const callerOf = (source: Source): CallerState => {
+    let caller = callers.get(source);
+    if (!caller) {
+      const gateway = gatewayOf(source);
+      caller = { gateway, workload: gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels), credentials: undefined };
+      callers.set(source, caller);
+    }
+    return caller;
   };
 
   /** Returns what the caller's certificate proves: its tags in mesh-mtls mode, and its SPIFFE ID when a MeshIdentity issues it. */
-  const credentialsOf = (source: Source, gateway: GatewayInstance | undefined, workload: Workload): { tags: Tags; spiffeId: string | undefined } => {
-    const tags = gateway ? tagsOf(gateway.tags) : sourceTagsOf(source, workload, servicesByKey);
-    const identity = mtlsOf(workload).identity;
-    return { tags, spiffeId: identity ? renderSpiffeId(identity, source) : undefined };
+  const credentialsOf = (source: Source, caller: CallerState): Credentials => {
+    if (!caller.credentials) {
+      const tags = caller.gateway ? tagsOf(caller.gateway.tags) : sourceTagsOf(source, caller.workload, servicesByKey);
+      const identity = mtlsOf(caller.workload).identity;
+      caller.credentials = { tags, spiffeId: identity ? renderSpiffeId(identity, source) : undefined };
+    }
+    return caller.credentials;
+  };
+
+  const callees = new Map<string, Callee>();
+  /** Returns the callee's data plane and mTLS, and the reason when Kuma enforces nothing on it. */
+  const calleeOf = (target: Service): Callee => {
+    let callee = callees.get(target.name);
+    if (!callee) {
+      const workload = workloads.get(target.name)!;
+      const mtls = mtlsOf(workload);
+      let unenforced: string | undefined;
+      if (!workload.injected) unenforced = `${target.namespace}/${target.name} has no Kuma sidecar, so Kuma enforces nothing on it`;
+      else if (mtls.mode === 'OFF') unenforced = `${mtls.by}: without mTLS Kuma enforces no MeshTrafficPermission`;
+      callee = { workload, mtls, unenforced, inbounds: new Map() };
+      callees.set(target.name, callee);
+    }
+    return callee;
   };
 
   const decide = (source: Source, target: Service, port: ServicePort): MeshDecision => {
-    const targetWorkload = workloads.get(target.name)!;
-    if (!targetWorkload.injected) {
-      return { allowed: true, mtls: false, reason: `${target.namespace}/${target.name} has no Kuma sidecar, so Kuma enforces nothing on it` };
-    }
-    const mtls = mtlsOf(targetWorkload);
-    if (mtls.mode === 'OFF') {
-      return { allowed: true, mtls: false, reason: `${mtls.by}: without mTLS Kuma enforces no MeshTrafficPermission` };
-    }
+    const callee = calleeOf(target);
+    if (callee.unenforced !== undefined) return { allowed: true, mtls: false, reason: callee.unenforced };
+    const { workload: targetWorkload, mtls } = callee;
 
-    const { gateway, workload: sourceWorkload } = callerOf(source);
+    const caller = callerOf(source);
+    const sourceWorkload = caller.workload;
     const sourceMeshed = source.meshed && sourceWorkload.injected;
     const sameMesh = sourceMeshed && sourceWorkload.mesh === targetWorkload.mesh;
     if (!sameMesh) {
@@ -149,16 +230,14 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
     }
 
     // 3. The permissions on this inbound, judged on what the caller's certificate proves.
-    const { tags: sourceTags, spiffeId } = credentialsOf(source, gateway, sourceWorkload);
-    const caller = mtls.source === 'identity' ? { workloadIdentity: true, spiffeId } : { workloadIdentity: false, tags: sourceTags, spiffeId };
-    const verdict = judge(inboundPermissionsOf(target, port, targetWorkload), caller);
-    if (!verdict) return { allowed: false, mtls: true, reason: `no MeshTrafficPermission on ${target.namespace}/${target.name} port ${port.name} allows the caller, and Kuma denies by default with mTLS on` };
+    const inbound = inboundOf(callee, target, port);
+    const verdict = judge(inbound.permissions, mtls.source === 'identity', credentialsOf(source, caller));
+    if (!verdict) return { allowed: false, mtls: true, reason: inbound.noneAllows };
     return { allowed: verdict.allowed, mtls: true, reason: `${verdict.allowed ? 'allowed' : 'denied'} by ${verdict.by}` };
   };
 
   const decideExternal = (source: Source, external: ExternalService): MeshDecision => {
-    const gateway = gatewayOf(source);
-    const workload = gateway ? gatewayWorkload(gateway) : workloadOf(source.namespace, source.labels);
+    const { workload } = callerOf(source);
     if (!source.meshed || !workload.injected) {
       return { allowed: true, mtls: false, reason: `${source.namespace}/${source.service} has no Kuma sidecar, so Kuma does not see its connections` };
     }
@@ -169,66 +248,67 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
 
   // Built on first use, since only verify needs them. Then decide reads only the permissions on the callee, and
   // mayReach costs about the size of its result instead of the number of services.
-  let indexes: { targets: ReachTarget[]; permissionsByTarget: Map<string, Permission[]> } | undefined;
+  let indexes: ({ targets: ReachTarget[] } & TargetIndex) | undefined;
   let reach: ReachIndex | undefined;
   const indexesOf = () => {
     if (!indexes) {
       const targets = reachTargets();
-      indexes = { targets, permissionsByTarget: indexPermissionsByTarget(targets, permissions, appliesOnSomePort) };
+      indexes = { targets, ...indexPermissionsByTarget(targets, permissions, appliesOnSomePort) };
     }
     return indexes;
   };
 
-  // Cached by target and port name, because the permissions on an inbound do not depend on the caller.
-  const inbounds = new Map<string, InboundPermissions>();
-  /** Returns the permissions of the callee's mesh that apply to one of its inbounds. */
-  function inboundPermissionsOf(target: Service, port: ServicePort, workload: Workload): InboundPermissions {
-    const key = `${target.name}\0${port.name}`;
-    let inbound = inbounds.get(key);
+  /** Returns the permissions of the callee's mesh that apply to one of its inbounds, indexed on first use by port name. */
+  function inboundOf(callee: Callee, target: Service, port: ServicePort): Inbound {
+    let inbound = callee.inbounds.get(port.name);
     if (!inbound) {
-      const applicable = (indexesOf().permissionsByTarget.get(target.name) ?? []).filter((permission) => appliesTo(permission, target, port, workload));
-      inbound = { permissions: applicable, ordered: sortByTargetRef(applicable), hasRules: applicable.some((permission) => permission.rules.length > 0) };
-      inbounds.set(key, inbound);
+      const { permissionsByTarget, tagCount } = indexesOf();
+      const onSomePort = permissionsByTarget.get(target.name) ?? [];
+      // The index lists the permissions on some port of the topology's service, so with one port they are exact.
+      const hasOnePort = target.ports.length === 1 && servicesByKey.get(serviceKey(target.name, target.namespace)) === target;
+      const applicable = hasOnePort ? onSomePort : onSomePort.filter((permission) => appliesTo(permission, target, port, callee.workload));
+      inbound = {
+        permissions: inboundPermissions(applicable, tagCount),
+        noneAllows: `no MeshTrafficPermission on ${target.namespace}/${target.name} port ${port.name} allows the caller, and Kuma denies by default with mTLS on`,
+      };
+      callee.inbounds.set(port.name, inbound);
     }
     return inbound;
   }
 
   const mayReach = (source: Source): Set<string> => {
     if (!reach) {
-      const { targets, permissionsByTarget } = indexesOf();
-      reach = buildReachIndex(targets, permissionsByTarget, serviceClientTags());
+      const { targets, permissionsByTarget, tagCount } = indexesOf();
+      reach = buildReachIndex(targets, permissionsByTarget, tagCount);
     }
-    // The same caller as in decide: a caller without a sidecar, or from another mesh, is never judged by permissions.
-    const { gateway, workload } = callerOf(source);
-    const mesh = source.meshed && workload.injected ? workload.mesh : undefined;
-    const { tags, spiffeId } = credentialsOf(source, gateway, workload);
-    return reach.targetsOf({ mesh, tags, spiffeId });
+    // As in decide, permissions judge only callers with a sidecar of the target's mesh, so a caller without a
+    // sidecar needs no credentials.
+    const caller = callerOf(source);
+    if (!source.meshed || !caller.workload.injected) return reach.targetsOf({ mesh: undefined, tags: NO_TAGS, spiffeId: undefined });
+    const { tags, spiffeId } = credentialsOf(source, caller);
+    return reach.targetsOf({ mesh: caller.workload.mesh, tags, spiffeId });
   };
 
   /** Lists every service with the mTLS its data plane enforces, as the first steps of decide find it. */
   function reachTargets(): ReachTarget[] {
     return topology.services.map((service) => {
-      const workload = workloads.get(service.name)!;
-      const mtls = mtlsOf(workload);
+      const { workload, mtls } = calleeOf(service);
       let mode: ReachTarget['mode'] = 'strict';
       if (!workload.injected || mtls.mode === 'OFF') mode = 'open';
       else if (mtls.mode === 'PERMISSIVE') mode = 'permissive';
-      const tags: Tags = tagsOf(workload.labels);
-      tags.set('kuma.io/service', new Set([...(tags.get('kuma.io/service') ?? []), ...service.ports.map((port) => kumaServiceOf(service.name, service.namespace, port.port))]));
-      return { service, mesh: workload.mesh, mode, workloadIdentity: mtls.source === 'identity', tags };
+      const kumaServices = new Set<string>();
+      if (Object.hasOwn(workload.labels, 'kuma.io/service')) kumaServices.add(workload.labels['kuma.io/service']!);
+      for (const port of service.ports) kumaServices.add(kumaServiceOf(service.name, service.namespace, port.port));
+      return { service, mesh: workload.mesh, mode, workloadIdentity: mtls.source === 'identity', labels: workload.labels, kumaServices: [...kumaServices] };
     });
   }
 
   function appliesOnSomePort(permission: Permission, target: ReachTarget): boolean {
-    return target.service.ports.some((port) => appliesTo(permission, target.service, port, workloads.get(target.service.name)!));
-  }
-
-  /** Returns the certificate tags of each service's own client, which verify uses as a caller. */
-  function serviceClientTags(): Tags[] {
-    return topology.services.map((service) => {
-      const source: Source = { service: service.name, namespace: service.namespace, serviceAccount: service.name, labels: {}, meshed: true };
-      return sourceTagsOf(source, workloads.get(service.name)!, servicesByKey);
-    });
+    const workload = workloads.get(target.service.name)!;
+    for (const port of target.service.ports) {
+      if (appliesTo(permission, target.service, port, workload)) return true;
+    }
+    return false;
   }
 
   const evaluator: MeshEvaluator = { decide, findings, decideExternal, mayReach };
@@ -249,13 +329,18 @@ export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
   }
 }
 
+/** The tags of a caller that no permission judges. */
+const NO_TAGS: Tags = new Map();
+
 /** Models a builtin gateway pod: Kuma runs a data plane in it, though its pods carry kuma.io/sidecar-injection=disabled. */
 function gatewayWorkload(instance: GatewayInstance): Workload {
   return { injected: true, mesh: instance.mesh, labels: { ...instance.podLabels, [NAMESPACE_TAG]: instance.namespace, 'kuma.io/mesh': instance.mesh } };
 }
 
 function tagsOf(tags: Record<string, string>): Tags {
-  return new Map(Object.entries(tags).map(([key, value]) => [key, new Set([value])]));
+  const result: Tags = new Map();
+  for (const key of Object.keys(tags)) result.set(key, [tags[key]!]);
+  return result;
 }
 
 /** Returns the mTLS mode of a Mesh's enabled backend. A backend without `mode` is STRICT, the first value of Kuma's Mode enum. */
@@ -271,6 +356,7 @@ function meshMtls(mesh: KubeObject): { mode: 'STRICT' | 'PERMISSIVE' | 'OFF'; pr
 
 /** Finds the most specific MeshIdentity of the mesh that selects the workload: most labels, then the first name. */
 function bestIdentity(identities: Identity[], workload: Workload): Identity | undefined {
+  if (identities.length === 0) return undefined;
   return identities
     .filter((identity) => identity.mesh === workload.mesh && identity.matchLabels !== undefined && labelsMatch(identity.matchLabels, workload.labels))
     .sort((a, b) => Object.keys(b.matchLabels!).length - Object.keys(a.matchLabels!).length || (a.id < b.id ? -1 : 1))[0];
@@ -286,12 +372,22 @@ function renderSpiffeId(identity: Identity, source: Source): string {
  * (`<service>_<namespace>_svc_<port>` for each port of the Service that selects it, `pkg/core/ca/issuer`, v2.14.3).
  */
 function sourceTagsOf(source: Source, workload: Workload, services: Map<string, Service>): Tags {
-  const tags = new Map<string, Set<string>>();
-  const add = (key: string, value: string) => tags.set(key, (tags.get(key) ?? new Set()).add(value));
-  for (const [key, value] of Object.entries(workload.labels)) if (!key.includes('kuma.io/') || key === NAMESPACE_TAG) add(key, value);
+  const tags: Tags = new Map();
+  for (const key of Object.keys(workload.labels)) {
+    if (!key.includes('kuma.io/') || key === NAMESPACE_TAG) tags.set(key, [workload.labels[key]!]);
+  }
+  // The labels above never include kuma.io/service, so it gets a list of its own.
+  const kumaServices: string[] = [];
   const service = services.get(serviceKey(source.service, source.namespace));
-  if (service) for (const port of service.ports) add('kuma.io/service', `${service.name}_${service.namespace}_svc_${port.port}`);
-  else add('kuma.io/service', `${source.service}_${source.namespace}_svc`);
+  if (service) {
+    for (const port of service.ports) {
+      const value = `${service.name}_${service.namespace}_svc_${port.port}`;
+      if (!kumaServices.includes(value)) kumaServices.push(value);
+    }
+  } else {
+    kumaServices.push(`${source.service}_${source.namespace}_svc`);
+  }
+  tags.set('kuma.io/service', kumaServices);
   return tags;
 }
 
@@ -309,112 +405,18 @@ function appliesTo(permission: Permission, target: Service, port: ServicePort, w
       // namespace is set (allDataplanesSelected in pkg/plugins/policies/core/matchers/dataplane.go).
       if (ref.name !== undefined) return false;
       if (ref.labels === undefined) return ref.namespace === undefined && sectionOk;
-      return labelsMatch(ref.labels, workload.labels) && sectionOk;
+      return pairsMatch(permission.selector, workload.labels) && sectionOk;
     case 'MeshSubset': {
-      const tags = { ...workload.labels, 'kuma.io/service': `${target.name}_${target.namespace}_svc_${port.port}` };
-      return labelsMatch(ref.tags ?? {}, tags);
+      // The inbound's tags are the Dataplane labels, with `kuma.io/service` set to the port's value.
+      const service = `${target.name}_${target.namespace}_svc_${port.port}`;
+      for (const [key, value] of permission.selector) {
+        if ((key === 'kuma.io/service' ? service : workload.labels[key]) !== value) return false;
+      }
+      return true;
     }
     default:
       return false;
   }
-}
-
-/** The permissions that apply to one inbound of a callee. */
-interface InboundPermissions {
-  /** In manifest order, in which `rules` are read. */
-  permissions: Permission[];
-  /** Sorted from the weakest to the strongest, in which `from` entries are applied. */
-  ordered: Permission[];
-  /** True when one of them has `rules`, so that Kuma reads only `rules`. */
-  hasRules: boolean;
-}
-
-interface Caller {
-  /** Whether the callee's data plane gets its identity from a MeshIdentity, which makes Kuma ignore `from`. */
-  workloadIdentity: boolean;
-  tags?: Map<string, Set<string>>;
-  spiffeId?: string;
-}
-
-/**
- * Decides by the applicable permissions as Kuma 2.14.3 does (`plugin.go` in
- * pkg/plugins/policies/meshtrafficpermission/plugin/v1alpha1). When a permission on the inbound has `rules`, or the
- * callee has a MeshIdentity, Kuma uses only `rules`: any deny match denies, else any allow match allows. Otherwise
- * it uses only `from`, where the last matching entry in Kuma's policy order decides. Returns undefined when
- * nothing matches.
- */
-function judge(inbound: InboundPermissions, caller: Caller): { allowed: boolean; by: string } | undefined {
-  if (caller.workloadIdentity || inbound.hasRules) return judgeRules(inbound.permissions, caller);
-  return judgeFrom(inbound.ordered, caller);
-}
-
-function judgeRules(permissions: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
-  const matchesSpiffe = (match: Match) =>
-    caller.spiffeId !== undefined &&
-    match.spiffeID?.value !== undefined &&
-    (match.spiffeID.type === 'Prefix' ? caller.spiffeId.startsWith(match.spiffeID.value) : caller.spiffeId === match.spiffeID.value);
-  const denied = permissions.find((permission) => permission.rules.some((rule) => rule.deny.some(matchesSpiffe)));
-  if (denied) return { allowed: false, by: `MeshTrafficPermission ${denied.id}` };
-  const allowed = permissions.find((permission) => permission.rules.some((rule) => rule.allow.some(matchesSpiffe)));
-  if (allowed) return { allowed: true, by: `MeshTrafficPermission ${allowed.id}` };
-  return undefined;
-}
-
-/**
- * Applies the `from` entries of permissions sorted by {@link sortByTargetRef}, so a later matching entry overrides an
- * earlier one. Kuma merges every entry whose tags the caller carries in this order (BuildRules and createRule in
- * pkg/plugins/policies/core/rules/rules.go), and an entry's own specificity does not count.
- * NOTE: Kuma groups entries into cliques of intersecting tag sets first. With entries that use different values of
- * the same tag, a caller can be judged by a group that lacks some entries it matches, and verify does not model that.
- */
-function judgeFrom(ordered: Permission[], caller: Caller): { allowed: boolean; by: string } | undefined {
-  let last: { action: string; id: string } | undefined;
-  for (const permission of ordered) {
-    for (const entry of permission.from) {
-      if (fromMatches(entry.targetRef, caller)) last = { action: entry.action, id: permission.id };
-    }
-  }
-  if (!last) return undefined;
-  return { allowed: last.action === 'Allow' || last.action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${last.id}` };
-}
-
-/** Precedence of top-level targetRef kinds in Kuma 2.14.3 (`order` in api/common/v1alpha1/targetref.go). */
-const KIND_ORDER: Record<string, number> = {
-  Mesh: 1,
-  Dataplane: 2,
-  MeshSubset: 3,
-  MeshGateway: 4,
-  MeshService: 5,
-  MeshExternalService: 6,
-  MeshMultiZoneService: 7,
-  MeshServiceSubset: 8,
-  MeshHTTPRoute: 9,
-};
-
-/**
- * Sorts permissions from the weakest to the strongest, as SortByTargetRef in Kuma 2.14.3 does
- * (pkg/plugins/policies/core/matchers/dataplane.go). The keys are the top-level kind, then a Dataplane ref with
- * sectionName after one without, then the system role (kuma-system) before the workload-owner role (other
- * namespaces). Among the rest, names sort in descending order, so the alphabetically first name is strongest.
- * NOTE: Kuma also orders by the kuma.io/origin label, which verify ignores because one cluster gives all its
- * policies the same origin.
- */
-function sortByTargetRef(permissions: Permission[]): Permission[] {
-  const kindOf = (permission: Permission) => KIND_ORDER[permission.targetRef.kind ?? 'Mesh'] ?? 0;
-  const sectionOf = (permission: Permission) => (permission.targetRef.kind === 'Dataplane' && permission.targetRef.sectionName ? 1 : 0);
-  const roleOf = (permission: Permission) => (permission.namespace === SYSTEM_NAMESPACE ? 1 : 4);
-  const compareNamesDescending = (a: Permission, b: Permission) => {
-    if (a.name === b.name) return 0;
-    return a.name < b.name ? 1 : -1;
-  };
-  return [...permissions].sort((a, b) => kindOf(a) - kindOf(b) || sectionOf(a) - sectionOf(b) || roleOf(a) - roleOf(b) || compareNamesDescending(a, b));
-}
-
-/** Checks whether a `from` entry selects the caller: kind Mesh selects every caller, MeshSubset the callers with all its tags. */
-function fromMatches(ref: TargetRef, caller: Caller): boolean {
-  if (ref.kind === 'Mesh') return true;
-  if (ref.kind !== 'MeshSubset' || !caller.tags) return false;
-  return Object.entries(ref.tags ?? {}).every(([key, value]) => caller.tags!.get(key)?.has(value));
 }
 
 function serviceKey(name: string, namespace: string): string {
@@ -422,18 +424,33 @@ function serviceKey(name: string, namespace: string): string {
 }
 
 function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+  return pairsMatch(Object.entries(selector), labels);
 }
 
-function isKuma(kind: string): (object: KubeObject) => boolean {
-  return (object) => object.kind === kind && object.apiVersion.startsWith('kuma.io/');
+function pairsMatch(pairs: readonly [string, string][], labels: Record<string, string>): boolean {
+  for (const [key, value] of pairs) {
+    if (labels[key] !== value) return false;
+  }
+  return true;
+}
+
+/** Groups the objects of Kuma's API groups by kind, each group in manifest order. */
+function kumaObjectsByKind(objects: readonly KubeObject[]): Map<string, KubeObject[]> {
+  const byKind = new Map<string, KubeObject[]>();
+  for (const object of objects) {
+    if (!object.apiVersion.startsWith('kuma.io/')) continue;
+    const group = byKind.get(object.kind);
+    if (group) group.push(object);
+    else byKind.set(object.kind, [object]);
+  }
+  return byKind;
 }
 
 function meshLabelOf(object: KubeObject): string {
   return object.metadata.labels?.['kuma.io/mesh'] ?? 'default';
 }
 
-function readPermission(object: KubeObject, findings: Finding[]): Permission {
+function readPermission(object: KubeObject, index: number, findings: Finding[]): Permission {
   const spec = (object.spec ?? {}) as { targetRef?: TargetRef; from?: { targetRef?: TargetRef; default?: { action?: string } }[]; rules?: { default?: { allow?: Match[]; allowWithShadowDeny?: Match[]; deny?: Match[] } }[] };
   const id = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
   const subject = `MeshTrafficPermission ${id}`;
@@ -444,17 +461,29 @@ function readPermission(object: KubeObject, findings: Finding[]): Permission {
   if (object.metadata.labels?.['kuma.io/mesh'] === undefined) findings.push({ subject, message: 'lacks the label kuma.io/mesh, so it belongs to the mesh "default"' });
   if (object.metadata.labels?.['kuma.io/effect'] === 'shadow') findings.push({ subject, message: 'is labelled kuma.io/effect=shadow, so Kuma does not enforce it' });
 
-  const from = (spec.from ?? []).map((entry) => {
-    const ref = entry.targetRef ?? {};
-    if (ref.kind !== 'Mesh' && ref.kind !== 'MeshSubset') findings.push({ subject, message: `has a "from" entry of kind ${ref.kind}, which verify does not evaluate and never matches` });
-    return { targetRef: ref, action: entry.default?.action ?? 'Deny' };
-  });
+  const fromSpecs = spec.from ?? [];
+  for (const entry of fromSpecs) {
+    const kind = entry.targetRef?.kind;
+    if (kind !== 'Mesh' && kind !== 'MeshSubset') findings.push({ subject, message: `has a "from" entry of kind ${kind}, which verify does not evaluate and never matches` });
+  }
   const rules = (spec.rules ?? []).map((rule) => {
     const all = [...(rule.default?.deny ?? []), ...(rule.default?.allow ?? []), ...(rule.default?.allowWithShadowDeny ?? [])];
     if (all.some((match) => match.sni !== undefined)) findings.push({ subject, message: 'matches by SNI, which verify does not evaluate and never matches' });
     return { deny: rule.default?.deny ?? [], allow: [...(rule.default?.allow ?? []), ...(rule.default?.allowWithShadowDeny ?? [])] };
   });
-  return { id, name: object.metadata.name, mesh: meshLabelOf(object), namespace: object.metadata.namespace ?? 'default', targetRef, from, rules };
+  let selector: [string, string][] = [];
+  if (targetRef.kind === 'Dataplane') selector = Object.entries(targetRef.labels ?? {});
+  if (targetRef.kind === 'MeshSubset') selector = Object.entries(targetRef.tags ?? {});
+  const namespace = object.metadata.namespace ?? 'default';
+  const permission: Permission = { id, name: object.metadata.name, mesh: meshLabelOf(object), namespace, targetRef, selector, from: [], rules, rank: targetRefRank(targetRef, namespace), index };
+  fromSpecs.forEach((entry, position) => {
+    const ref = entry.targetRef ?? {};
+    const action = entry.default?.action ?? 'Deny';
+    const tags = ref.kind === 'MeshSubset' ? Object.entries(ref.tags ?? {}) : [];
+    const verdict = { allowed: action === 'Allow' || action === 'AllowWithShadowDeny', by: subject };
+    permission.from.push({ targetRef: ref, action, tags, verdict, permission, index: position, filingTag: undefined });
+  });
+  return permission;
 }
 
 function readIdentity(object: KubeObject, findings: Finding[]): Identity {

@@ -290,6 +290,33 @@ describe('kuma verify on hand-broken output', () => {
     expect(problems).toContain('hero -> lil-deebee:5432 is declared, but the mesh denies it: denied by MeshTrafficPermission data/lil-deebee-deny');
   });
 
+  it('orders from entries by strength, not manifest order', () => {
+    // Each deny comes after the generated allow in the manifests. It has the allow's rank, except in kuma-system,
+    // where the system role ranks it lower.
+    const denyHero = (name: string, namespace: string) =>
+      ({
+        apiVersion: 'kuma.io/v1alpha1',
+        kind: 'MeshTrafficPermission',
+        metadata: { name, namespace, labels: { 'kuma.io/mesh': 'hero' } },
+        spec: {
+          targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' }, sectionName: 'postgres-5432' },
+          from: [{ targetRef: { kind: 'MeshSubset', tags: { 'app.kubernetes.io/name': 'hero' } }, default: { action: 'Deny' } }],
+        },
+      }) as KubeObject;
+
+    const strongerName = generateCase(kumaPlugin, workshop);
+    strongerName.objects.push(denyHero('aaa-deny', 'data'));
+    expect(problemsOf(strongerName)).toContain('hero -> lil-deebee:5432 is declared, but the mesh denies it: denied by MeshTrafficPermission data/aaa-deny');
+
+    const weakerName = generateCase(kumaPlugin, workshop);
+    weakerName.objects.push(denyHero('zzz-deny', 'data'));
+    expect(problemsOf(weakerName)).toEqual([]);
+
+    const weakerRole = generateCase(kumaPlugin, workshop);
+    weakerRole.objects.push(denyHero('aaa-deny', 'kuma-system'));
+    expect(problemsOf(weakerRole)).toEqual([]);
+  });
+
   it('names a Dataplane ref without labels', () => {
     const generated = generateCase(kumaPlugin, workshop);
     generated.objects.push({
