@@ -15,7 +15,9 @@ const GENERATE_RUNS = Math.max(3, Math.round(STARTUP_RUNS / 3));
 const SCALE_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 30) * 1000;
 // GNU time reports a finished child's peak resident memory; without it, memory is not measured.
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-const work = mkdtempSync(join(tmpdir(), 'czta-bench-'));
+// BENCH_DIR picks the folder the runs write in (the system's temporary folder by default), so that a slow disk
+// can be told apart from slow code: BENCH_DIR=/dev/shm writes to memory on Linux.
+const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'czta-bench-'));
 const rows = [];
 
 /** Runs a command once as a whole process; returns wall seconds, peak memory in MB (when GNU time exists) and status. */
@@ -163,7 +165,7 @@ for (const mesh of meshes) {
 }
 
 // 5. The table.
-console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; Node ${process.version}; node -e 0 median ${ms(baseline)} (${STARTUP_RUNS} runs)`);
+console.log(`Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores; Node ${process.version}; node -e 0 median ${ms(baseline)} (${STARTUP_RUNS} runs); writing in ${work}`);
 console.log(`Start-up and workshop rows: medians of ${STARTUP_RUNS} and ${GENERATE_RUNS} runs taken in turn with node -e 0; scale rows: one run each.\n`);
 const columns = ['target', 'measured', 'ratio', 'result'];
 const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => row[column].length)));
