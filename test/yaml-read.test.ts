@@ -9,7 +9,7 @@ import { YAML_OPTIONS, stringifyDocument } from '../src/yaml/emit.js';
 import { readBlockDocuments } from '../src/yaml/read.js';
 import { document } from './helpers/yaml-arbitraries.js';
 
-/** What verify read before: yaml's documents as plain values, empty documents left out. */
+/** Reads documents as verify did before: with yaml, as plain values, leaving out empty documents. */
 function readWithYaml(text: string): unknown[] {
   return parseAllDocuments(text)
     .map((entry) => entry.toJS() as unknown)
@@ -31,7 +31,7 @@ describe('readBlockDocuments', () => {
       }),
       { numRuns: 3_000 },
     );
-    // The property says nothing if the reader gives up on everything; these values are awkward on purpose.
+    // The property proves nothing if the reader gives up on everything. These values are awkward on purpose.
     expect(read).toBeGreaterThan(150);
   });
 
@@ -105,8 +105,8 @@ describe('readBlockDocuments', () => {
       for (const [path, entry] of files) {
         if (!/\.ya?ml$/.test(path)) continue;
         const fast = readBlockDocuments(entry.content);
-        // verify reads manifests/ only, and the reader must handle those itself unless they hold a block scalar
-        // (a ConfigMap's file, for one); other files it may leave to yaml.
+        // verify reads manifests/ only, so the reader must handle those itself unless they contain a block scalar
+        // (a ConfigMap's file, for one). It may leave other files to yaml.
         if (fast === undefined && (!path.startsWith('manifests/') || /: [|>]-?$/m.test(entry.content))) continue;
         expect(fast, `${topology.name}: ${path}`).toEqual(readWithYaml(entry.content));
       }

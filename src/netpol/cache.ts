@@ -114,7 +114,7 @@ export class DirectionContext {
 
   /**
    * Decides for a class id beyond the dense rows, caching in a map: with thousands of pods of distinct labels, each
-   * context sees a few of them, and a dense row per context and port would grow to every class id.
+   * context decides for a few of them, and a dense row per context and port would grow to every class id.
    */
   private decideSparse(portKey: number, other: Endpoint, classId: number, destinationPorts: ContainerPortRecord[]): DirectionDecision {
     // Port keys are below 2^18 (port * 4 + protocol), so the key is unique and stays an exact integer.

@@ -276,7 +276,7 @@ class Evaluator implements NetworkPolicyEvaluator {
     return found;
   }
 
-  /** The positions of the pods in `set` that `peer` matches: looked up by one of its labels or its namespace. */
+  /** Returns the positions of the pods in `set` that `peer` matches, looked up by one of its labels or its namespace. */
   private peerPositions(peer: CompiledPeer, set: IndexedPods): readonly number[] {
     let positions = set.matches.get(peer.id);
     if (positions !== undefined) {

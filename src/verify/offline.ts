@@ -175,7 +175,7 @@ function candidateTargets(topology: Topology, networkPolicy: NetworkPolicyEvalua
 
 /**
  * Lists the connections that the mesh evaluator allows although its `mayReach` leaves the target out, for every
- * client that verify tries; empty when `mayReach` is missing or names every service it must.
+ * client that verify tries. The list is empty when `mayReach` is missing or names every service it must.
  */
 export function checkMayReach(request: Omit<VerifyRequest, 'includeAllPairs' | 'exhaustive'>): string[] {
   const { topology, plugin, options, objects } = request;

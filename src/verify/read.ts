@@ -49,7 +49,7 @@ function readSingleDocument(text: string, path: string): unknown {
   try {
     return parse(text);
   } catch (error) {
-    throw new InputError(`${path}: invalid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new InputError(`${path}: invalid YAML: ${(error as Error).message.split('\n')[0]}. Regenerate the repository`);
   }
 }
 

@@ -181,7 +181,7 @@ const keys = new Map<string, string | null>();
 
 /**
  * Returns the position of the first colon after `column` of `line` that is followed by a space or ends the line:
- * the end of a key when the line holds a plain key there, or -1.
+ * the end of a key when the line has a plain key there, or -1.
  */
 function colonOf(line: string, column: number): number {
   const colon = line.indexOf(': ', column);
@@ -189,7 +189,7 @@ function colonOf(line: string, column: number): number {
   return line.endsWith(':') ? line.length - 1 : -1;
 }
 
-/** Returns whether `line` holds a plain key at `column`. */
+/** Returns whether `line` has a plain key at `column`. */
 function isKeyLine(line: string, column: number): boolean {
   const colon = colonOf(line, column);
   return colon >= 0 && keyText(line, column, colon) !== null;
