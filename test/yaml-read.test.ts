@@ -35,6 +35,22 @@ describe('readBlockDocuments', () => {
     expect(read).toBeGreaterThan(150);
   });
 
+  it('reads values with unusual characters as yaml does', () => {
+    // Line and space separators, a byte order mark, control characters and a lone surrogate, among plain ones.
+    const special = fc.constantFrom('\u0085', '\u2028', '\u2029', '\u00a0', '\ufeff', '\u200b', '\u3000', '\u0000', '\u007f', '\ud800', 'é', '\u000b', ' ', '#', ':', '"', "'");
+    const value = fc.array(fc.oneof(special, fc.constantFrom('a', '1', '-', '.', 'x')), { minLength: 1, maxLength: 5 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(value, (text) => {
+        const document = `a: ${text}\nb: c\n`;
+        const fast = readBlockDocuments(document);
+        if (fast === undefined) return;
+        expect(parseAllDocuments(document).every((entry) => entry.errors.length === 0)).toBe(true);
+        expect(fast).toEqual(readWithYaml(document));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
   it('reads every document shaped like a manifest itself', () => {
     const word = fc.stringMatching(/^[a-z][a-z0-9.-]{0,8}$/);
     const leaf = fc.oneof(word, fc.integer({ min: -1_000, max: 70_000 }), fc.boolean(), fc.constant(null), fc.constantFrom('8080', 'true', '100m', '1.5', '', 'a: b', "it's"));
@@ -60,6 +76,7 @@ describe('readBlockDocuments', () => {
     ['a separator after a comment', '# header\n---\na: 1\n', true],
     ['a line of four dashes', 'a: 1\n----\nb: 2\n', false],
     ['a separator with content', 'a: 1\n--- b: 2\n', false],
+    ['a byte order mark as a value', 'a: \uFEFF\nb: x\uFEFF\n', true],
     ['a value that is a map after a comment', 'key: # note\n  nested: 1\n', false],
     ['a trailing comment', 'key: value # note\n', false],
     ['an anchor and an alias', 'a: &x 1\nb: *x\n', false],

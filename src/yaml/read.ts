@@ -229,8 +229,12 @@ function resolveScalar(text: string): unknown {
   // unless it could start a collection, an alias, an anchor, a tag, a block scalar, a directive, a comment or
   // a document marker, which mean something else on a line of their own.
   if ((/^[[\]{}&*!|>%@`,?#-]/.test(text) && !/^-[0-9.]/.test(text)) || text.startsWith('...')) return FAILED;
+  // yaml reads it as the value of a one-line map, the place it has in the document: on its own, a byte order mark
+  // or a directive at the start would mean something else.
   try {
-    const value: unknown = parse(text);
+    const parsed: unknown = parse(`k: ${text}`);
+    if (parsed === null || typeof parsed !== 'object' || Object.keys(parsed).length !== 1 || !Object.hasOwn(parsed, 'k')) return FAILED;
+    const value = (parsed as { k: unknown }).k;
     return value !== null && typeof value === 'object' ? FAILED : value;
   } catch {
     return FAILED;
