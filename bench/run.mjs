@@ -15,8 +15,8 @@ const GENERATE_RUNS = Math.max(3, Math.round(STARTUP_RUNS / 3));
 const SCALE_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 30) * 1000;
 // GNU time reports a finished child's peak resident memory; without it, memory is not measured.
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-// BENCH_DIR picks the folder the runs write in (the system's temporary folder by default), so that a slow disk
-// can be told apart from slow code: BENCH_DIR=/dev/shm writes to memory on Linux.
+// BENCH_DIR sets the folder the runs write in (the system's temporary folder by default), so a slow disk can be
+// separated from slow code. On Linux, BENCH_DIR=/dev/shm writes to memory.
 const work = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'czta-bench-'));
 const rows = [];
 

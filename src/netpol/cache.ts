@@ -113,8 +113,8 @@ export class DirectionContext {
   }
 
   /**
-   * Decides for a class id beyond the dense rows, caching in a map: with thousands of pods of distinct labels, each
-   * context decides for a few of them, and a dense row per context and port would grow to every class id.
+   * Decides for a class id beyond the dense rows and caches the result in a map. With thousands of pods of distinct
+   * labels, each context decides for only a few of them, so a dense row would grow to every class id for nothing.
    */
   private decideSparse(portKey: number, other: Endpoint, classId: number, destinationPorts: ContainerPortRecord[]): DirectionDecision {
     // Port keys are below 2^18 (port * 4 + protocol), so the key is unique and stays an exact integer.

@@ -7,8 +7,8 @@ import type { Edge, Exposure, ExternalEdge, Service, ServicePort, Topology } fro
 
 /** Parses, validates and normalises topology YAML; `file` names the source in error messages. */
 export function parseTopology(text: string, file: string): Topology {
-  // A file in plain block layout, as generated repositories keep it, is read without yaml's node tree; yaml reads
-  // everything else and reports syntax errors with their line and column.
+  // A file in plain block layout, as generated repositories keep it, is read without yaml's node tree. yaml reads
+  // everything else, so syntax errors are reported with their line and column.
   const fast = readBlockDocuments(text);
   if (fast?.length === 1 && isRecord(fast[0])) return normaliseTopology(fast[0], file);
   const lineCounter = new LineCounter();

@@ -225,9 +225,8 @@ function resolveScalar(text: string): unknown {
   if (text.includes(': ') || text.includes(' #') || text.endsWith(':') || text.endsWith(' ') || text === '') return FAILED;
   if (PLAIN_WORD.test(text)) return CORE_WORDS.has(text) ? CORE_WORDS.get(text) : text;
   if (DECIMAL.test(text)) return Number(text);
-  // Anything else plain (a leading digit, dot or sign, or an indicator character) goes to yaml on its own,
-  // unless it could start a collection, an alias, an anchor, a tag, a block scalar, a directive, a comment or
-  // a document marker, which mean something else on a line of their own.
+  // yaml resolves any other plain scalar, such as one with a leading digit, dot or sign. A scalar that could
+  // start a collection, alias, anchor, tag, block scalar, directive, comment or document marker fails the read.
   if ((/^[[\]{}&*!|>%@`,?#-]/.test(text) && !/^-[0-9.]/.test(text)) || text.startsWith('...')) return FAILED;
   // yaml reads it as the value of a one-line map, the place it has in the document: on its own, a byte order mark
   // or a directive at the start would mean something else.
