@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { defineConfig } from 'tsup';
+import { readFileSync } from 'node:fs';
+import { defineConfig, type Options } from 'tsup';
 import {
-  importBundleFromLauncher,
   measureAsciiFast,
   redirectToSmallerModules,
   replaceAssertForYargs,
@@ -16,23 +14,10 @@ import { precompileHandlebarsPlugin } from './src/render/precompile.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
-// Stands for the help text in dist/cli.js until the bundle is built and can print it.
+// build/record-help.mjs replaces this in dist/cli.js with the help text, once the runtime is built and can print it.
 const HELP_PLACEHOLDER = JSON.stringify('create-zero-trust-app help text, recorded after the build');
 
-/** Records `--help` in the launcher: runs the bundle with stdout on a pipe, so yargs lays it out at 100 columns. */
-function recordHelpText(): void {
-  const help = execFileSync(process.execPath, ['--input-type=module', '-e', "const { runCli } = await import('./dist/index.js'); process.exitCode = await runCli(['--help']);"], { encoding: 'utf8' });
-  const launcher = readFileSync('dist/cli.js', 'utf8');
-  if (!launcher.includes(HELP_PLACEHOLDER)) throw new Error('dist/cli.js: the help text placeholder is missing, so --help cannot be recorded');
-  writeFileSync('dist/cli.js', launcher.replace(HELP_PLACEHOLDER, JSON.stringify(help)));
-}
-
-export default defineConfig({
-  // dist/index.js is the whole runtime, as one file with no dependencies (as create-vite ships), and the
-  // package's API; dist/cli.js is the bin, a launcher that prints --version itself and imports the bundle
-  // for everything else.
-  entry: { index: 'src/index.ts', cli: 'src/cli.ts' },
-  format: ['esm'],
+const common: Options = {
   target: 'node20',
   platform: 'node',
   noExternal: [/.*/],
@@ -40,13 +25,38 @@ export default defineConfig({
   // Keeps `node:` imports for requireBuiltinsLazily (build/bundle-plugins.ts), which tsup would otherwise strip
   // and mark external before any of this config's plugins could see them.
   removeNodeProtocol: false,
-  // BUNDLE_METAFILE=1 writes dist/metafile-esm.json, which shows what each package costs; never publish it.
-  metafile: Boolean(process.env.BUNDLE_METAFILE),
-  dts: { entry: { index: 'src/index.ts' } },
-  clean: true,
+  // `npm run build` empties dist/ first: the configs below build at the same time.
+  clean: false,
   minify: true,
   define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version), __HELP_TEXT__: HELP_PLACEHOLDER },
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-  onSuccess: async () => recordHelpText(),
-  esbuildPlugins: [importBundleFromLauncher(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), replaceAssertForYargs(), measureAsciiFast(), requireBuiltinsLazily()],
-});
+};
+
+export default defineConfig([
+  {
+    // dist/index.cjs is the whole runtime, as one file with no dependencies (as create-vite ships), and the
+    // package's API. It is CommonJS so that the launcher can compile it through V8's code cache
+    // (src/launcher/runtime.ts); ES modules importing the package get its named exports from Node.
+    ...common,
+    entry: { index: 'src/index.ts' },
+    format: ['cjs'],
+    // The bundled packages' ES module code reads import.meta.url (yargs, for one); shims give it the file's URL.
+    shims: true,
+    // BUNDLE_METAFILE=1 writes dist/metafile-cjs.json, which shows what each package costs; never publish it.
+    metafile: Boolean(process.env.BUNDLE_METAFILE),
+    esbuildPlugins: [precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), replaceAssertForYargs(), measureAsciiFast(), requireBuiltinsLazily()],
+  },
+  {
+    // The package's types, as dist/index.d.ts for the ES module import.
+    entry: { index: 'src/index.ts' },
+    format: ['esm'],
+    clean: false,
+    dts: { only: true },
+  },
+  {
+    // dist/cli.js is the bin, a launcher that prints --version and --help itself and loads the runtime for
+    // everything else.
+    ...common,
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+  },
+]);

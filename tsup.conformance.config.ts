@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
 // The conformance kit for plugin authors, published as dist/conformance.js next to the runtime bundle. It imports
-// the core through '../index.js', which stays a reference to dist/index.js, and takes vitest, ajv, ajv-formats and
-// kubernetes-models from the plugin author's own development dependencies.
+// the core through '../index.js', which becomes an import of the runtime, dist/index.cjs, and takes vitest, ajv,
+// ajv-formats and kubernetes-models from the plugin author's own development dependencies.
 const external = ['vitest', 'ajv', 'ajv-formats', 'kubernetes-models', /^kubernetes-models\//];
 
 export default defineConfig([
@@ -18,7 +18,7 @@ export default defineConfig([
       {
         name: 'core-through-public-api',
         setup(build) {
-          build.onResolve({ filter: /^\.\.\/index\.js$/ }, (args) => (args.importer.includes('/src/conformance/') ? { path: './index.js', external: true } : undefined));
+          build.onResolve({ filter: /^\.\.\/index\.js$/ }, (args) => (args.importer.includes('/src/conformance/') ? { path: './index.cjs', external: true } : undefined));
         },
       },
     ],

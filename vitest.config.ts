@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { precompileTemplateModule } from './src/render/precompile.js';
 
@@ -18,6 +20,9 @@ export default defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts', 'plugins/**/*.test.ts'],
+    // The bundled CLI keeps V8's code cache in the user's cache folder (src/launcher/runtime.ts); the tests keep
+    // theirs in the temporary folder.
+    env: { XDG_CACHE_HOME: join(tmpdir(), 'create-zero-trust-app-tests-cache') },
     testTimeout: 60_000,
   },
 });

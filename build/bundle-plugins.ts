@@ -221,16 +221,6 @@ export function measureAsciiFast(): Plugin {
   };
 }
 
-/** Keeps the launcher's import of the bundle (`./index.js` from src/cli.ts) as an import, so the code is bundled once. */
-export function importBundleFromLauncher(): Plugin {
-  return {
-    name: 'import-bundle-from-launcher',
-    setup(build) {
-      build.onResolve({ filter: /^\.\/index\.js$/ }, (args) => (args.importer.endsWith('/src/cli.ts') ? { path: './index.js', external: true } : undefined));
-    },
-  };
-}
-
 /**
  * Loads Node's built-in modules with `require` (the banner's createRequire) when the code that uses them first
  * runs, instead of as static ES module imports, which Node resolves before the bundle starts. For each such import

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// The bin, a launcher: `--version` and `--help` are handled here without loading the bundle, since `npm create`
-// starts a fresh process each time; every other command imports the bundle (dist/index.js), which holds the CLI.
+// The bin, a launcher: `--version` and `--help` are handled here without loading the runtime, since `npm create`
+// starts a fresh process each time; every other command loads the runtime bundle (dist/index.cjs), which holds
+// the CLI, through V8's code cache (src/launcher/runtime.ts).
+import { loadRuntime } from './launcher/runtime.js';
 import { GENERATOR_VERSION } from './version.js';
 
 // The output of `--help` at yargs' widest layout (100 columns), which the build records by running the bundle.
@@ -13,6 +15,22 @@ if (argv.length === 1 && argv[0] === '--version') {
 } else if (argv.length === 1 && argv[0] === '--help' && typeof __HELP_TEXT__ === 'string' && (process.stdout.columns ?? 100) >= 100) {
   process.stdout.write(__HELP_TEXT__);
 } else {
-  const { runCli } = await import('./index.js');
-  process.exitCode = await runCli(argv);
+  const { fileURLToPath } = process.getBuiltinModule('node:url');
+  const { homedir } = process.getBuiltinModule('node:os');
+  let home = '';
+  try {
+    home = homedir();
+  } catch {
+    // A user without a home folder, as in some containers, gets a cache only with XDG_CACHE_HOME set.
+  }
+  const loaded = loadRuntime(fileURLToPath(new URL('./index.cjs', import.meta.url)), {
+    env: process.env,
+    platform: process.platform,
+    home,
+    generatorVersion: GENERATOR_VERSION,
+    v8Version: process.versions.v8,
+    arch: process.arch,
+  });
+  process.exitCode = await loaded.runtime.runCli(argv, { importModule: (url) => import(url) });
+  loaded.saveCompileCache();
 }

@@ -16,4 +16,5 @@ export { createNetworkPolicyEvaluator } from './netpol/evaluate.js';
 export { InputError } from './errors.js';
 export { TEMPLATE_COMPILE_OPTIONS, type PrecompiledTemplate } from './render/template.js';
 export { GENERATOR_VERSION } from './version.js';
-export { runCli } from './cli/run.js';
+export { runCli, type RunOptions } from './cli/run.js';
+export type { ModuleImporter } from './plugin/load.js';

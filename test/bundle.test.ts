@@ -83,6 +83,51 @@ describe('bundled CLI', () => {
     expect(verify.status).toBe(2);
   });
 
+  it('keeps output unchanged with a code cache', () => {
+    const cache = makeFolder();
+    const env = { XDG_CACHE_HOME: cache };
+    const first = makeFolder();
+    expect(runBundle(['app', '--yes', '--mesh', 'linkerd'], first, env).status).toBe(0);
+    const cacheFolder = join(cache, 'create-zero-trust-app');
+    const [cacheName] = readdirSync(cacheFolder);
+    expect(cacheName).toMatch(new RegExp(`^${GENERATOR_VERSION.replaceAll('.', '\\.')}-v8-.*-${statSync(join(ROOT, 'dist/index.cjs')).size}-\\d+\\.bin$`));
+    const written = readFileSync(join(cacheFolder, cacheName!));
+
+    const second = makeFolder();
+    expect(runBundle(['app', '--yes', '--mesh', 'linkerd'], second, env).status).toBe(0);
+    expect(readFileSync(join(cacheFolder, cacheName!)).equals(written)).toBe(true);
+    const uncached = makeFolder();
+    expect(runBundle(['app', '--yes', '--mesh', 'linkerd'], uncached, { NODE_DISABLE_COMPILE_CACHE: '1' }).status).toBe(0);
+    for (const file of ['README.md', 'Makefile', 'manifests/mesh/servers.yaml', 'verify/verify.sh']) {
+      const expected = readFileSync(join(first, 'app', file), 'utf8');
+      expect(readFileSync(join(second, 'app', file), 'utf8')).toBe(expected);
+      expect(readFileSync(join(uncached, 'app', file), 'utf8')).toBe(expected);
+    }
+  });
+
+  it('shares the runtime with plugins', () => {
+    const cwd = makeFolder();
+    // The plugin throws the package's own InputError, which the CLI reports as bad input (exit 2) only when the
+    // plugin's import and the launcher share one copy of the runtime.
+    writeFileSync(
+      join(cwd, 'thrower.mjs'),
+      `import { InputError, PLUGIN_API_VERSION } from ${JSON.stringify(join(ROOT, 'dist/index.cjs'))};
+export default {
+  apiVersion: PLUGIN_API_VERSION, id: 'thrower', displayName: 'Thrower', version: '1.0.0', description: 'Throws bad input', meshVersions: { thrower: '1.0.0' },
+  generate() { throw new InputError('field mesh: the thrower plugin refuses every topology'); },
+  evaluate() { throw new Error('not reached'); },
+};
+`,
+    );
+    const envs: Record<string, string>[] = [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { XDG_CACHE_HOME: join(cwd, 'cache') }, { XDG_CACHE_HOME: join(cwd, 'cache') }];
+    for (const env of envs) {
+      const run = runBundle(['app', '--yes', '--plugin', './thrower.mjs', '--mesh', 'thrower'], cwd, env);
+      expect(run.stderr).toBe('create-zero-trust-app: preset workshop: field mesh: the thrower plugin refuses every topology\n');
+      expect(run.status).toBe(2);
+    }
+    expect(readdirSync(join(cwd, 'cache/create-zero-trust-app'))).toHaveLength(1);
+  });
+
   it('exits 2 on an unknown mesh', () => {
     const run = runBundle(['app', '--yes', '--mesh', 'no-such-mesh'], makeFolder());
     expect(run.stderr).toContain('unknown mesh "no-such-mesh"');

@@ -80,7 +80,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   }
 
   // 2. The mesh and its plugin.
-  const plugins = await listPlugins(args.plugin, io.cwd);
+  const plugins = await listPlugins(args.plugin, io.cwd, io.importModule);
   let meshId = args.mesh;
   if (!meshId && canPrompt) {
     const answers = await prompt([

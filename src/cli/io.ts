@@ -1,3 +1,4 @@
+import type { ModuleImporter } from '../plugin/load.js';
 import type { FileSystem } from '../write/fs.js';
 
 /** Everything the CLI touches outside itself, injected so tests run it in memory. */
@@ -13,6 +14,8 @@ export interface CliIo {
   prompt?: (questions: Question[]) => Promise<Record<string, string> | undefined>;
   /** Receives the staging folder while a write is in progress, so a signal handler can remove it. */
   onStaging?: (path: string | undefined) => void;
+  /** Imports a third-party plugin's module by URL; `import()` when not given (src/plugin/load.ts). */
+  importModule?: ModuleImporter;
   /** Receives true while generated files are being moved into an existing folder, so a signal handler can wait for the moves. */
   onCommit?: (committing: boolean) => void;
 }

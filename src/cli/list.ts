@@ -3,7 +3,7 @@ import { listPlugins } from './plugins.js';
 
 /** Runs `plugins`: lists every built-in plugin and those named with --plugin. */
 export async function runPlugins(args: { plugin: string[]; json: boolean }, io: CliIo): Promise<number> {
-  const plugins = await listPlugins(args.plugin, io.cwd);
+  const plugins = await listPlugins(args.plugin, io.cwd, io.importModule);
   const rows = plugins.map((plugin) => ({
     id: plugin.id,
     name: plugin.displayName,

@@ -1,14 +1,14 @@
 import { InputError } from '../errors.js';
 import type { MeshPlugin } from '../plugin/api.js';
 import { builtinPluginIds } from '../plugin/builtin.js';
-import { loadBuiltinPlugin, loadPluginModule } from '../plugin/load.js';
+import { loadBuiltinPlugin, loadPluginModule, type ModuleImporter } from '../plugin/load.js';
 import type { Question } from './io.js';
 
 /** Loads the built-in plugins and those named with --plugin; a third-party id may not shadow a built-in one. */
-export async function listPlugins(specifiers: string[], cwd: string): Promise<MeshPlugin[]> {
+export async function listPlugins(specifiers: string[], cwd: string, importModule?: ModuleImporter): Promise<MeshPlugin[]> {
   const plugins = await Promise.all(builtinPluginIds().map(loadBuiltinPlugin));
   for (const specifier of specifiers) {
-    const plugin = await loadPluginModule(specifier, cwd);
+    const plugin = await loadPluginModule(specifier, cwd, importModule);
     if (plugins.some((known) => known.id === plugin.id)) {
       throw new InputError(`--plugin: ${specifier} has the id "${plugin.id}", which another plugin already uses. Give the plugin another id`);
     }

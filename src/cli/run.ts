@@ -1,9 +1,15 @@
 import * as fs from 'node:fs/promises';
 import { readFileSync, rmSync } from 'node:fs';
+import type { ModuleImporter } from '../plugin/load.js';
 import { main } from './main.js';
 
+export interface RunOptions {
+  /** Imports third-party plugins; the launcher passes its own `import()` (see ModuleImporter). */
+  importModule?: ModuleImporter;
+}
+
 /** Runs the command line as the bin does, on the real process: its streams, file system and signals. Returns the exit code. */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], options: RunOptions = {}): Promise<number> {
   // The staging folder of a write in progress, removed on Ctrl-C or SIGTERM so nothing half-written stays.
   // While files are being moved into an existing folder, the exit waits until the moves are done.
   let staging: string | undefined;
@@ -33,6 +39,7 @@ export async function runCli(argv: string[]): Promise<number> {
     env: process.env,
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     fs: { ...fs, readFileSync },
+    ...(options.importModule && { importModule: options.importModule }),
     onStaging: (path) => {
       staging = path;
     },

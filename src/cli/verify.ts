@@ -16,7 +16,7 @@ export interface VerifyArguments {
 export async function runVerify(args: VerifyArguments, io: CliIo): Promise<number> {
   const directory = resolve(io.cwd, args.directory);
   const repository = await readRepository(io.fs, directory);
-  const plugins = await listPlugins(args.plugin, io.cwd);
+  const plugins = await listPlugins(args.plugin, io.cwd, io.importModule);
   const plugin = plugins.find((candidate) => candidate.id === repository.pluginId);
   if (!plugin) throw new InputError(`${directory}: generated with mesh plugin "${repository.pluginId}", which is not loaded. Load it with --plugin`);
 

@@ -14,11 +14,15 @@ export async function loadBuiltinPlugin(id: string): Promise<MeshPlugin> {
   return load();
 }
 
+/** Imports an ES module by URL, as `import()` does. */
+export type ModuleImporter = (url: string) => Promise<unknown>;
+
 /**
  * Loads a third-party plugin from a path (absolute, or relative to `cwd`) or a package name resolved from `cwd`,
- * and checks that it implements this release's plugin API.
+ * and checks that it implements this release's plugin API. `importModule` replaces `import()`, because code that
+ * node:vm compiled from a code cache cannot call `import()`, so the launcher passes its own.
  */
-export async function loadPluginModule(specifier: string, cwd: string): Promise<MeshPlugin> {
+export async function loadPluginModule(specifier: string, cwd: string, importModule: ModuleImporter = (url) => import(url)): Promise<MeshPlugin> {
   const looksLikePath = specifier.startsWith('.') || isAbsolute(specifier) || existsSync(resolve(cwd, specifier));
   let url: string;
   if (looksLikePath) {
@@ -35,7 +39,7 @@ export async function loadPluginModule(specifier: string, cwd: string): Promise<
 
   let module: Record<string, unknown>;
   try {
-    module = (await import(url)) as Record<string, unknown>;
+    module = (await importModule(url)) as Record<string, unknown>;
   } catch (error) {
     throw new InputError(`--plugin: loading ${specifier} failed: ${(error as Error).message.split('\n')[0]}`);
   }
