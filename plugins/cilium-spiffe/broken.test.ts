@@ -81,6 +81,15 @@ describe('cilium-spiffe verify on hand-broken output', () => {
     ]);
   });
 
+  it('names a peer selector on namespace labels', () => {
+    const generated = generate('workshop');
+    // Cilium does not confine a selector on namespace labels to the policy's own namespace.
+    policy(generated, 'data', 'lil-deebee').spec.ingress![0]!.fromEndpoints = [{ matchLabels: { 'io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name': 'production' } }];
+    expect(problemsOf(generated)).toEqual([
+      'a pod without edges in production -> lil-deebee:5432: is not declared, but the ingress side allows it (CiliumNetworkPolicy data/lil-deebee ingress[0])',
+    ]);
+  });
+
   it('names an endpoint selector that matches every pod of the namespace', () => {
     const generated = generate('bookinfo');
     policy(generated, 'bookinfo', 'ratings').spec.endpointSelector = {};

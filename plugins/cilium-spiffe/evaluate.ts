@@ -68,7 +68,14 @@ export function evaluateCilium(context: EvaluateContext): MeshEvaluator {
     const caller = sourceEndpoint(source);
     const ingress = decideDirection(policyIndex.selecting(callee), 'ingress', callee, caller, port.targetPort, 'TCP');
     if (!ingress.allowed) return { allowed: false, mtls: false, reason: `ingress to ${target.namespace}/${target.name}: no rule allows it (${ingress.rules.join(', ')})` };
-    if (!ingress.enforced) return { allowed: true, mtls: false, reason: `no CiliumNetworkPolicy puts ${target.namespace}/${target.name} in default deny for ingress` };
+    if (!ingress.enforced) {
+      // The caller's own egress rules still apply to a managed caller.
+      if (source.meshed) {
+        const egress = decideDirection(policyIndex.selecting(caller), 'egress', caller, callee, port.targetPort, 'TCP');
+        if (!egress.allowed) return { allowed: false, mtls: false, reason: `egress from ${source.namespace}/${source.service}: no rule allows it (${egress.rules.join(', ')})` };
+      }
+      return { allowed: true, mtls: false, reason: `no CiliumNetworkPolicy puts ${target.namespace}/${target.name} in default deny for ingress` };
+    }
 
     if (!source.meshed) {
       if (ingress.auth !== 'none') return { allowed: false, mtls: false, reason: `${ingress.rules.join(', ')} requires mutual authentication, and ${caller.namespace === '' ? `the reserved identity ${Object.keys(caller.labels).join(', ')}` : 'a client that Cilium does not manage'} has no SPIFFE identity` };

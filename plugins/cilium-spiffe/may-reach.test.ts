@@ -214,7 +214,8 @@ const OPENINGS: Opening[] = [
     apply: (generated) => {
       generated.objects = generated.objects.filter((object) => !(object.kind === 'CiliumNetworkPolicy' && object.metadata.namespace === 'data'));
     },
-    client: `${STRANGER} (stranger)`,
+    // A client Cilium manages is still held by its own egress rules, so the opening is for unmanaged ones.
+    client: 'web (unmeshed)',
     target: 'db',
   },
   {
@@ -222,7 +223,7 @@ const OPENINGS: Opening[] = [
     apply: (generated) => {
       for (const name of [NAMESPACE_POLICY, 'db']) policy(generated, 'data', name).spec.enableDefaultDeny = { ingress: false, egress: true };
     },
-    client: 'admin (service)',
+    client: 'web (unmeshed)',
     target: 'db',
   },
   {
@@ -382,6 +383,17 @@ describe('cilium-spiffe mayReach on hand-broken output', () => {
       expect(() => verifyCase(ciliumSpiffePlugin, generated)).not.toThrow();
     });
   }
+
+  it('holds managed clients to their egress', () => {
+    const generated = generateCase(ciliumSpiffePlugin, reachTopology);
+    // Without policies in data, db's ingress is open, but every other namespace keeps its egress default deny.
+    generated.objects = generated.objects.filter((object) => !(object.kind === 'CiliumNetworkPolicy' && object.metadata.namespace === 'data'));
+    const evaluator = evaluatorOf(generated);
+    expect(allowedTargets(evaluator, generated, sourceNamed(generated, `${STRANGER} (stranger)`))).not.toContain('db');
+    expect(allowedTargets(evaluator, generated, sourceNamed(generated, 'admin (service)'))).not.toContain('db');
+    expect(allowedTargets(evaluator, generated, sourceNamed(generated, 'api (service)'))).toContain('db');
+    expect(allowedTargets(evaluator, generated, sourceNamed(generated, 'web (unmeshed)'))).toContain('db');
+  });
 
   it('skips rules that match no pod', () => {
     const generated = generateCase(ciliumSpiffePlugin, reachTopology);

@@ -123,14 +123,21 @@ export type PeerScope = { namespace: string } | 'any-namespace' | 'unscoped';
  * Returns the scope Cilium adds to a peer selector of a rule (pkg/k8s/apis/cilium.io/utils, getEndpointSelector):
  * without a namespace label, a namespaced policy's peer stays in the policy's namespace, and a clusterwide
  * policy's peer must have some namespace. A selector that names the namespace or uses the `reserved:` source
- * gets no scope.
- * NOTE: Cilium's getEndpointSelector also leaves a namespaced policy's selector unscoped when it has a
- * namespace-labels key (`io.cilium.k8s.namespace.labels.*`). This function still confines it to the policy's
- * namespace, so `decide` denies such a peer in other namespaces that Cilium admits.
+ * gets no scope, and neither does a namespaced policy's selector on namespace labels
+ * (`io.cilium.k8s.namespace.labels.*`), which can match pods of every namespace.
  */
 export function peerScope(selector: LabelSelector, policyNamespace: string | undefined): PeerScope {
   if (constrainsNamespace(selector) || isReserved(selector)) return 'unscoped';
-  return policyNamespace === undefined ? 'any-namespace' : { namespace: policyNamespace };
+  if (policyNamespace === undefined) return 'any-namespace';
+  return selectsNamespaceLabels(selector) ? 'unscoped' : { namespace: policyNamespace };
+}
+
+const NAMESPACE_LABELS_PREFIX = 'k8s:io.cilium.k8s.namespace.labels.';
+
+/** Returns whether a selector has a key on namespace labels, with no source or with `k8s:` or `any:`. */
+function selectsNamespaceLabels(selector: LabelSelector): boolean {
+  const keys = [...Object.keys(selector.matchLabels ?? {}), ...(selector.matchExpressions ?? []).map((expression) => expression.key)];
+  return keys.some((key) => identityLabelKey(key)?.startsWith(NAMESPACE_LABELS_PREFIX) === true);
 }
 
 /** Matches a peer selector of a rule within the scope {@link peerScope} gives it. */
