@@ -21,7 +21,9 @@ export function buildScaleTopology({ services = 2_000, namespaces = 20, callsPer
   for (let index = 0; index < services; index++) {
     const callees = new Set();
     while (callees.size < Math.min(callsPerService, services - 1)) {
-      const callee = next() % services;
+      // The high bits: the low bits of this generator repeat with short periods, which sent every edge to a few
+      // hundred services.
+      const callee = Math.floor((next() / 2_147_483_648) * services);
       if (callee !== index) callees.add(callee);
     }
     list.push({
