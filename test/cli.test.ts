@@ -163,6 +163,20 @@ describe('verify command', () => {
     }
   });
 
+  it('claims mTLS only for meshed traffic', async () => {
+    const claims: Record<string, string> = {};
+    for (const mesh of builtinPluginIds()) {
+      const created = await runCli(['out', '--mesh', mesh]);
+      const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+      const verified = await runCli(['verify', 'out'], { files });
+      claims[mesh] = verified.stdout.trimEnd().split('\n').at(-1)!;
+      const json = JSON.parse((await runCli(['verify', 'out', '--json'], { files })).stdout) as { limit?: string };
+      expect(json.limit === undefined, mesh).toBe(mesh !== 'nsm');
+    }
+    expect(claims.istio).toBe('PASSED: each layer on its own allows exactly the declared edges, each over mTLS.');
+    expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: .*the application connects to its callees over the cluster network/);
+  });
+
   it('fails with exit code 1 and names the problem', async () => {
     const created = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;

@@ -36,6 +36,10 @@ const PAYLOADS = new Set(['IP', 'ETHERNET']);
  * DstRoutes, so the callee's pods have a route to the caller's NSM address and can open connections to the
  * caller's ports over a link the caller opened. `decide` does not count that reverse path.
  */
+/** The limit verify prints with its result: the mesh column describes the NSM links, which the application does not use. */
+const APPLICATION_PATH =
+  'the mesh decisions and the MTLS column describe the NSM links (SPIFFE-authenticated, WireGuard between nodes), but the application connects to its callees over the cluster network, where only NetworkPolicy applies and its traffic is neither mutual TLS nor encrypted.';
+
 export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   const findings: Finding[] = [];
   const networkServices = readNetworkServices(context.objects, findings);
@@ -129,7 +133,7 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   };
 
   // Nothing under NSM reads host names, so NetworkPolicy distinguishes dependencies by address and port only.
-  return { decide, mayReach, findings, decideExternal, externalMatch: 'address' as const, ...(gateway && { gateway: gateway.model }) };
+  return { decide, mayReach, findings, decideExternal, externalMatch: 'address' as const, limit: APPLICATION_PATH, ...(gateway && { gateway: gateway.model }) };
 }
 
 function deny(reason: string): MeshDecision {

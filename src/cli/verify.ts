@@ -47,7 +47,11 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     for (const pair of result.mismatches) for (const problem of pair.problems) lines.push(`  ${problem}`);
   }
   const also = [...(counts.exposed > 0 ? ['the exposed ports from the gateway'] : []), ...(counts.externalCalls > 0 ? ['the declared calls to external dependencies'] : [])];
-  const passed = `PASSED: each layer on its own allows exactly the declared edges, each over mTLS.${also.length > 0 ? ` It also allows exactly ${also.join(' and ')}.` : ''}`;
+  const alsoText = also.length > 0 ? ` It also allows exactly ${also.join(' and ')}.` : '';
+  // A mesh whose decisions do not cover the application's own traffic proves no mTLS for it, so the line states its limit.
+  const passed = result.limit
+    ? `PASSED: each layer on its own allows exactly the declared edges.${alsoText} Not mTLS: ${result.limit}`
+    : `PASSED: each layer on its own allows exactly the declared edges, each over mTLS.${alsoText}`;
   lines.push('', result.ok ? passed : 'FAILED: see the problems above.');
   return `${lines.join('\n')}\n`;
 }

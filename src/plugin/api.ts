@@ -308,6 +308,12 @@ export interface MeshEvaluator {
    * undeclared dependency at an address and port it shares with one the client does call.
    */
   externalMatch?: 'host' | 'address';
+  /**
+   * A sentence on what the mesh's decisions do not cover, printed with verify's result in place of its claim
+   * that every declared edge is mTLS. NSM sets it: its decisions are about the NSM links, while the application
+   * connects over the cluster network.
+   */
+  limit?: string;
 }
 
 export type { Edge, Exposure, ExternalEdge, ExternalService, PrecompiledTemplate, Service, ServicePort, Topology };

@@ -47,6 +47,8 @@ export interface VerifyResult {
   mismatches: PairResult[];
   /** Every pair, filled only when asked for, since large topologies have millions. */
   pairs?: PairResult[];
+  /** The mesh's own limit, from {@link MeshEvaluator.limit}. When set, `ok` proves no mTLS on the application's traffic. */
+  limit?: string;
 }
 
 export interface VerifyRequest {
@@ -137,6 +139,7 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     ...mesh.findings.map((finding) => ({ name: finding.subject, ok: false, detail: finding.message })),
   ];
   result.ok = result.mismatches.length === 0 && result.checks.every((check) => check.ok);
+  if (mesh.limit) result.limit = mesh.limit;
   return result;
 }
 
