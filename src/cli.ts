@@ -30,6 +30,7 @@ if (argv.length === 1 && argv[0] === '--version') {
     generatorVersion: GENERATOR_VERSION,
     v8Version: process.versions.v8,
     arch: process.arch,
+    execArgv: process.execArgv,
   });
   process.exitCode = await loaded.runtime.runCli(argv, { importModule: (url) => import(url) });
   loaded.saveCompileCache();

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ function makeFolder(): string {
 
 
 function context(env: Record<string, string | undefined>, overrides: Partial<CacheContext> = {}): CacheContext {
-  return { env, platform: 'linux', home: '/home/user', generatorVersion: '1.2.3', v8Version: '11.3.244.8', arch: 'x64', ...overrides };
+  return { env, platform: 'linux', home: '/home/user', generatorVersion: '1.2.3', v8Version: '11.3.244.8', arch: 'x64', execArgv: [], ...overrides };
 }
 
 // V8 also caches compiled code within a process, which would hide whether a cache on disk was taken, so each
@@ -38,27 +38,27 @@ interface LoadReport {
 }
 
 /** Loads `file` as the launcher does, in a new process, runs its runCli with `argv` and saves the cache. */
-function load(file: string, env: Record<string, string>, argv: string[]): LoadReport {
+function load(file: string, env: Record<string, string>, argv: string[], nodeOptions: string[] = []): LoadReport {
+  // The child's own execArgv also contains this script, so the context names only the flags given.
   const script = `
     const { loadRuntime } = await import(${JSON.stringify(LOADER)});
-    const context = { env: process.env, platform: process.platform, home: '', generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch };
+    const context = { env: process.env, platform: process.platform, home: '', generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: ${JSON.stringify(nodeOptions)} };
     const loaded = loadRuntime(${JSON.stringify(file)}, context);
     const code = await loaded.runtime.runCli(${JSON.stringify(argv)}, { importModule: (url) => import(url) });
     loaded.saveCompileCache();
     process.stdout.write(JSON.stringify({ cacheUsed: loaded.cacheUsed, code, filename: loaded.runtime.filename, sameRequire: loaded.runtime.sameRequire }));`;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  const run = spawnSync(process.execPath, [...nodeOptions, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   return JSON.parse(run.stdout) as LoadReport;
 }
 
-/** A small CommonJS runtime whose runCli reports how it was called, and a counter that shows each load runs it afresh. */
+/** Writes a small CommonJS runtime whose runCli returns the square of its argument count. */
 function writeRuntime(folder: string, body = ''): string {
   const file = join(folder, 'index.cjs');
   writeFileSync(
     file,
     `"use strict";
-globalThis.__loads = (globalThis.__loads ?? 0) + 1;
 function square(n) { return n * n; }
 exports.runCli = async (argv) => { ${body} return square(argv.length); };
 exports.filename = __filename;
@@ -82,10 +82,23 @@ describe('compile cache folder', () => {
     expect(compileCacheFolder(context({}, { platform: 'win32' }))).toBeUndefined();
   });
 
-  it('names a cache by generator, V8, architecture, size and modification time', () => {
-    const name = compileCacheName(context({}), 643_421, 1_796_443_402_461.7);
-    expect(name).toBe('1.2.3-v8-11.3.244.8-x64-643421-1796443402461.bin');
-    expect(compileCacheName(context({}, { v8Version: '12.4.254.21' }), 643_421, 1)).not.toBe(compileCacheName(context({}), 643_421, 1));
+  it('ignores a relative XDG_CACHE_HOME', () => {
+    expect(compileCacheFolder(context({ XDG_CACHE_HOME: 'relative/cache' }))).toBe('/home/user/.cache/create-zero-trust-app');
+  });
+
+  it('names a cache by build, V8 and flags', () => {
+    const bundle = new TextEncoder().encode('exports.runCli = async () => 0;');
+    const name = compileCacheName(context({}), bundle);
+    expect(name).toMatch(/^1\.2\.3-v8-11\.3\.244\.8-x64-[0-9a-f]{8}-[0-9a-f]{8}\.bin$/);
+    expect(compileCacheName(context({}), bundle)).toBe(name);
+    // One changed byte, another V8, other flags on the command line or in NODE_OPTIONS: another cache.
+    const others = [
+      compileCacheName(context({}), new TextEncoder().encode('exports.runCli = async () => 1;')),
+      compileCacheName(context({}, { v8Version: '12.4.254.21' }), bundle),
+      compileCacheName(context({}, { execArgv: ['--stack-size=2000'] }), bundle),
+      compileCacheName(context({ NODE_OPTIONS: '--jitless' }), bundle),
+    ];
+    expect(new Set([name, ...others]).size).toBe(5);
   });
 });
 
@@ -127,21 +140,43 @@ describe('loading the runtime', () => {
     expect(load(file, env, ['x'])).toMatchObject({ cacheUsed: true, code: 1 });
   });
 
-  it('gives an edited bundle a cache of its own and removes the old one', () => {
+  it('never runs an edited bundle from the old cache', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    load(file, env, ['a']);
+    const { mtime } = statSync(file);
+
+    // The same length and modification time: only the bytes differ.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('n * n', 'n + n'));
+    utimesSync(file, mtime, mtime);
+    expect(load(file, env, ['a', 'b', 'c'])).toMatchObject({ cacheUsed: false, code: 6 });
+    expect(load(file, env, ['a', 'b', 'c'])).toMatchObject({ cacheUsed: true, code: 6 });
+  });
+
+  it('shares one cache between installations of a build', () => {
     const folder = makeFolder();
     const file = writeRuntime(folder);
     const env = { XDG_CACHE_HOME: join(folder, 'cache') };
     load(file, env, []);
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
-    const [before] = readdirSync(cacheFolder);
+    const copy = join(makeFolder(), 'index.cjs');
+    copyFileSync(file, copy);
+    utimesSync(copy, new Date('2030-01-01'), new Date('2030-01-01'));
+    expect(load(copy, env, ['a'])).toMatchObject({ cacheUsed: true, code: 1, filename: copy });
+    expect(readdirSync(join(folder, 'cache/create-zero-trust-app'))).toHaveLength(1);
+  });
 
-    writeRuntime(folder, 'argv = [...argv, "one more"];');
-    utimesSync(file, new Date('2030-01-01'), new Date('2030-01-01'));
-    expect(load(file, env, ['a'])).toMatchObject({ cacheUsed: false, code: 4 });
-    const after = readdirSync(cacheFolder);
-    expect(after).toHaveLength(1);
-    expect(after[0]).not.toBe(before);
-    expect(load(file, env, ['a'])).toMatchObject({ cacheUsed: true, code: 4 });
+  it('keeps a cache per set of flags, up to four', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    const flagSets = [[], ['--stack-size=900'], ['--stack-size=901'], ['--stack-size=902'], ['--stack-size=903']];
+    for (const flags of flagSets) expect(load(file, env, [], flags)).toMatchObject({ cacheUsed: false });
+    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
+    expect(readdirSync(cacheFolder)).toHaveLength(4);
+    // The newest four stay usable; the oldest, without flags, was removed.
+    expect(load(file, env, [], ['--stack-size=903'])).toMatchObject({ cacheUsed: true });
+    expect(load(file, env, [], [])).toMatchObject({ cacheUsed: false });
   });
 
   it('runs without a cache where none can be written', () => {

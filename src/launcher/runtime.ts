@@ -3,9 +3,9 @@
 // compiling the bundle, about a fifth of the whole process. So the launcher compiles the bundle with node:vm
 // and keeps V8's code cache in the user's cache folder, as Node 22 does in its temporary folder.
 // V8 rejects a cache made by another V8 version, with other flags, or for a source of another length, and then
-// compiles afresh. The file name adds the generator's version and the bundle's size and modification time, so
-// an edited or upgraded bundle gets a cache of its own. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns
-// the cache off.
+// compiles afresh. It does not compare the source itself, so the file name carries a CRC-32 of the bundle (about
+// 1 ms with zlib), and of Node's flags, so that every installation of one build shares a cache and an edited
+// bundle never runs another's code. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns the cache off.
 import type { Script } from 'node:vm';
 
 /** The part of the runtime bundle's exports that the launcher calls. */
@@ -31,7 +31,12 @@ export interface CacheContext {
   generatorVersion: string;
   v8Version: string;
   arch: string;
+  /** Node's own options (process.execArgv), which can change V8's flags. */
+  execArgv: readonly string[];
 }
+
+/** The number of caches a folder keeps: one per build, Node version and set of flags in use, newest first. */
+const KEPT_CACHES = 4;
 
 /** Returns the folder of the code caches, or undefined when caching is off or there is nowhere to keep them. */
 export function compileCacheFolder(context: CacheContext): string | undefined {
@@ -41,13 +46,18 @@ export function compileCacheFolder(context: CacheContext): string | undefined {
   let root: string | undefined;
   if (platform === 'win32') root = env.LOCALAPPDATA;
   else if (platform === 'darwin') root = home ? join(home, 'Library', 'Caches') : undefined;
-  else root = env.XDG_CACHE_HOME || (home ? join(home, '.cache') : undefined);
+  else if (env.XDG_CACHE_HOME?.startsWith('/')) root = env.XDG_CACHE_HOME;
+  // The XDG Base Directory specification has relative paths ignored, so a relative one falls back to ~/.cache.
+  else root = home ? join(home, '.cache') : undefined;
   return root ? join(root, 'create-zero-trust-app') : undefined;
 }
 
-/** Returns the cache's file name for a bundle of this size and modification time, under this generator and V8. */
-export function compileCacheName(context: CacheContext, size: number, mtimeMs: number): string {
-  return `${context.generatorVersion}-v8-${context.v8Version}-${context.arch}-${size}-${Math.trunc(mtimeMs)}.bin`;
+/** Returns the cache's file name for a bundle with these bytes, under this generator, V8 and Node's flags. */
+export function compileCacheName(context: CacheContext, bundle: Uint8Array): string {
+  const { crc32 } = process.getBuiltinModule('node:zlib');
+  const hex = (value: number): string => value.toString(16).padStart(8, '0');
+  const flags = crc32(JSON.stringify([context.execArgv, context.env.NODE_OPTIONS ?? '']));
+  return `${context.generatorVersion}-v8-${context.v8Version}-${context.arch}-${hex(flags)}-${hex(crc32(bundle))}.bin`;
 }
 
 /** The parameters of the function that wraps a CommonJS module, as Node's own loader passes them. */
@@ -56,8 +66,8 @@ const WRAPPER_TAIL = '\n});';
 
 /**
  * Loads the CommonJS bundle at `file` and returns its exports. The module goes into Node's module cache under
- * its own path, so a plugin that imports the package from the same installation gets this instance and not a
- * second copy (with a second InputError class, which the CLI would not recognise).
+ * its own path, so a plugin that imports the package from the same installation gets this instance. A second
+ * copy would have a second InputError class, which the CLI would not recognise.
  */
 export function loadRuntime(file: string, context: CacheContext): LoadedRuntime {
   const fs = process.getBuiltinModule('node:fs');
@@ -65,13 +75,13 @@ export function loadRuntime(file: string, context: CacheContext): LoadedRuntime 
   const path = process.getBuiltinModule('node:path');
   const Module = process.getBuiltinModule('node:module');
 
-  const source = fs.readFileSync(file, 'utf8');
+  const bytes = fs.readFileSync(file);
+  const source = bytes.toString('utf8');
   const folder = compileCacheFolder(context);
   let cacheFile: string | undefined;
   let cachedData: Buffer | undefined;
   if (folder !== undefined) {
-    const stat = fs.statSync(file);
-    cacheFile = path.join(folder, compileCacheName(context, stat.size, stat.mtimeMs));
+    cacheFile = path.join(folder, compileCacheName(context, bytes));
     try {
       cachedData = fs.readFileSync(cacheFile);
     } catch {
@@ -103,14 +113,29 @@ export function loadRuntime(file: string, context: CacheContext): LoadedRuntime 
         const partial = `${cacheFile}.${process.pid}.partial`;
         fs.writeFileSync(partial, data, { mode: 0o600 });
         fs.renameSync(partial, cacheFile);
-        const current = path.basename(cacheFile);
-        // Caches of other versions or bundles would only fill the disk, so the folder keeps one.
-        for (const name of fs.readdirSync(folder)) {
-          if (name !== current && name.endsWith('.bin')) fs.rmSync(path.join(folder, name), { force: true });
-        }
+        removeOldCaches(folder, path.basename(cacheFile));
       } catch {
         // The cache only saves time. On a read-only or full disk the next run compiles the bundle again.
       }
     },
   };
+}
+
+/**
+ * Removes all but the newest caches, keeping `current`, and partial files that a stopped run left behind over a
+ * minute ago, so releases and Node versions used one after the other do not fill the disk.
+ */
+function removeOldCaches(folder: string, current: string): void {
+  const fs = process.getBuiltinModule('node:fs');
+  const path = process.getBuiltinModule('node:path');
+  const now = Date.now();
+  const caches: { name: string; mtimeMs: number }[] = [];
+  for (const name of fs.readdirSync(folder)) {
+    const file = path.join(folder, name);
+    const { mtimeMs } = fs.statSync(file);
+    if (name.endsWith('.partial') && now - mtimeMs > 60_000) fs.rmSync(file, { force: true });
+    else if (name.endsWith('.bin') && name !== current) caches.push({ name, mtimeMs });
+  }
+  caches.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { name } of caches.slice(KEPT_CACHES - 1)) fs.rmSync(path.join(folder, name), { force: true });
 }
