@@ -29,10 +29,12 @@ export async function resolvePluginOptions(
   const declared = plugin.options ?? [];
   for (const flag of Object.keys(flags)) {
     if (!declared.some((option) => option.name === flag)) {
+      // As the user typed it: yargs gives `-h` and `--h` both as `h`.
+      const shown = flag.length === 1 ? `-${flag}` : `--${flag}`;
       const coreFlag = CORE_OPTION_NAMES.find((name) => isTypoOf(flag, name));
-      if (coreFlag) throw new InputError(`--${flag}: unknown option. Did you mean --${coreFlag}? See --help`);
+      if (coreFlag) throw new InputError(`${shown}: unknown option. Did you mean --${coreFlag}? See --help`);
       const known = declared.map((option) => `--${option.name}`).join(', ');
-      throw new InputError(`--${flag}: unknown option for mesh ${plugin.id}. ${known ? `Its options are ${known}` : 'It takes no options'}; see --help`);
+      throw new InputError(`${shown}: unknown option, neither the CLI's nor mesh ${plugin.id}'s (${known ? `its options are ${known}` : 'it takes no options'}); see --help`);
     }
   }
 

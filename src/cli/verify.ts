@@ -33,8 +33,9 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     ...(counts.exposed > 0 ? [`${counts.exposed} exposed ${counts.exposed === 1 ? 'port' : 'ports'}`] : []),
     ...(counts.externalCalls > 0 ? [`${counts.externalCalls} external ${counts.externalCalls === 1 ? 'call' : 'calls'}`] : []),
   ];
-  lines.push(`${result.topology} on ${result.mesh}: ${counts.pairs} client and port pairs checked, ${counts.declared} declared edges${extras.map((extra) => `, ${extra}`).join('')}`);
-  lines.push(`  Between services, NetworkPolicy allows ${counts.networkPolicyAllowed} connections; the mesh allows ${counts.meshAllowed}`);
+  const plural = (count: number, one: string, many: string): string => `${count} ${count === 1 ? one : many}`;
+  lines.push(`${result.topology} on ${result.mesh}: ${plural(counts.pairs, 'client and port pair', 'client and port pairs')} checked, ${plural(counts.declared, 'declared edge', 'declared edges')}${extras.map((extra) => `, ${extra}`).join('')}`);
+  lines.push(`  Between services, NetworkPolicy allows ${plural(counts.networkPolicyAllowed, 'connection', 'connections')}; the mesh allows ${counts.meshAllowed}`);
   for (const check of result.checks) lines.push(`  ${check.ok ? 'ok      ' : 'FAILED  '}${check.name}: ${check.detail}`);
 
   if (all && result.pairs) {
