@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +127,46 @@ export default {
       expect(run.status).toBe(2);
     }
     expect(readdirSync(join(cwd, 'cache/create-zero-trust-app'))).toHaveLength(1);
+  });
+
+  it('reports a plugin error from its own package copy', () => {
+    const cwd = makeFolder();
+    // A plugin with its own copy of the package throws that copy's InputError, another class of the same name.
+    writeFileSync(
+      join(cwd, 'own-copy.mjs'),
+      `class InputError extends Error { name = 'InputError'; }
+export default {
+  apiVersion: 1, id: 'own-copy', displayName: 'Own copy', version: '1.0.0', description: 'Throws its own InputError', meshVersions: { own: '1.0.0' },
+  generate() { throw new InputError('field mesh: the own-copy plugin refuses every topology'); },
+  evaluate() { throw new Error('not reached'); },
+};
+`,
+    );
+    writeFileSync(join(cwd, 'throws-a-number.mjs'), 'throw 42;\n');
+    const ownCopy = runBundle(['--plugin', './own-copy.mjs', 'app', '--yes', '--mesh', 'own-copy'], cwd);
+    expect(ownCopy.stderr).toBe('create-zero-trust-app: preset workshop: field mesh: the own-copy plugin refuses every topology\n');
+    expect(ownCopy.status).toBe(2);
+    const number = runBundle(['app', '--yes', '--plugin', './throws-a-number.mjs'], cwd);
+    expect(number.stderr).toBe('create-zero-trust-app: --plugin: loading ./throws-a-number.mjs failed: 42\n');
+    expect(number.status).toBe(2);
+  });
+
+  it('can be required from CommonJS', () => {
+    const runtime = createRequire(join(ROOT, 'package.json'))('create-zero-trust-app') as { runCli?: unknown; PLUGIN_API_VERSION?: unknown };
+    expect(typeof runtime.runCli).toBe('function');
+    expect(runtime.PLUGIN_API_VERSION).toBe(1);
+  });
+
+  it('reports a failed write to stdout in one line', () => {
+    const cwd = makeFolder();
+    const full = openSync('/dev/full', 'w');
+    try {
+      const run = spawnSync(process.execPath, [CLI, 'app', '--yes'], { cwd, encoding: 'utf8', stdio: ['ignore', full, 'pipe'], timeout: 60_000 });
+      expect(run.stderr).toMatch(/^create-zero-trust-app: writing to standard output failed: ENOSPC[^\n]*\n$/);
+      expect(run.status).toBe(1);
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('exits 2 on an unknown mesh', () => {

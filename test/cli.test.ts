@@ -133,6 +133,16 @@ spec:
     expect(run.code).toBe(0);
     expect(parse(run.tree()[`${CWD}/out/generation.yaml`]!).plugin).toEqual({ id: 'example-mesh', version: '1.0.0', apiVersion: 1, options: {} });
   });
+
+  it('takes one value per --plugin', async () => {
+    // The directory after the plugin's path is the positional argument, not a second plugin.
+    const once = await runCli(['--plugin', examplePlugin, 'out', '--mesh', 'example-mesh']);
+    expect(once.stderr).toBe('');
+    expect(once.code).toBe(0);
+    const twice = await runCli(['out', '--plugin', examplePlugin, '--plugin', examplePlugin, '--mesh', 'example-mesh']);
+    expect(twice.stderr).toContain('has the id "example-mesh", which another plugin already uses');
+    expect(twice.code).toBe(2);
+  });
 });
 
 describe('plugins command', () => {

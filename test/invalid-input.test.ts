@@ -212,6 +212,8 @@ const CASES: InvalidCase[] = [
   { name: 'unknown mesh', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh', 'consul'], error: `--mesh: unknown mesh "consul". Use one of: ${builtinPluginIds().join(', ')}, or load a plugin with --plugin` },
   { name: 'unknown preset', argv: ['out', '--yes', '--preset', 'petstore'], error: '--preset: unknown preset "petstore". Use one of: workshop, bookinfo' },
   { name: 'unknown flag', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--frobnicate'], error: "--frobnicate: unknown option, neither the CLI's nor mesh istio's (it takes no options); see --help" },
+  { name: 'flag with a dot', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh.x=1'], error: "--mesh.x: unknown option, neither the CLI's nor mesh istio's (it takes no options); see --help" },
+  { name: 'flag naming a prototype', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--constructor.prototype.x=1'], error: "--constructor.prototype.x: unknown option, neither the CLI's nor mesh istio's (it takes no options); see --help" },
   { name: 'unknown short flag', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '-q'], error: "-q: unknown option, neither the CLI's nor mesh istio's (it takes no options); see --help" },
   { name: 'second directory', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, 'other'], error: 'unexpected argument "other". Give at most one directory; see --help' },
   { name: 'directory with NUL', yaml: VALID_YAML, argv: ['out\0x', '--yes', '--topology', 'topology.yaml'], error: 'directory: the name contains a NUL character. Choose another directory name' },

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +103,7 @@ describe('compile cache folder', () => {
 });
 
 describe('loading the runtime', () => {
-  it('writes a code cache after the first run and uses it in the next', () => {
+  it('writes a cache, then uses it', () => {
     const folder = makeFolder();
     const file = writeRuntime(folder);
     const env = { XDG_CACHE_HOME: join(folder, 'cache') };
@@ -119,7 +119,7 @@ describe('loading the runtime', () => {
     expect(readFileSync(join(cacheFolder, cacheName!)).equals(written)).toBe(true);
   });
 
-  it('registers the module under its path, so requiring the file gets the same exports', () => {
+  it('registers the module for require', () => {
     const folder = makeFolder();
     const file = writeRuntime(folder);
     const loaded = loadRuntime(file, context({ NODE_DISABLE_COMPILE_CACHE: '1' }));
@@ -177,6 +177,50 @@ describe('loading the runtime', () => {
     // The newest four stay usable; the oldest, without flags, was removed.
     expect(load(file, env, [], ['--stack-size=903'])).toMatchObject({ cacheUsed: true });
     expect(load(file, env, [], [])).toMatchObject({ cacheUsed: false });
+  });
+
+  it('rejects a damaged cache that V8 would take', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    load(file, env, []);
+    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
+    const cacheFile = join(cacheFolder, readdirSync(cacheFolder)[0]!);
+    const contents = readFileSync(cacheFile);
+    // One byte of V8's data flipped, past every header: V8 itself checks only the header.
+    contents.writeUInt8(contents.readUInt8(contents.length - 8) ^ 0xff, contents.length - 8);
+    writeFileSync(cacheFile, contents);
+    expect(load(file, env, ['a', 'b'])).toMatchObject({ cacheUsed: false, code: 4 });
+    expect(load(file, env, ['a', 'b'])).toMatchObject({ cacheUsed: true, code: 4 });
+  });
+
+  it('creates no missing home folder', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const home = join(folder, 'missing/home');
+    const script = `
+      const { loadRuntime } = await import(${JSON.stringify(LOADER)});
+      const loaded = loadRuntime(${JSON.stringify(file)}, { env: {}, platform: 'linux', home: ${JSON.stringify(home)}, generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: [] });
+      await loaded.runtime.runCli([], { importModule: (url) => import(url) });
+      loaded.saveCompileCache();`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(readdirSync(folder)).toEqual(['index.cjs']);
+  });
+
+  it('leaves no partial file when the cache cannot be renamed', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    load(file, env, []);
+    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
+    const cacheFile = join(cacheFolder, readdirSync(cacheFolder)[0]!);
+    // A folder in the cache's place makes the rename fail.
+    rmSync(cacheFile);
+    mkdirSync(join(cacheFile, 'inside'), { recursive: true });
+    expect(load(file, env, ['a'])).toMatchObject({ cacheUsed: false, code: 1 });
+    expect(readdirSync(cacheFolder)).toEqual([readdirSync(cacheFolder)[0]]);
   });
 
   it('runs without a cache where none can be written', () => {

@@ -1,3 +1,4 @@
+import { InputError } from '../../src/errors.js';
 import { buildNetworkPolicy, groupEdges, indexServices, podsInNamespace, tcp } from '../../src/k8s/network-policy.js';
 import { SERVER_COMPONENT, selectorOf, type KubeObject } from '../../src/k8s/object.js';
 import type { Service, ServicePort, Topology } from '../../src/topology/types.js';
@@ -76,8 +77,8 @@ export function checkProxyPorts(topology: Topology): void {
   for (const service of topology.services) {
     for (const port of service.ports) {
       if (reserved.has(port.targetPort)) {
-        throw new Error(
-          `service ${service.name}: container port ${port.targetPort} is one of the Linkerd proxy's ports (${[...reserved].join(', ')}): set another targetPort`,
+        throw new InputError(
+          `field ports of service ${service.name}: container port ${port.targetPort} is one of the Linkerd proxy's ports (${[...reserved].join(', ')}). Set another targetPort`,
         );
       }
     }

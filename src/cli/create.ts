@@ -168,9 +168,11 @@ async function readGeneratedFiles(io: CliIo, target: string): Promise<string[]> 
 function generateWithSource(topology: Topology, plugin: MeshPlugin, options: Record<string, string>, label: string) {
   try {
     return generateRepository({ topology, plugin, options });
-  } catch (error) {
-    // Plugins name the topology as "topology:"; the file's own name replaces that.
-    if (error instanceof InputError && !error.message.startsWith(`${label}:`)) throw new InputError(`${label}: ${error.message.replace(/^topology: /, '')}`);
+  } catch (error: unknown) {
+    // Plugins name the topology as "topology:"; the file's own name replaces that. A plugin's own copy of the
+    // package has its own InputError class, so the name decides.
+    const isInputError = error instanceof Error && error.name === 'InputError';
+    if (isInputError && !error.message.startsWith(`${label}:`)) throw new InputError(`${label}: ${error.message.replace(/^topology: /, '')}`);
     throw error;
   }
 }

@@ -12,8 +12,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (error) {
-    if (error instanceof InputError || error instanceof GenerationError) {
-      const code = error instanceof InputError ? 2 : 1;
+    // By name as well as by class: a plugin that imports its own copy of the package throws that copy's classes.
+    const known = error instanceof Error && (error.name === 'InputError' || error.name === 'GenerationError');
+    if (known) {
+      const code = error.name === 'InputError' ? 2 : 1;
       io.stderr.write(`${GENERATOR_NAME}: ${toOneLine(error.message)}\n`);
       // With --json, scripts read stdout, so the error is there too, as data.
       if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: { message: error.message, exitCode: code } })}\n`);
@@ -34,10 +36,12 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
   const parser = yargs(argv)
     .scriptName(GENERATOR_NAME)
     .version(GENERATOR_VERSION)
-    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
+    // Without dot notation, `--mesh.x=1` is an unknown option `mesh.x`, not an object in place of the mesh id.
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true, 'dot-notation': false })
     .exitProcess(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
-    .option('plugin', { type: 'string', array: true, default: [], describe: 'Load a third-party mesh plugin (a package name or a path); may be repeated' })
+    // Not an array option, which would take every word after it: repeating the flag gives yargs' list instead.
+    .option('plugin', { type: 'string', default: [], describe: 'Load a third-party mesh plugin (a package name or a path); may be repeated' })
     .option('debug', { type: 'boolean', default: false, describe: 'Print stack traces with errors' })
     .command(
       '$0 [directory]',
@@ -65,7 +69,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
             yes: args.yes,
             force: args.force,
             dryRun: args['dry-run'],
-            plugin: args.plugin,
+            plugin: pluginList(args.plugin),
             json: args.json,
             extraFlags: extraFlagsOf(args),
           },
@@ -84,7 +88,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       async (args) => {
         rejectExtraFlags(args);
         const { runVerify } = await import('./verify.js');
-        code = await runVerify({ directory: args.directory, all: args.all, json: args.json, plugin: args.plugin }, io);
+        code = await runVerify({ directory: args.directory, all: args.all, json: args.json, plugin: pluginList(args.plugin) }, io);
       },
     )
     .command(
@@ -94,7 +98,7 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       async (args) => {
         rejectExtraFlags(args);
         const { runPlugins } = await import('./list.js');
-        code = await runPlugins({ plugin: args.plugin, json: args.json }, io);
+        code = await runPlugins({ plugin: pluginList(args.plugin), json: args.json }, io);
       },
     )
     .fail((message, error) => {
@@ -146,4 +150,9 @@ function toOneLine(text: string): string {
 function rejectExtraFlags(args: Record<string, unknown>): void {
   const extra = Object.keys(extraFlagsOf(args));
   if (extra.length > 0) throw new InputError(`--${extra[0]}: unknown option. See --help`);
+}
+
+/** Returns the --plugin values as a list: yargs gives one string for one flag and a list for a repeated one. */
+function pluginList(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : [value].flat();
 }

@@ -29,7 +29,9 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
   // A reader that stops early, as in `create-zero-trust-app --dry-run | head`, is not an error.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
+    // Any other failure, such as a full disk behind a redirect, ends the run with one line and exit 1.
+    process.stderr.write(`create-zero-trust-app: writing to standard output failed: ${error.message}\n`);
+    exitNow(1);
   });
 
   return main(argv, {

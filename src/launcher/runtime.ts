@@ -3,8 +3,8 @@
 // compiling the bundle, about a fifth of the whole process. So the launcher compiles the bundle with node:vm
 // and keeps V8's code cache in the user's cache folder, as Node 22 does in its temporary folder.
 // V8 rejects a cache made by another V8 version, with other flags, or for a source of another length, and then
-// compiles afresh. It does not compare the source itself, so the file name carries a CRC-32 of the bundle (about
-// 1 ms with zlib), and of Node's flags, so that every installation of one build shares a cache and an edited
+// compiles afresh. It does not compare the source itself. So the file name carries a CRC-32 of the bundle (about
+// 1 ms with zlib) and one of Node's flags. Every installation of one build then shares a cache, and an edited
 // bundle never runs another's code. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns the cache off.
 import type { Script } from 'node:vm';
 
@@ -19,7 +19,7 @@ export interface LoadedRuntime {
   cacheUsed: boolean;
   /**
    * Writes V8's code cache for the next run when no cache fitted. Called after the command, so the cache contains
-   * the functions the command compiled. Never throws.
+   * the functions the command compiled. Catches every error, since the cache only saves time.
    */
   saveCompileCache(): void;
 }
@@ -83,7 +83,7 @@ export function loadRuntime(file: string, context: CacheContext): LoadedRuntime 
   if (folder !== undefined) {
     cacheFile = path.join(folder, compileCacheName(context, bytes));
     try {
-      cachedData = fs.readFileSync(cacheFile);
+      cachedData = unsealCache(fs.readFileSync(cacheFile));
     } catch {
       // No cache yet, or an unreadable one: compile, and write one after the command.
     }
@@ -93,7 +93,7 @@ export function loadRuntime(file: string, context: CacheContext): LoadedRuntime 
   // Node 20.20 code taken from a cache failed with "A dynamic import callback was not specified" even with the
   // option. So the runtime imports third-party plugins with the launcher's import() instead.
   const script: Script = new vm.Script(WRAPPER_HEAD + source + WRAPPER_TAIL, { filename: file, cachedData });
-  const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
+  const cacheUsed = cachedData !== undefined && script.cachedDataRejected !== true;
   const module = new Module.Module(file);
   module.filename = file;
   Module.createRequire(file).cache[file] = module;
@@ -106,19 +106,50 @@ export function loadRuntime(file: string, context: CacheContext): LoadedRuntime 
     cacheUsed,
     saveCompileCache() {
       if (folder === undefined || cacheFile === undefined || cacheUsed) return;
+      // Written under a name of its own and renamed, so a run in parallel never reads half a file.
+      const partial = `${cacheFile}.${process.pid}.partial`;
       try {
-        const data = script.createCachedData();
+        // The folder above the cache root (the home folder for ~/.cache) must exist, since a missing home is not
+        // created. statSync throws when it is missing.
+        if (!fs.statSync(path.dirname(path.dirname(folder))).isDirectory()) return;
         fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
-        // Written under a name of its own and renamed, so a run in parallel never reads half a file.
-        const partial = `${cacheFile}.${process.pid}.partial`;
-        fs.writeFileSync(partial, data, { mode: 0o600 });
+        fs.writeFileSync(partial, sealCache(script.createCachedData()), { mode: 0o600 });
         fs.renameSync(partial, cacheFile);
         removeOldCaches(folder, path.basename(cacheFile));
       } catch {
         // The cache only saves time. On a read-only or full disk the next run compiles the bundle again.
+        try {
+          fs.rmSync(partial, { force: true });
+        } catch {
+          // The folder itself is missing or cannot be written, so there is no partial file either.
+        }
       }
     },
   };
+}
+
+/** The first bytes of a cache file, before the CRC-32 of V8's data and the data itself. */
+const CACHE_MAGIC = Buffer.from('czta-code-cache-1\n');
+
+/**
+ * Returns the file contents for V8's cache data: a magic line, the data's CRC-32, then the data. V8 checks a
+ * cache's header only: in release builds it does not checksum the rest, and a damaged cache crashed Node 20.20
+ * or changed the generated files. So the launcher checks the CRC-32 itself.
+ */
+export function sealCache(data: Buffer): Buffer {
+  const { crc32 } = process.getBuiltinModule('node:zlib');
+  const checksum = Buffer.alloc(4);
+  checksum.writeUInt32BE(crc32(data));
+  return Buffer.concat([CACHE_MAGIC, checksum, data]);
+}
+
+/** Returns V8's cache data from a file's contents, or undefined when the file is not a whole, unchanged cache. */
+export function unsealCache(contents: Buffer): Buffer | undefined {
+  const { crc32 } = process.getBuiltinModule('node:zlib');
+  const start = CACHE_MAGIC.length + 4;
+  if (contents.length <= start || !contents.subarray(0, CACHE_MAGIC.length).equals(CACHE_MAGIC)) return undefined;
+  const data = contents.subarray(start);
+  return crc32(data) === contents.readUInt32BE(CACHE_MAGIC.length) ? data : undefined;
 }
 
 /**

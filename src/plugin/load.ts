@@ -41,7 +41,9 @@ export async function loadPluginModule(specifier: string, cwd: string, importMod
   try {
     module = (await importModule(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new InputError(`--plugin: loading ${specifier} failed: ${(error as Error).message.split('\n')[0]}`);
+    // A module may throw anything, not only an Error.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InputError(`--plugin: loading ${specifier} failed: ${message.split('\n')[0]}`);
   }
   return checkPlugin(module.default ?? module.plugin, specifier);
 }
