@@ -145,6 +145,17 @@ spec:
   });
 });
 
+describe('help', () => {
+  it('prints the same help for -h and --help', async () => {
+    const long = await runCli(['--help']);
+    const short = await runCli(['-h']);
+    expect(long.code).toBe(0);
+    expect(long.stdout).toContain('verify [directory]');
+    expect(short.code).toBe(0);
+    expect(short.stdout).toBe(long.stdout);
+  });
+});
+
 describe('plugins command', () => {
   it('lists every built-in plugin with its pins', async () => {
     const run = await runCli(['plugins', '--json']);

@@ -4,7 +4,7 @@ import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
 import { CANCELLED, runCreate } from './create.js';
 import type { CliIo } from './io.js';
 
-const CORE_FLAGS = new Set(['_', '$0', 'mesh', 'topology', 'preset', 'yes', 'y', 'force', 'dry-run', 'plugin', 'json', 'debug', 'all', 'help', 'version', 'directory']);
+const CORE_FLAGS = new Set(['_', '$0', 'mesh', 'topology', 'preset', 'yes', 'y', 'force', 'dry-run', 'plugin', 'json', 'debug', 'all', 'help', 'h', 'version', 'directory']);
 
 /** Runs the command line and returns the exit code: 0 success, 1 failure, 2 invalid input, 130 cancelled. */
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -105,7 +105,8 @@ async function dispatch(argv: string[], io: CliIo): Promise<number> {
       if (error) throw error;
       throw new InputError(`${message}. See --help`);
     })
-    .help();
+    .help()
+    .alias('help', 'h');
 
   await parser.parseAsync(argv, {}, (_error, _args, output) => {
     helpOutput = output;
