@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExactEdges, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
+import { checkExactEdges, checkMakefile, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { findPreset } from '../../src/topology/presets.js';
 import { istioPlugin } from './index.js';
@@ -147,5 +147,15 @@ describe('istio verify on hand-broken output', () => {
     delete namespace.metadata.labels!['istio-injection'];
     const problems = problemsOf(generated);
     expect(problems).toContain('lil-deebee -> lil-deebee:5432 is not declared, but the mesh allows it: data/lil-deebee has no sidecar, so Istio enforces nothing on it');
+  });
+});
+
+describe('Makefile check', () => {
+  it('names missing targets and .NOTPARALLEL', () => {
+    const generated = generateCase(istioPlugin, findPreset('workshop')!.document);
+    expect(checkMakefile(generated.files)).toEqual([]);
+    const makefile = generated.files.get('Makefile')!;
+    generated.files.set('Makefile', { ...makefile, content: makefile.content.replace('.NOTPARALLEL:\n', '').replace(/^destroy:/m, 'teardown:') });
+    expect(checkMakefile(generated.files)).toEqual(['Makefile: no "destroy" target', 'Makefile: no .NOTPARALLEL, so make -j runs the steps of up at once']);
   });
 });

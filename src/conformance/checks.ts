@@ -96,7 +96,10 @@ export const MAKEFILE_TARGETS = ['help', 'tools', 'cluster', 'mesh', 'deploy', '
 
 export function checkMakefile(files: FileTree): string[] {
   const makefile = files.get('Makefile')?.content ?? '';
-  return MAKEFILE_TARGETS.filter((target) => !new RegExp(`^${target}:`, 'm').test(makefile)).map((target) => `Makefile: no "${target}" target`);
+  const problems = MAKEFILE_TARGETS.filter((target) => !new RegExp(`^${target}:`, 'm').test(makefile)).map((target) => `Makefile: no "${target}" target`);
+  // `make -j up` would otherwise install the mesh and deploy while the cluster is still being created.
+  if (!/^\.NOTPARALLEL:/m.test(makefile)) problems.push('Makefile: no .NOTPARALLEL, so make -j runs the steps of up at once');
+  return problems;
 }
 
 /** Lists unpinned versions: images without a tag or digest, Helm installs without --version, a kind node image without a digest. */
