@@ -395,8 +395,11 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
       // A lone UTF-16 surrogate has no UTF-8 encoding, so it could not reach the manifest unchanged.
       if (/[\uD800-\uDFFF]/u.test(value)) check.fail(fieldPath, 'contains an unpaired UTF-16 surrogate, which is not valid Unicode', 'Remove the lone \\uD800-\\uDFFF escape from the value');
       env.push({ name, value });
-    } else if (typeof value === 'number' || typeof value === 'boolean') {
+    } else if (typeof value === 'boolean') {
       check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote it: ${name}: "${String(value)}"`);
+    } else if (typeof value === 'number') {
+      // The number may not be the text: YAML reads 1.10 as 1.1 and 0x10 as 16, so the fix names no digits.
+      check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote the value as written in the file (${name}: "..."): unquoted, YAML reads it as a number and may change its digits`);
     } else if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       check.fail(fieldPath, `must be a string or {secret: NAME}, got ${describe(value)}`, 'Write a string, or {secret: NAME} to take the value from a Secret');
     } else {
