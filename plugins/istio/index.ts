@@ -1,6 +1,7 @@
 import { PLUGIN_API_VERSION, type MeshPlugin, type MeshGeneration, type GenerateContext } from '../../src/plugin/api.js';
 import type { ServicePort } from '../../src/topology/types.js';
 import { groupEdges, indexServices } from '../../src/k8s/network-policy.js';
+import { rejectProxyConflicts } from '../../src/k8s/proxy-reservations.js';
 import { evaluateIstio } from './evaluate.js';
 import { buildAuthorizationPolicies, buildPeerAuthentications, buildPlumbingPolicies } from './resources.js';
 import { buildGatewayAuthorizationPolicies, buildIngressManifests, INGRESS } from './ingress.js';
@@ -16,6 +17,7 @@ import {
   ISTIO_VERSION,
   ISTIOD_XDS_PORT,
   TRUST_DOMAIN,
+  PROXY_RESERVATIONS,
 } from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
@@ -37,6 +39,7 @@ function appProtocolOf(port: ServicePort): string {
 
 function generateIstio(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
+  rejectProxyConflicts(topology, PROXY_RESERVATIONS);
   const services = indexServices(topology);
   const pairs = [...groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`).values()].map((edges) => {
     const caller = services.get(edges[0]!.from)!;

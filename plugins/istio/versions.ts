@@ -47,3 +47,14 @@ export const INGRESS_LISTENER_PORT = 80;
 
 /** The DNS suffix of every Kubernetes Service, kind's default cluster domain. */
 export const SERVICE_DOMAIN_SUFFIX = 'svc.cluster.local';
+
+/**
+ * The sidecar's ports in the application's pod and its user and group ID, whose connections istio-iptables does
+ * not redirect (istio.io "Application Requirements": UID 1337 and "Ports used by Istio").
+ */
+export const PROXY_RESERVATIONS = {
+  proxy: 'Istio proxy',
+  ports: [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090],
+  uid: 1337,
+  gid: 1337,
+} as const;

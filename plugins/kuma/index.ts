@@ -1,6 +1,7 @@
 import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type MeshPlugin } from '../../src/plugin/api.js';
 import type { ServicePort } from '../../src/topology/types.js';
 import { indexServices } from '../../src/k8s/network-policy.js';
+import { rejectProxyConflicts } from '../../src/k8s/proxy-reservations.js';
 import { evaluateKuma } from './evaluate.js';
 import { EGRESS_SUMMARY, buildGatewayObjects, buildGatewayPermissions, buildPassthroughs } from './edge.js';
 import { addTokenVolume, buildIdentityResources, buildMesh, buildPlumbingPolicies, buildTokenVolume, buildTrafficPermissions } from './resources.js';
@@ -20,6 +21,7 @@ import {
   SYSTEM_NAMESPACE,
   spiffeIdOf,
   type IdentityMode,
+  PROXY_RESERVATIONS,
 } from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
@@ -50,6 +52,7 @@ function identityModeOf(options: Record<string, string>): IdentityMode {
 
 function generateKuma(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
+  rejectProxyConflicts(topology, PROXY_RESERVATIONS);
   const mode = identityModeOf(context.options);
   // One Mesh per topology, named after it, so that two generated apps in one cluster never share policies.
   const mesh = topology.name;

@@ -78,3 +78,14 @@ export function gatewayServiceTag(name: string, namespace: string): string {
 export function kumaServiceOf(service: string, namespace: string, port: number): string {
   return `${service}_${namespace}_svc_${port}`;
 }
+
+/**
+ * The sidecar's ports in the application's pod (inbound and outbound redirection, DNS, Envoy admin and the probe
+ * proxy) and its user ID, whose connections the transparent proxy does not redirect (`kumaDPUser: "5678"` in the
+ * transparent proxy's default configuration, v2.14.3).
+ */
+export const PROXY_RESERVATIONS = {
+  proxy: 'Kuma data plane proxy',
+  ports: [15001, 15006, 15053, ENVOY_ADMIN_PORT, PROBE_PROXY_PORT],
+  uid: 5678,
+} as const;

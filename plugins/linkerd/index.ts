@@ -1,4 +1,5 @@
 import { PLUGIN_API_VERSION, type GenerateContext, type MeshGeneration, type MeshPlugin } from '../../src/plugin/api.js';
+import { rejectProxyConflicts } from '../../src/k8s/proxy-reservations.js';
 import { indexServices } from '../../src/k8s/network-policy.js';
 import { buildEgress, buildGatewayAuthorizations, buildGatewayProxyPolicies, buildLinkerdGateway } from './edge.js';
 import { evaluateLinkerd } from './evaluate.js';
@@ -10,7 +11,6 @@ import {
   buildAuthorizations,
   buildPlumbingPolicies,
   buildServers,
-  checkProxyPorts,
   serverNameOf,
 } from './resources.js';
 import {
@@ -24,6 +24,7 @@ import {
   LINKERD_VERSION,
   POLICY_PORT,
   PROXY_PORTS,
+  PROXY_UID,
   identityOf,
 } from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
@@ -41,7 +42,7 @@ const CERTS_DIRECTORY = 'certs';
 
 function generateLinkerd(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
-  checkProxyPorts(topology);
+  rejectProxyConflicts(topology, { proxy: 'Linkerd proxy', ports: Object.values(PROXY_PORTS), uid: PROXY_UID });
 
   const services = indexServices(topology);
   const edges = topology.edges.map((edge) => {

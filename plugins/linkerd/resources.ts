@@ -1,4 +1,3 @@
-import { InputError } from '../../src/errors.js';
 import { buildNetworkPolicy, groupEdges, indexServices, podsInNamespace, tcp } from '../../src/k8s/network-policy.js';
 import { SERVER_COMPONENT, selectorOf, type KubeObject } from '../../src/k8s/object.js';
 import type { Service, ServicePort, Topology } from '../../src/topology/types.js';
@@ -69,20 +68,6 @@ export function authenticationNameOf(callee: Service, caller: Service): string {
 
 export function authorizationNameOf(callee: Service, port: ServicePort, caller: Service): string {
   return `${serverNameOf(callee, port)}-from-${caller.name}`;
-}
-
-/** Rejects topologies whose container ports collide with the ports the injected proxy listens on. */
-export function checkProxyPorts(topology: Topology): void {
-  const reserved = new Set<number>(Object.values(PROXY_PORTS));
-  for (const service of topology.services) {
-    for (const port of service.ports) {
-      if (reserved.has(port.targetPort)) {
-        throw new InputError(
-          `field ports of service ${service.name}: container port ${port.targetPort} is one of the Linkerd proxy's ports (${[...reserved].join(', ')}). Set another targetPort`,
-        );
-      }
-    }
-  }
 }
 
 /**

@@ -30,6 +30,9 @@ export const TRUST_DOMAIN = 'cluster.local';
  */
 export const PROXY_PORTS = { inbound: 4143, outbound: 4140, control: 4190, admin: 4191 } as const;
 
+/** The proxy's user ID, whose connections linkerd-init does not redirect (chart value `proxy.uid`, default 2102). */
+export const PROXY_UID = 2102;
+
 /**
  * Control plane ports the proxies connect to (the Services and containers in
  * charts/linkerd-control-plane/templates/{identity,destination}.yaml at edge-26.8.3): identity on the

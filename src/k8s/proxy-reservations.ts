@@ -1,0 +1,41 @@
+import { InputError } from '../errors.js';
+import { runtimeProfileOf } from '../generate/images.js';
+import type { Topology } from '../topology/types.js';
+
+/** The ports a mesh's sidecar proxy listens on in the application's pod, and the user it runs as. */
+export interface ProxyReservations {
+  /** The proxy's name in messages, such as `Istio proxy`. */
+  proxy: string;
+  ports: readonly number[];
+  /** The proxy's user ID: the pod's traffic redirection leaves this user's connections alone. */
+  uid: number;
+  /** The proxy's group ID, when the redirection leaves that group's connections alone too. */
+  gid?: number;
+}
+
+/**
+ * Rejects services whose containers would clash with the sidecar proxy in their pod: a container port the proxy
+ * listens on, or the proxy's user or group, whose connections bypass the proxy and so the mesh's mTLS and policy.
+ */
+export function rejectProxyConflicts(topology: Topology, reserved: ProxyReservations): void {
+  for (const service of topology.services) {
+    for (const port of service.ports) {
+      if (reserved.ports.includes(port.targetPort)) {
+        throw new InputError(
+          `field ports of service ${service.name}: container port ${port.targetPort} is one of the ${reserved.proxy}'s ports (${reserved.ports.join(', ')}). Set another targetPort`,
+        );
+      }
+    }
+    const profile = runtimeProfileOf(service);
+    if (profile.user === reserved.uid) {
+      throw new InputError(
+        `field runAsUser of service ${service.name}: user ID ${reserved.uid} is the ${reserved.proxy}'s, and connections of that user bypass the proxy, so the service would be outside the mesh. Set another runAsUser`,
+      );
+    }
+    if (reserved.gid !== undefined && profile.group === reserved.gid) {
+      throw new InputError(
+        `field runAsGroup of service ${service.name}: group ID ${reserved.gid} is the ${reserved.proxy}'s, and connections of that group bypass the proxy, so the service would be outside the mesh. Set another runAsGroup`,
+      );
+    }
+  }
+}
