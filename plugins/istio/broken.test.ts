@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { checkExactEdges, checkMakefile, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/checks.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { findPreset } from '../../src/topology/presets.js';
@@ -157,5 +158,15 @@ describe('Makefile check', () => {
     const makefile = generated.files.get('Makefile')!;
     generated.files.set('Makefile', { ...makefile, content: makefile.content.replace('.NOTPARALLEL:\n', '').replace(/^destroy:/m, 'teardown:') });
     expect(checkMakefile(generated.files)).toEqual(['Makefile: no "destroy" target', 'Makefile: no .NOTPARALLEL, so make -j runs the steps of up at once']);
+  });
+});
+
+describe('CI workflow', () => {
+  it('reads the repository only and runs make targets', () => {
+    const generated = generateCase(istioPlugin, findPreset('workshop')!.document);
+    const workflow = parse(generated.files.get('.github/workflows/verify.yaml')!.content) as { permissions: unknown; jobs: Record<string, { steps: { run?: string }[] }> };
+    expect(workflow.permissions).toEqual({ contents: 'read' });
+    const runs = Object.values(workflow.jobs).flatMap((job) => job.steps.map((step) => step.run).filter((run) => run?.startsWith('make ')));
+    expect(runs).toEqual(['make install-tools', 'make up verify']);
   });
 });
