@@ -3,13 +3,14 @@ import { parse } from 'yaml';
 import { InputError } from '../errors.js';
 import { GENERATION_RECORD, generateRepository } from '../generate/repository.js';
 import type { MeshPlugin } from '../plugin/api.js';
-import { DEFAULT_MESH } from '../plugin/builtin.js';
+import { DEFAULT_MESH, builtinPluginIds } from '../plugin/builtin.js';
+import { loadBuiltinPlugin } from '../plugin/load.js';
 import { normaliseTopology, parseTopology } from '../topology/parse.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
 import { inspectTarget, writeRepository } from '../write/writer.js';
 import type { CliIo, Question } from './io.js';
-import { isTypoOf, listPlugins, resolvePluginOptions } from './plugins.js';
+import { findPlugin, isTypoOf, loadThirdPartyPlugins, pluginIds, resolvePluginOptions } from './plugins.js';
 
 export interface CreateArguments {
   directory?: string;
@@ -80,9 +81,11 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   }
 
   // 2. The mesh and its plugin.
-  const plugins = await listPlugins(args.plugin, io.cwd, io.importModule);
+  const thirdParty = await loadThirdPartyPlugins(args.plugin, io.cwd, io.importModule);
   let meshId = args.mesh;
   if (!meshId && canPrompt) {
+    // The choices show every plugin's name and description, so only the prompt loads them all.
+    const plugins = [...(await Promise.all(builtinPluginIds().map(loadBuiltinPlugin))), ...thirdParty];
     const answers = await prompt([
       {
         name: 'mesh',
@@ -94,9 +97,9 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     if (!answers) return CANCELLED;
     meshId = answers.mesh;
   }
-  meshId ??= args.plugin.length === 1 ? plugins[plugins.length - 1]!.id : DEFAULT_MESH;
-  const plugin = plugins.find((candidate) => candidate.id === meshId);
-  if (!plugin) throw new InputError(`--mesh: unknown mesh "${meshId}". Use one of: ${plugins.map((candidate) => candidate.id).join(', ')}, or load a plugin with --plugin`);
+  meshId ??= args.plugin.length === 1 ? thirdParty[thirdParty.length - 1]!.id : DEFAULT_MESH;
+  const plugin = await findPlugin(meshId, thirdParty);
+  if (!plugin) throw new InputError(`--mesh: unknown mesh "${meshId}". Use one of: ${pluginIds(thirdParty).join(', ')}, or load a plugin with --plugin`);
   const options = await resolvePluginOptions(plugin, args.extraFlags, canPrompt ? prompt : undefined);
   if (!options) return CANCELLED;
 

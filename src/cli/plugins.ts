@@ -4,17 +4,38 @@ import { builtinPluginIds } from '../plugin/builtin.js';
 import { loadBuiltinPlugin, loadPluginModule, type ModuleImporter } from '../plugin/load.js';
 import type { Question } from './io.js';
 
-/** Loads the built-in plugins and those named with --plugin; a third-party id may not shadow a built-in one. */
-export async function listPlugins(specifiers: string[], cwd: string, importModule?: ModuleImporter): Promise<MeshPlugin[]> {
-  const plugins = await Promise.all(builtinPluginIds().map(loadBuiltinPlugin));
+/** Loads the plugins named with --plugin. A third-party id may not shadow a built-in one or another plugin's. */
+export async function loadThirdPartyPlugins(specifiers: string[], cwd: string, importModule?: ModuleImporter): Promise<MeshPlugin[]> {
+  const builtins = new Set(builtinPluginIds());
+  const plugins: MeshPlugin[] = [];
   for (const specifier of specifiers) {
     const plugin = await loadPluginModule(specifier, cwd, importModule);
-    if (plugins.some((known) => known.id === plugin.id)) {
+    if (builtins.has(plugin.id) || plugins.some((known) => known.id === plugin.id)) {
       throw new InputError(`--plugin: ${specifier} has the id "${plugin.id}", which another plugin already uses. Give the plugin another id`);
     }
     plugins.push(plugin);
   }
   return plugins;
+}
+
+/** Loads the built-in plugins and those named with --plugin, in that order. */
+export async function listPlugins(specifiers: string[], cwd: string, importModule?: ModuleImporter): Promise<MeshPlugin[]> {
+  const thirdParty = await loadThirdPartyPlugins(specifiers, cwd, importModule);
+  return [...(await Promise.all(builtinPluginIds().map(loadBuiltinPlugin))), ...thirdParty];
+}
+
+/**
+ * Returns the plugin with this id, or undefined when none has it. Of the built-in plugins it loads only that one,
+ * since each plugin's templates and evaluator cost a run start-up time.
+ */
+export async function findPlugin(id: string, thirdParty: readonly MeshPlugin[]): Promise<MeshPlugin | undefined> {
+  if (builtinPluginIds().includes(id)) return loadBuiltinPlugin(id);
+  return thirdParty.find((plugin) => plugin.id === id);
+}
+
+/** Lists every plugin id, built-in ones first, for error messages. */
+export function pluginIds(thirdParty: readonly MeshPlugin[]): string[] {
+  return [...builtinPluginIds(), ...thirdParty.map((plugin) => plugin.id)];
 }
 
 /**
@@ -30,11 +51,11 @@ export async function resolvePluginOptions(
   for (const flag of Object.keys(flags)) {
     if (!declared.some((option) => option.name === flag)) {
       // As the user typed it: yargs gives `-h` and `--h` both as `h`.
-      const shown = flag.length === 1 ? `-${flag}` : `--${flag}`;
+      const typed = flag.length === 1 ? `-${flag}` : `--${flag}`;
       const coreFlag = CORE_OPTION_NAMES.find((name) => isTypoOf(flag, name));
-      if (coreFlag) throw new InputError(`${shown}: unknown option. Did you mean --${coreFlag}? See --help`);
+      if (coreFlag) throw new InputError(`${typed}: unknown option. Did you mean --${coreFlag}? See --help`);
       const known = declared.map((option) => `--${option.name}`).join(', ');
-      throw new InputError(`${shown}: unknown option, neither the CLI's nor mesh ${plugin.id}'s (${known ? `its options are ${known}` : 'it takes no options'}); see --help`);
+      throw new InputError(`${typed}: unknown option, neither the CLI's nor mesh ${plugin.id}'s (${known ? `its options are ${known}` : 'it takes no options'}); see --help`);
     }
   }
 

@@ -3,7 +3,7 @@ import { InputError } from '../errors.js';
 import { readRepository } from '../verify/read.js';
 import { verifyRepository, type PairResult, type VerifyResult } from '../verify/offline.js';
 import type { CliIo } from './io.js';
-import { listPlugins } from './plugins.js';
+import { findPlugin, loadThirdPartyPlugins } from './plugins.js';
 
 export interface VerifyArguments {
   directory: string;
@@ -16,8 +16,8 @@ export interface VerifyArguments {
 export async function runVerify(args: VerifyArguments, io: CliIo): Promise<number> {
   const directory = resolve(io.cwd, args.directory);
   const repository = await readRepository(io.fs, directory);
-  const plugins = await listPlugins(args.plugin, io.cwd, io.importModule);
-  const plugin = plugins.find((candidate) => candidate.id === repository.pluginId);
+  const thirdParty = await loadThirdPartyPlugins(args.plugin, io.cwd, io.importModule);
+  const plugin = await findPlugin(repository.pluginId, thirdParty);
   if (!plugin) throw new InputError(`${directory}: generated with mesh plugin "${repository.pluginId}", which is not loaded. Load it with --plugin`);
 
   const result = verifyRepository({ topology: repository.topology, plugin, options: repository.options, objects: repository.objects, includeAllPairs: args.all });

@@ -17,6 +17,36 @@ const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*$/;
 const PLAIN_STRING = /^[A-Za-z][\w./@+=,-]*(?::[\w./@+=,-]+)*$/;
 const CORE_SCHEMA_WORDS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL']);
 
+/**
+ * Printable ASCII without quotes or backslashes, on one line: yaml writes such a string either plain or between
+ * double quotes with nothing escaped.
+ */
+const SIMPLE_TEXT = /^[ !#-&(-[\]-~]*$/;
+
+/**
+ * Single-line values that YAML cannot write plain: a leading indicator or space, a lone `-` or `?`, or one
+ * followed by a space, `: ` or ` #` inside, or a final space or colon.
+ */
+const NOT_PLAIN = /^[ ,[\]{}#&*!|>%@`]|^[?-]$|^[?-] |: | #| $|:$/;
+
+/** The YAML 1.2 core schema's forms of null, booleans, integers and floats: a string in one of them needs quotes. */
+const CORE_SCHEMA_VALUE = [
+  /^(?:~|[Nn]ull|NULL)?$/,
+  /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
+  /^0o[0-7]+$/,
+  /^[-+]?[0-9]+$/,
+  /^0x[0-9a-fA-F]+$/,
+  /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
+  /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
+  /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
+];
+
+/** Returns yaml's text for a simple string value (see SIMPLE_TEXT): plain when it can be, else in double quotes. */
+function simpleStringText(value: string): string {
+  const quoted = NOT_PLAIN.test(value) || CORE_SCHEMA_VALUE.some((pattern) => pattern.test(value));
+  return quoted ? `"${value}"` : value;
+}
+
 /** Scalars as yaml writes them, by value: manifests repeat the same keys and values thousands of times. */
 const scalarTexts = new Map<string | number | boolean | null, string | undefined>();
 
@@ -94,6 +124,8 @@ function scalarText(value: string | number | boolean | null): string | undefined
   // yaml writes safe integers in decimal, and -0 as -0, which String() would not.
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return String(value);
+  // Strings that start with a digit, `/` or `.`, or hold spaces, as paths, sizes, versions and commands do.
+  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !value.startsWith('---') && !value.startsWith('...')) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
   // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.

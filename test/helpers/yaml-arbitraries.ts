@@ -6,6 +6,10 @@ const awkwardString = fc.oneof(
   fc.constantFrom('true', 'False', 'NULL', 'null', '~', 'yes', 'on', '8080', '0x1F', '1e3', '.inf', '-', '- a', 'a: b', 'a:', 'a #b', '#a', "it's", 'say "hi"', '', ' a', 'a ', '---', '...', 'a\nb', 'ns/sa:x', '@a', '%a', '*a', '&a', '!a', '|', '>'),
   fc.string(),
   fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/),
+  // Printable ASCII, which the emitter writes itself, and number-like text, which must stay a string.
+  fc.stringMatching(/^[ -~]{0,16}$/),
+  fc.stringMatching(/^[-+.0-9eEoxInfa ]{0,8}$/),
+  fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b'),
 );
 const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
 const scalar = fc.oneof(awkwardString, fc.integer(), fc.maxSafeInteger(), fc.constantFrom(-0, 0, 2 ** 53, -(2 ** 53)), fc.double(), fc.boolean(), fc.constant(null));
