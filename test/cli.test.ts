@@ -6,6 +6,16 @@ import { CWD, runCli } from './support/cli.js';
 
 const examplePlugin = fileURLToPath(new URL('./fixtures/plugins/example-mesh/index.mjs', import.meta.url));
 
+const SHORTHAND_TOPOLOGY = `# shorthand
+apiVersion: create-zero-trust-app/v1alpha1
+kind: Topology
+metadata: {name: short}
+spec:
+  namespace: production
+  services:
+    - {name: hero, image: docker.io/vfarcic/cncf-demo:v0.0.1, ports: [{port: 8080, protocol: http}]}
+`;
+
 describe('create command', () => {
   it('generates the workshop repository on Istio without prompting', async () => {
     const run = await runCli(['--yes']);
@@ -125,6 +135,28 @@ spec:
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('No longer generated, left in place: manifests/network-policies/data.yaml, manifests/workloads/lil-deebee.yaml.');
     expect(again.tree()[`${CWD}/out/manifests/workloads/lil-deebee.yaml`]).toBeTruthy();
+  });
+
+  it('keeps comments of a normalised topology file', async () => {
+    const first = await runCli(['out']);
+    const generated = first.tree()[`${CWD}/out/topology.yaml`]!;
+    const header = generated.split('\n').slice(0, 2).join('\n');
+    // The user edits the repository's own topology.yaml: a comment, and a value changed in place.
+    const edited = generated.replace('\nspec:\n', '\n# Owned by the platform team.\nspec:\n').replace('replicas: 1', 'replicas: 2 # two for the demo');
+    expect(edited).not.toBe(generated);
+    const files = Object.fromEntries(Object.entries(first.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const again = await runCli(['out', '--force', '--topology', 'out/topology.yaml'], { files: { ...files, [`${CWD}/out/topology.yaml`]: edited } });
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    const kept = again.tree()[`${CWD}/out/topology.yaml`]!;
+    expect(kept).toBe(edited);
+    expect(kept.startsWith(`${header}\n`)).toBe(true);
+    expect(again.tree()[`${CWD}/out/manifests/workloads/hero.yaml`]).toContain('replicas: 2');
+
+    // A topology in shorthand is written normalised, so its comments go.
+    const shorthand = await runCli(['short', '--topology', 'topology.yaml'], { files: { 'topology.yaml': SHORTHAND_TOPOLOGY } });
+    expect(shorthand.code).toBe(0);
+    expect(shorthand.tree()[`${CWD}/short/topology.yaml`]).not.toContain('# shorthand');
   });
 
   it('generates with a plugin loaded by path', async () => {
