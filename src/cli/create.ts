@@ -63,7 +63,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     }
   }
   let topology: Topology;
-  // The topology file's own text, which the repository keeps when it holds the same data (see keepTopologyText).
+  // The topology file's own text, which the repository keeps when it contains the same data (see keepTopologyText).
   let topologyText: string | undefined;
   // Names the topology in errors that generation raises, as the validation errors name the file.
   let topologyLabel = topologySource.file ? topologySource.file : `preset ${topologySource.preset ?? DEFAULT_PRESET}`;
@@ -226,7 +226,7 @@ function keepTopologyText(files: FileTree, topology: Topology, text: string): vo
   } catch {
     return;
   }
-  // The normalised document holds Maps for user-named keys and may leave fields undefined: compare as JSON data.
+  // The normalised document has Maps for user-named keys and may leave fields undefined: compare as JSON data.
   const asData = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_key, item: unknown) => (item instanceof Map ? Object.fromEntries(item) : item)) ?? 'null');
   if (!isDeepStrictEqual(asData(data), asData(toTopologyDocument(topology)))) return;
   const header = generated.content.match(GENERATED_TOPOLOGY_HEADER)?.[0] ?? '';
