@@ -1,4 +1,5 @@
 import type { GatewayModel, MeshDecision, MeshEvaluator, MeshPlugin, Source } from '../plugin/api.js';
+import { InputError } from '../errors.js';
 import type { KubeObject } from '../k8s/object.js';
 import { createNetworkPolicyEvaluator, type NamespaceModel, type NetworkPolicyObject, type PodModel } from '../netpol/evaluate.js';
 import type { ExternalService, Service, ServicePort, Topology } from '../topology/types.js';
@@ -65,6 +66,12 @@ export interface VerifyRequest {
   exhaustive?: boolean;
 }
 
+/**
+ * The most pairs `includeAllPairs` keeps. Each kept pair costs about 1.7 KB with its reasons, so this bounds the
+ * list at about 350 MB (an estimate from a run at 500 services, which used 850 MB for about 500,000 pairs).
+ */
+export const MAX_LISTED_PAIRS = 200_000;
+
 /** The namespace of the outside client: it is in no topology, so none of its policies apply. */
 const OUTSIDE_NAMESPACE = 'verify-outside';
 
@@ -87,6 +94,12 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
     declared.set(edge.from, callees);
   }
   const clients = buildClients(topology, pods);
+  const totalPorts = topology.services.reduce((sum, service) => sum + service.ports.length, 0);
+  if (request.includeAllPairs && clients.length * totalPorts > MAX_LISTED_PAIRS) {
+    throw new InputError(
+      `--all: this repository has ${clients.length * totalPorts} client and port pairs, more than the ${MAX_LISTED_PAIRS} that verify lists in memory. Run verify without --all, which names every pair that differs from the topology`,
+    );
+  }
 
   const result: VerifyResult = {
     topology: topology.name,
@@ -102,7 +115,6 @@ export function verifyRepository(request: VerifyRequest): VerifyResult {
   // only the targets that some layer or the topology brings up for a client are decided (see candidateTargets).
   const targetPods = topology.services.map((service) => pods.get(service.name)!);
   const candidates = request.exhaustive || request.includeAllPairs ? undefined : candidateTargets(topology, networkPolicy, mesh, clients, targetPods, declared);
-  const totalPorts = topology.services.reduce((sum, service) => sum + service.ports.length, 0);
   clients.forEach((client, clientIndex) => {
     const callees = declared.get(client.name);
     const targets = candidates?.[clientIndex];
