@@ -67,7 +67,7 @@ export interface VerifyRequest {
 }
 
 /**
- * The most pairs `includeAllPairs` keeps. Each kept pair costs about 1.7 KB with its reasons, so this bounds the
+ * The maximum number of pairs `includeAllPairs` keeps. Each kept pair costs about 1.7 KB with its reasons, so this bounds the
  * list at about 350 MB (an estimate from a run at 500 services, which used 850 MB for about 500,000 pairs).
  */
 export const MAX_LISTED_PAIRS = 200_000;
