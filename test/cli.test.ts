@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { commandFirst } from '../src/cli/main.js';
 import { builtinPluginIds } from '../src/plugin/builtin.js';
 import { CWD, runCli } from './support/cli.js';
 
@@ -174,6 +175,27 @@ spec:
     const twice = await runCli(['out', '--plugin', examplePlugin, '--plugin', examplePlugin, '--mesh', 'example-mesh']);
     expect(twice.stderr).toContain('has the id "example-mesh", which another plugin already uses');
     expect(twice.code).toBe(2);
+  });
+});
+
+describe('command after options', () => {
+  it('finds the command after switches', async () => {
+    const created = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const verified = await runCli(['--json', 'verify', 'out'], { files });
+    expect(verified.code).toBe(0);
+    expect((JSON.parse(verified.stdout) as { ok: boolean }).ok).toBe(true);
+    const listed = await runCli(['--yes', 'plugins']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('istio');
+    expect(Object.keys(listed.tree()).some((path) => path.includes('/plugins'))).toBe(false);
+  });
+
+  it('keeps a directory named after a value', () => {
+    expect(commandFirst(['--topology', 'verify'])).toEqual(['--topology', 'verify']);
+    expect(commandFirst(['--plugin', './p.mjs', 'verify', 'out'])).toEqual(['verify', '--plugin', './p.mjs', 'out']);
+    expect(commandFirst(['--mesh=kuma', 'plugins'])).toEqual(['plugins', '--mesh=kuma']);
+    expect(commandFirst(['out', 'verify'])).toEqual(['out', 'verify']);
   });
 });
 
