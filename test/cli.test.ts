@@ -44,6 +44,17 @@ describe('create command', () => {
     expect(Object.keys(run.tree()).some((path) => path.startsWith(`${CWD}/out`))).toBe(false);
   });
 
+  it('names stale files with --dry-run', async () => {
+    const first = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(first.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const listed = await runCli(['out', '--dry-run', '--json', '--mesh', 'linkerd'], { files });
+    const summary = JSON.parse(listed.stdout) as { dryRun: boolean; stale: string[] };
+    expect(summary.dryRun).toBe(true);
+    expect(summary.stale).toEqual(['manifests/mesh/peer-authentication.yaml']);
+    const text = await runCli(['out', '--dry-run', '--mesh', 'linkerd'], { files });
+    expect(text.stdout).toContain('\nNo longer generated: manifests/mesh/peer-authentication.yaml\n');
+  });
+
   it('prints a summary with --json', async () => {
     const run = await runCli(['out', '--json', '--mesh', 'kuma']);
     expect(run.code).toBe(0);

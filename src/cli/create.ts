@@ -129,12 +129,14 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   // 4. Generate in memory, then write, or only list with --dry-run.
   const files = generateWithSource(topology, plugin, options, topologyLabel);
   if (topologyText !== undefined) keepTopologyText(files, topology, topologyText);
+  // The files an earlier run wrote there, to name those this run no longer writes (with --dry-run too).
+  const previousFiles = await readGeneratedFiles(io, target);
   if (args.dryRun) {
-    if (args.json) io.stdout.write(`${JSON.stringify(summarise(target, plugin, options, topology, [...files.keys()], [], true), null, 2)}\n`);
-    else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}`);
+    const stale = previousFiles.filter((path) => !files.has(path));
+    if (args.json) io.stdout.write(`${JSON.stringify({ ...summarise(target, plugin, options, topology, [...files.keys()], [], true), stale }, null, 2)}\n`);
+    else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}${stale.length > 0 ? `No longer generated: ${stale.join(', ')}\n` : ''}`);
     return 0;
   }
-  const previousFiles = await readGeneratedFiles(io, target);
   const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }), ...(io.onCommit && { onCommit: io.onCommit }) });
 
   if (args.json) {
