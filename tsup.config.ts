@@ -14,7 +14,7 @@ import { precompileHandlebarsPlugin } from './src/render/precompile.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
-// build/record-help.mjs replaces this in dist/cli.js with the help text, once the runtime is built and can print it.
+// build/record-help.mjs replaces this in dist/cli.cjs with the help text, once the runtime is built and can print it.
 const HELP_PLACEHOLDER = JSON.stringify('create-zero-trust-app help text, recorded after the build');
 
 const common: Options = {
@@ -53,10 +53,11 @@ export default defineConfig([
     dts: { only: true },
   },
   {
-    // dist/cli.js is the bin, a launcher that prints --version and --help itself and loads the runtime for
-    // everything else.
+    // dist/cli.cjs is the bin, a launcher that prints --version and --help itself and loads the runtime for
+    // everything else. It is CommonJS too: an ES module entry point makes Node start its ES module loader, which
+    // reads files through node:fs/promises and so loads Node's stream and readline modules.
     ...common,
     entry: { cli: 'src/cli.ts' },
-    format: ['esm'],
+    format: ['cjs'],
   },
 ]);

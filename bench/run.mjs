@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { writeScaleTopology } from './scale-topology.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'dist/cli.cjs');
 const STARTUP_RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const GENERATE_RUNS = Math.max(3, Math.round(STARTUP_RUNS / 3));
 // A scale run stops after this long (BENCH_SCALE_TIMEOUT_S), so a slow mesh cannot hold up the whole bench.
@@ -86,7 +86,7 @@ addRow('unpacked size < 500 KB', `${(pack.unpackedSize / 1000).toFixed(1)} KB in
 // imports and requires of both, listing every file they reach besides Node's own modules.
 const launcher = packageJson.bin['create-zero-trust-app'];
 const runtime = 'dist/index.cjs';
-const launcherLoadsRuntime = readFileSync(join(ROOT, launcher), 'utf8').includes(`"./${runtime.slice('dist/'.length)}"`);
+const launcherLoadsRuntime = readFileSync(join(ROOT, launcher), 'utf8').includes(`"${runtime.slice('dist/'.length)}"`);
 const { build } = await import('esbuild');
 const reachedFiles = [];
 for (const entry of [launcher, runtime]) {

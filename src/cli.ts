@@ -15,7 +15,7 @@ if (argv.length === 1 && argv[0] === '--version') {
 } else if (argv.length === 1 && argv[0] === '--help' && typeof __HELP_TEXT__ === 'string' && (process.stdout.columns ?? 100) >= 100) {
   process.stdout.write(__HELP_TEXT__);
 } else {
-  const { fileURLToPath } = process.getBuiltinModule('node:url');
+  const { join } = process.getBuiltinModule('node:path');
   const { homedir } = process.getBuiltinModule('node:os');
   let home = '';
   try {
@@ -23,7 +23,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   } catch {
     // A user without a home folder, as in some containers, gets a cache only with XDG_CACHE_HOME set.
   }
-  const loaded = loadRuntime(fileURLToPath(new URL('./index.cjs', import.meta.url)), {
+  // The bundle is CommonJS, so __dirname is dist/.
+  const loaded = loadRuntime(join(__dirname, 'index.cjs'), {
     env: process.env,
     platform: process.platform,
     home,
@@ -32,6 +33,9 @@ if (argv.length === 1 && argv[0] === '--version') {
     arch: process.arch,
     execArgv: process.execArgv,
   });
-  process.exitCode = await loaded.runtime.runCli(argv, { importModule: (url) => import(url) });
-  loaded.saveCompileCache();
+  // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
+  void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
+    process.exitCode = code;
+    loaded.saveCompileCache();
+  });
 }

@@ -11,7 +11,7 @@ import { GENERATOR_VERSION } from '../src/version.js';
 
 // These tests run the published bundle, as `npm create` does, so `npm test` builds it first (`npm run build`).
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'dist/cli.cjs');
 const folders: string[] = [];
 
 afterAll(() => {

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs/promises';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { nodeFileSystem } from '../write/node-fs.js';
 import type { ModuleImporter } from '../plugin/load.js';
 import { main } from './main.js';
 
@@ -39,8 +39,10 @@ export async function runCli(argv: string[], options: RunOptions = {}): Promise<
     stderr: process.stderr,
     cwd: process.cwd(),
     env: process.env,
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
-    fs: { ...fs, readFileSync },
+    // isatty(0) instead of process.stdin.isTTY, which would open standard input as a stream on every run, prompts
+    // or not. node:tty is loaded only when standard output is a terminal, which has loaded it already.
+    interactive: Boolean(process.stdout.isTTY) && process.getBuiltinModule('node:tty').isatty(0),
+    fs: nodeFileSystem(),
     ...(options.importModule && { importModule: options.importModule }),
     onStaging: (path) => {
       staging = path;
