@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The bin, a launcher: `--version` and `--help` are handled here without loading the runtime, since `npm create`
-// starts a fresh process each time; every other command loads the runtime bundle (dist/index.cjs), which holds
-// the CLI, through V8's code cache (src/launcher/runtime.ts).
+// The bin, a launcher. It answers `--version` and `--help` without loading the runtime, since `npm create` starts a
+// fresh process each time. Every other command loads the runtime bundle (dist/index.cjs), which contains the CLI,
+// through V8's code cache (src/launcher/runtime.ts).
 import { loadRuntime } from './launcher/runtime.js';
 import { GENERATOR_VERSION } from './version.js';
 

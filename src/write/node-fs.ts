@@ -7,9 +7,9 @@ function nextTurn<T>(value: T): Promise<T> {
 }
 
 /**
- * The CLI's file system: node:fs's synchronous calls behind the promise interface, each followed by a turn of the
- * event loop. Importing node:fs/promises loads Node's stream and readline modules, a few milliseconds of every
- * run, while the generator's files are small enough that a synchronous write costs less than a thread-pool one.
+ * Returns the CLI's file system: node:fs's synchronous calls behind the promise interface, each followed by a turn
+ * of the event loop. Importing node:fs/promises loads Node's stream and readline modules, a few milliseconds of
+ * every run, and the generator's files are small enough that a synchronous write costs less than a thread-pool one.
  */
 export function nodeFileSystem(): FileSystem {
   return {
