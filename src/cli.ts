@@ -32,6 +32,7 @@ if (argv.length === 1 && argv[0] === '--version') {
     v8Version: process.versions.v8,
     arch: process.arch,
     execArgv: process.execArgv,
+    command: argv[0] === 'verify' || argv[0] === 'plugins' ? argv[0] : 'create',
   });
   // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
   void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {

@@ -91,7 +91,7 @@ describe('bundled CLI', () => {
     expect(runBundle(['app', '--yes', '--mesh', 'linkerd'], first, env).status).toBe(0);
     const cacheFolder = join(cache, 'create-zero-trust-app');
     const [cacheName] = readdirSync(cacheFolder);
-    expect(cacheName).toMatch(new RegExp(`^${GENERATOR_VERSION.replaceAll('.', '\\.')}-v8-.*-[0-9a-f]{8}-[0-9a-f]{8}\\.bin$`));
+    expect(cacheName).toMatch(new RegExp(`^${GENERATOR_VERSION.replaceAll('.', '\\.')}-create-v8-.*-[0-9a-f]{8}-[0-9a-f]{8}\\.bin$`));
     const written = readFileSync(join(cacheFolder, cacheName!));
 
     const second = makeFolder();

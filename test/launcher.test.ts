@@ -21,7 +21,7 @@ function makeFolder(): string {
 
 
 function context(env: Record<string, string | undefined>, overrides: Partial<CacheContext> = {}): CacheContext {
-  return { env, platform: 'linux', home: '/home/user', generatorVersion: '1.2.3', v8Version: '11.3.244.8', arch: 'x64', execArgv: [], ...overrides };
+  return { env, platform: 'linux', home: '/home/user', generatorVersion: '1.2.3', v8Version: '11.3.244.8', arch: 'x64', execArgv: [], command: 'create', ...overrides };
 }
 
 // V8 also caches compiled code within a process, which would hide whether a cache on disk was taken, so each
@@ -42,7 +42,7 @@ function load(file: string, env: Record<string, string>, argv: string[], nodeOpt
   // The child's own execArgv also contains this script, so the context names only the flags given.
   const script = `
     const { loadRuntime } = await import(${JSON.stringify(LOADER)});
-    const context = { env: process.env, platform: process.platform, home: '', generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: ${JSON.stringify(nodeOptions)} };
+    const context = { env: process.env, platform: process.platform, home: '', generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: ${JSON.stringify(nodeOptions)}, command: "create" };
     const loaded = loadRuntime(${JSON.stringify(file)}, context);
     const code = await loaded.runtime.runCli(${JSON.stringify(argv)}, { importModule: (url) => import(url) });
     loaded.saveCompileCache();
@@ -89,7 +89,7 @@ describe('compile cache folder', () => {
   it('names a cache by build, V8 and flags', () => {
     const bundle = new TextEncoder().encode('exports.runCli = async () => 0;');
     const name = compileCacheName(context({}), bundle);
-    expect(name).toMatch(/^1\.2\.3-v8-11\.3\.244\.8-x64-[0-9a-f]{8}-[0-9a-f]{8}\.bin$/);
+    expect(name).toMatch(/^1\.2\.3-create-v8-11\.3\.244\.8-x64-[0-9a-f]{8}-[0-9a-f]{8}\.bin$/);
     expect(compileCacheName(context({}), bundle)).toBe(name);
     // One changed byte, another V8, other flags on the command line or in NODE_OPTIONS: another cache.
     const others = [
@@ -97,8 +97,9 @@ describe('compile cache folder', () => {
       compileCacheName(context({}, { v8Version: '12.4.254.21' }), bundle),
       compileCacheName(context({}, { execArgv: ['--stack-size=2000'] }), bundle),
       compileCacheName(context({ NODE_OPTIONS: '--jitless' }), bundle),
+      compileCacheName(context({}, { command: 'verify' }), bundle),
     ];
-    expect(new Set([name, ...others]).size).toBe(5);
+    expect(new Set([name, ...others]).size).toBe(6);
   });
 });
 
@@ -111,7 +112,7 @@ describe('loading the runtime', () => {
     expect(load(file, env, ['a', 'b', 'c'])).toEqual({ cacheUsed: false, code: 9, filename: file, sameRequire: true });
     const cacheFolder = join(folder, 'cache/create-zero-trust-app');
     const [cacheName] = readdirSync(cacheFolder);
-    expect(cacheName).toMatch(/^1\.2\.3-v8-.*\.bin$/);
+    expect(cacheName).toMatch(/^1\.2\.3-create-v8-.*\.bin$/);
     const written = readFileSync(join(cacheFolder, cacheName!));
 
     expect(load(file, env, ['a', 'b'])).toEqual({ cacheUsed: true, code: 4, filename: file, sameRequire: true });
@@ -166,16 +167,16 @@ describe('loading the runtime', () => {
     expect(readdirSync(join(folder, 'cache/create-zero-trust-app'))).toHaveLength(1);
   });
 
-  it('keeps a cache per set of flags, up to four', () => {
+  it('keeps a cache per set of flags, up to six', () => {
     const folder = makeFolder();
     const file = writeRuntime(folder);
     const env = { XDG_CACHE_HOME: join(folder, 'cache') };
-    const flagSets = [[], ['--stack-size=900'], ['--stack-size=901'], ['--stack-size=902'], ['--stack-size=903']];
+    const flagSets = [[], ['--stack-size=900'], ['--stack-size=901'], ['--stack-size=902'], ['--stack-size=903'], ['--stack-size=904'], ['--stack-size=905']];
     for (const flags of flagSets) expect(load(file, env, [], flags)).toMatchObject({ cacheUsed: false });
     const cacheFolder = join(folder, 'cache/create-zero-trust-app');
-    expect(readdirSync(cacheFolder)).toHaveLength(4);
-    // The newest four stay usable; the oldest, without flags, was removed.
-    expect(load(file, env, [], ['--stack-size=903'])).toMatchObject({ cacheUsed: true });
+    expect(readdirSync(cacheFolder)).toHaveLength(6);
+    // The newest six stay usable; the oldest, without flags, was removed.
+    expect(load(file, env, [], ['--stack-size=905'])).toMatchObject({ cacheUsed: true });
     expect(load(file, env, [], [])).toMatchObject({ cacheUsed: false });
   });
 
@@ -200,7 +201,7 @@ describe('loading the runtime', () => {
     const home = join(folder, 'missing/home');
     const script = `
       const { loadRuntime } = await import(${JSON.stringify(LOADER)});
-      const loaded = loadRuntime(${JSON.stringify(file)}, { env: {}, platform: 'linux', home: ${JSON.stringify(home)}, generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: [] });
+      const loaded = loadRuntime(${JSON.stringify(file)}, { env: {}, platform: 'linux', home: ${JSON.stringify(home)}, generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: [], command: "create" });
       await loaded.runtime.runCli([], { importModule: (url) => import(url) });
       loaded.saveCompileCache();`;
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });

@@ -33,10 +33,15 @@ export interface CacheContext {
   arch: string;
   /** Node's own options (process.execArgv), which can change V8's flags. */
   execArgv: readonly string[];
+  /**
+   * The command, such as `create` or `verify`. A cache contains the functions its first run compiled, so each
+   * command gets its own, and `plugins` run first does not leave `create` a cache without generation's code.
+   */
+  command: string;
 }
 
-/** The number of caches a folder keeps: one per build, Node version and set of flags in use, newest first. */
-const KEPT_CACHES = 4;
+/** The number of caches a folder keeps, newest first: a few commands, under one or two builds or Node versions. */
+const KEPT_CACHES = 6;
 
 /** Returns the folder of the code caches, or undefined when caching is off or there is nowhere to keep them. */
 export function compileCacheFolder(context: CacheContext): string | undefined {
@@ -52,12 +57,12 @@ export function compileCacheFolder(context: CacheContext): string | undefined {
   return root ? join(root, 'create-zero-trust-app') : undefined;
 }
 
-/** Returns the cache's file name for a bundle with these bytes, under this generator, V8 and Node's flags. */
+/** Returns the cache's file name for a bundle with these bytes, under this generator, command, V8 and Node's flags. */
 export function compileCacheName(context: CacheContext, bundle: Uint8Array): string {
   const { crc32 } = process.getBuiltinModule('node:zlib');
   const hex = (value: number): string => value.toString(16).padStart(8, '0');
   const flags = crc32(JSON.stringify([context.execArgv, context.env.NODE_OPTIONS ?? '']));
-  return `${context.generatorVersion}-v8-${context.v8Version}-${context.arch}-${hex(flags)}-${hex(crc32(bundle))}.bin`;
+  return `${context.generatorVersion}-${context.command}-v8-${context.v8Version}-${context.arch}-${hex(flags)}-${hex(crc32(bundle))}.bin`;
 }
 
 /** The parameters of the function that wraps a CommonJS module, as Node's own loader passes them. */
