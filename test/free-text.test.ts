@@ -51,7 +51,9 @@ function topologyYaml(image: string, env: Record<string, string>): string {
         { name: 'db', image: 'docker.io/library/postgres:17', ports: [{ port: 5432, protocol: 'postgres' }] },
       ],
     },
-  });
+    // Double quotes for every string value: yaml 2.8 writes some values as block scalars that read back wrong
+    // (" \n" comes back as "\n"), which would change the input, not the output under test.
+  }, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
 }
 
 interface Container {

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, Scalar, parse, stringify, visit } from 'yaml';
 
 /** The options of every YAML document the generator writes: no line folding, and no anchors for repeated objects. */
 export const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
@@ -62,7 +62,46 @@ export function stringifyDocument(value: unknown): string {
     const lines: string[] = [];
     if (emitBlock(value, '', lines)) return `${lines.join('\n')}\n`;
   }
-  return stringify(value, YAML_OPTIONS);
+  if (!hasMisreadBlockString(value)) return stringify(value, YAML_OPTIONS);
+  // Those strings go between double quotes, every other node as yaml chooses.
+  const document = new Document(value, YAML_OPTIONS);
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && misreadAsBlock(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return document.toString(YAML_OPTIONS);
+}
+
+/** Strings already checked by {@link misreadAsBlock}, with the answer. */
+const blockChecks = new Map<string, boolean>();
+
+/**
+ * Returns whether yaml (2.8) writes a multi-line string as a block scalar that reads back as another string, or
+ * not at all: a line of only spaces before the first line with text loses its spaces, as in " \n", which comes
+ * back as "\n".
+ */
+function misreadAsBlock(text: string): boolean {
+  if (!text.includes('\n')) return false;
+  let misread = blockChecks.get(text);
+  if (misread === undefined) {
+    try {
+      misread = (parse(stringify({ value: text }, YAML_OPTIONS)) as { value: unknown }).value !== text;
+    } catch {
+      misread = true;
+    }
+    if (blockChecks.size < 10_000) blockChecks.set(text, misread);
+  }
+  return misread;
+}
+
+/** Returns whether a value has a string anywhere that {@link misreadAsBlock} catches. */
+export function hasMisreadBlockString(value: unknown): boolean {
+  if (typeof value === 'string') return misreadAsBlock(value);
+  if (Array.isArray(value)) return value.some(hasMisreadBlockString);
+  if (value instanceof Map) return [...value].some(([key, item]) => hasMisreadBlockString(key) || hasMisreadBlockString(item));
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => hasMisreadBlockString(key) || hasMisreadBlockString(item));
+  return false;
 }
 
 /** Appends the lines of a map or sequence at `indent`; returns false when the value needs yaml's full rules. */
