@@ -109,7 +109,7 @@ describe.each(builtinPluginIds())('free text on %s', (mesh) => {
 
   it('keeps env names that are Object properties', async () => {
     // Written as text, because an object literal cannot hold an own __proto__ key.
-    const yaml = topologyYaml('nginx:1.29', { PLACEHOLDER: 'x' }).replace('PLACEHOLDER: x', ['__proto__: a', 'constructor: b', 'toString: c', 'hasOwnProperty: d'].join('\n        '));
+    const yaml = topologyYaml('nginx:1.29', { PLACEHOLDER: 'x' }).replace('PLACEHOLDER: "x"', ['__proto__: a', 'constructor: b', 'toString: c', 'hasOwnProperty: d'].join('\n        '));
     const run = await runCli(argv, { files: { 'topology.yaml': yaml } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

@@ -73,13 +73,12 @@ export function stringifyDocument(value: unknown): string {
   return document.toString(YAML_OPTIONS);
 }
 
-/** Strings already checked by {@link misreadAsBlock}, with the answer. */
+/** Strings already checked by {@link misreadAsBlock}, with the result. */
 const blockChecks = new Map<string, boolean>();
 
 /**
  * Returns whether yaml (2.8) writes a multi-line string as a block scalar that reads back as another string, or
- * not at all: a line of only spaces before the first line with text loses its spaces, as in " \n", which comes
- * back as "\n".
+ * not at all. A line of only spaces before the first line with text loses its spaces: " \n" comes back as "\n".
  */
 function misreadAsBlock(text: string): boolean {
   if (!text.includes('\n')) return false;
