@@ -258,6 +258,8 @@ describe('verify command', () => {
       claims[mesh] = verified.stdout.trimEnd().split('\n').at(-1)!;
       const json = JSON.parse((await runCli(['verify', 'out', '--json'], { files })).stdout) as { limit?: string };
       expect(json.limit === undefined, mesh).toBe(mesh !== 'nsm');
+      // The generated README promises mandatory mTLS only where verify claims it.
+      expect(files[`${CWD}/out/README.md`]!.includes('**mandatory mTLS**'), mesh).toBe(mesh !== 'nsm');
     }
     expect(claims.istio).toBe('PASSED: each layer on its own allows exactly the declared edges, each over mTLS.');
     expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: .*the application connects to its callees over the cluster network/);

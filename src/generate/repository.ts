@@ -264,6 +264,8 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
     podSecurityReason: mesh.podSecurityReason ?? '',
     meshReadme: mesh.readme.trim(),
     readmeSummary: mesh.readmeSummary?.trim() ?? 'Each allowed connection between services is mutual TLS, so it is authenticated by workload identity and encrypted.',
+    // A mesh with its own summary does not give mTLS on the application's path, so the README promises none.
+    applicationMtls: mesh.readmeSummary === undefined,
     unmeshed: mesh.verify.unmeshedClient !== null,
     unmeshedReason: mesh.verify.unmeshedReason ?? '',
     mermaid: buildMermaid(topology),
