@@ -9,6 +9,7 @@ import { DEFAULT_MESH, builtinPluginIds } from '../plugin/builtin.js';
 import { loadBuiltinPlugin } from '../plugin/load.js';
 import { normaliseTopology, parseTopology } from '../topology/parse.js';
 import { toTopologyDocument } from '../topology/serialise.js';
+import { readBlockDocuments } from '../yaml/read.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
 import { inspectTarget, writeRepository } from '../write/writer.js';
@@ -222,9 +223,11 @@ function keepTopologyText(files: FileTree, topology: Topology, text: string): vo
   const generated = files.get('topology.yaml');
   if (!generated) return;
   const body = text.replace(/^\uFEFF/, '').replace(GENERATED_TOPOLOGY_HEADER, '');
+  // The block reader first, as parseTopology does: yaml's duplicate-key check is quadratic in a map's size.
+  const fast = readBlockDocuments(body);
   let data: unknown;
   try {
-    data = parse(body);
+    data = fast?.length === 1 ? fast[0] : parse(body);
   } catch {
     return;
   }

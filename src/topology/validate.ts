@@ -51,11 +51,16 @@ class Checker {
     throw new InputError(`${where}: ${problem}. ${fix}`);
   }
 
-  object(value: unknown, path: string, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
+  /** Checks that a value is a mapping, with any keys. */
+  mapping(value: unknown, path: string): Record<string, unknown> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       this.fail(path, `must be a mapping, got ${describe(value)}`, `Write ${path || 'the document'} as key: value pairs`);
     }
-    const record = value as Record<string, unknown>;
+    return value as Record<string, unknown>;
+  }
+
+  object(value: unknown, path: string, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
+    const record = this.mapping(value, path);
     for (const key of Object.keys(record)) {
       if (!allowed.includes(key)) {
         const suggestion = closest(key, allowed);
@@ -384,7 +389,9 @@ function validatePort(check: Checker, raw: unknown, path: string): ServicePort {
 
 function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
   if (raw === undefined) return [];
-  const record = check.object(raw, path, Object.keys(raw ?? {}), []);
+  // Any name is a field here, so only the mapping itself is checked (listing every name as allowed would make the
+  // check quadratic in the number of variables).
+  const record = check.mapping(raw, path);
   const env: EnvVar[] = [];
   for (const [name, value] of Object.entries(record)) {
     const fieldPath = join(path, name);
