@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { YAML_OPTIONS } from '../../src/yaml/emit.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { HELM_VALUES_CONFIG_MAP } from './versions.js';
 
@@ -74,6 +75,6 @@ export function buildHelmValuesConfigMap(values: Record<string, unknown>, labels
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: HELM_VALUES_CONFIG_MAP.name, namespace: HELM_VALUES_CONFIG_MAP.namespace, labels },
-    data: { [HELM_VALUES_CONFIG_MAP.key]: stringify(values, { lineWidth: 0 }) },
+    data: { [HELM_VALUES_CONFIG_MAP.key]: stringify(values, YAML_OPTIONS) },
   };
 }

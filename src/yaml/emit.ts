@@ -1,7 +1,11 @@
 import { Document, Scalar, parse, stringify, visit } from 'yaml';
 
-/** The options of every YAML document the generator writes: no line folding, and no anchors for repeated objects. */
-export const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false } as const;
+/**
+ * The options of every YAML document the generator writes: no line folding, no anchors for repeated objects, and
+ * quotes on strings that YAML 1.1 would read as another type. kubectl and kustomize read YAML with go-yaml, which
+ * follows YAML 1.1 there: unquoted, `yes` is a boolean, `1_000` and `0b101` numbers and `2024-01-01` a time.
+ */
+export const YAML_OPTIONS = { lineWidth: 0, aliasDuplicateObjects: false, compat: 'yaml-1.1' } as const;
 
 /**
  * Keys that yaml writes as plain scalars in any position, and that cannot be mistaken for another type, with
@@ -15,7 +19,19 @@ const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9._/-]*(?::[A-Za-z0-9._/-]+)*$/;
  * null words would read back as another type, and yaml quotes those.
  */
 const PLAIN_STRING = /^[A-Za-z][\w./@+=,-]*(?::[\w./@+=,-]+)*$/;
-const CORE_SCHEMA_WORDS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL']);
+/** The words that the YAML 1.2 core schema or YAML 1.1 reads as a boolean or null, which yaml quotes. */
+const CORE_SCHEMA_WORDS = new Set(['true', 'True', 'TRUE', 'false', 'False', 'FALSE', 'null', 'Null', 'NULL', 'y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'on', 'On', 'ON', 'off', 'Off', 'OFF']);
+
+/** Starts of strings that YAML 1.1 may read as a number, a time, a merge key or a null, left to yaml to write. */
+const YAML_11_START = /^[-+.0-9<=~]/;
+
+/** A bare exponent, such as `e0`, which yaml's YAML 1.1 float pattern also matches (yaml 2.8), so yaml quotes it. */
+const BARE_EXPONENT = /^[eE][-+]?[0-9]+$/;
+
+/** Returns whether yaml quotes this string, which starts with a letter, under the core schema or YAML 1.1. */
+function isTypeWord(value: string): boolean {
+  return CORE_SCHEMA_WORDS.has(value) || BARE_EXPONENT.test(value);
+}
 
 /**
  * Printable ASCII without quotes or backslashes, on one line: yaml writes such a string either plain or between
@@ -43,7 +59,7 @@ const CORE_SCHEMA_VALUE = [
 
 /** Returns yaml's text for a simple string value (see SIMPLE_TEXT): plain when it can be, else in double quotes. */
 function simpleStringText(value: string): string {
-  const quoted = NOT_PLAIN.test(value) || CORE_SCHEMA_VALUE.some((pattern) => pattern.test(value));
+  const quoted = NOT_PLAIN.test(value) || isTypeWord(value) || CORE_SCHEMA_VALUE.some((pattern) => pattern.test(value));
   return quoted ? `"${value}"` : value;
 }
 
@@ -158,12 +174,13 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
 
 /** Returns yaml's text for a scalar, or undefined when it spans lines or depends on its position. */
 function scalarText(value: string | number | boolean | null): string | undefined {
-  if (typeof value === 'string' && PLAIN_STRING.test(value) && !CORE_SCHEMA_WORDS.has(value)) return value;
+  if (typeof value === 'string' && PLAIN_STRING.test(value) && !isTypeWord(value)) return value;
   // yaml writes safe integers in decimal, and -0 as -0, which String() would not.
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return String(value);
-  // Strings that start with a digit, `/` or `.`, or hold spaces, as paths, sizes, versions and commands do.
-  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !value.startsWith('---') && !value.startsWith('...')) return simpleStringText(value);
+  // Strings that start with `/` or hold spaces, as paths and commands do. Those that start with a digit or a sign
+  // go to yaml, which knows YAML 1.1's numbers and times.
+  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
   // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.

@@ -200,7 +200,10 @@ function keyText(line: string, column: number, colon: number): string | null {
   const key = line.slice(column, colon);
   let known = keys.get(key);
   if (known === undefined) {
-    known = KEY.test(key) && !SPECIAL_KEYS.has(key) && key.length <= 1000 ? key : null;
+    // A double-quoted key of the same characters, as emit.ts writes `"y"` or `"on"`, which YAML 1.1 reads as booleans.
+    const inner = key.length > 2 && key.startsWith('"') && key.endsWith('"') ? key.slice(1, -1) : undefined;
+    if (inner !== undefined) known = KEY.test(inner) && inner !== '__proto__' && inner.length <= 1000 ? inner : null;
+    else known = KEY.test(key) && !SPECIAL_KEYS.has(key) && key.length <= 1000 ? key : null;
     if (keys.size < 10_000) keys.set(key, known);
   }
   return known;

@@ -9,7 +9,7 @@ const awkwardString = fc.oneof(
   // Printable ASCII, which the emitter writes itself, and number-like text, which must stay a string.
   fc.stringMatching(/^[ -~]{0,16}$/),
   fc.stringMatching(/^[-+.0-9eEoxInfa ]{0,8}$/),
-  fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b'),
+  fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', 'yes', 'Off', 'y', 'n', 'e0', 'E5', 'e+1', '1_000', '0b101', '2024-01-01', '12:30', '1:20:30.5', '<<', '=', '0x_1', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b'),
 );
 const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
 const scalar = fc.oneof(awkwardString, fc.integer(), fc.maxSafeInteger(), fc.constantFrom(-0, 0, 2 ** 53, -(2 ** 53)), fc.double(), fc.boolean(), fc.constant(null));
