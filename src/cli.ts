@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The bin, a launcher. It answers `--version` and `--help` without loading the runtime, since `npm create` starts a
+// The bin, a launcher. It prints `--version` and `--help` without loading the runtime, since `npm create` starts a
 // fresh process each time. Every other command loads the runtime bundle (dist/index.cjs), which contains the CLI,
 // through V8's code cache (src/launcher/runtime.ts).
+import { commandFirst } from './cli/command-first.js';
 import { loadRuntime } from './launcher/runtime.js';
 import { GENERATOR_VERSION } from './version.js';
 
@@ -16,6 +17,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   process.stdout.write(__HELP_TEXT__);
 } else {
   const { join } = process.getBuiltinModule('node:path');
+  const first = commandFirst(argv)[0];
+  const command = first === 'verify' || first === 'plugins' ? first : 'create';
   const { homedir } = process.getBuiltinModule('node:os');
   let home = '';
   try {
@@ -32,11 +35,13 @@ if (argv.length === 1 && argv[0] === '--version') {
     v8Version: process.versions.v8,
     arch: process.arch,
     execArgv: process.execArgv,
-    command: argv[0] === 'verify' || argv[0] === 'plugins' ? argv[0] : 'create',
+    command,
   });
   // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
   void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
     process.exitCode = code;
-    loaded.saveCompileCache();
+    // A cache keeps the functions this run compiled, so only a run that did its command's work writes one.
+    const helpOnly = argv.some((word) => word === '--help' || word === '-h' || word === '--version');
+    if (code === 0 && !helpOnly) loaded.saveCompileCache();
   });
 }

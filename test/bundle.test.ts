@@ -106,6 +106,23 @@ describe('bundled CLI', () => {
     }
   });
 
+  it('writes each command its own cache', () => {
+    const cwd = makeFolder();
+    const env = { XDG_CACHE_HOME: join(cwd, 'cache') };
+    const cacheFolder = join(cwd, 'cache/create-zero-trust-app');
+    const commands = () => (existsSync(cacheFolder) ? readdirSync(cacheFolder).map((name) => name.split('-')[1]).sort() : []);
+    // A failed run and a help run write nothing.
+    expect(runBundle(['app', '--yes', '--mesh', 'no-such-mesh'], cwd, env).status).toBe(2);
+    expect(runBundle(['-h'], cwd, env).status).toBe(0);
+    expect(commands()).toEqual([]);
+    // A command after an option is still that command.
+    expect(runBundle(['--yes', 'plugins'], cwd, env).status).toBe(0);
+    expect(commands()).toEqual(['plugins']);
+    expect(runBundle(['app', '--yes'], cwd, env).status).toBe(0);
+    expect(runBundle(['--json', 'verify', 'app'], cwd, env).status).toBe(0);
+    expect(commands()).toEqual(['create', 'plugins', 'verify']);
+  });
+
   it('shares the runtime with plugins', () => {
     const cwd = makeFolder();
     // The plugin throws the package's own InputError, which the CLI reports as bad input (exit 2) only when the
@@ -120,7 +137,9 @@ export default {
 };
 `,
     );
-    const envs: Record<string, string>[] = [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { XDG_CACHE_HOME: join(cwd, 'cache') }, { XDG_CACHE_HOME: join(cwd, 'cache') }];
+    // A successful create writes the cache that the second plugin run then takes.
+    expect(runBundle(['warm', '--yes'], cwd, { XDG_CACHE_HOME: join(cwd, 'cache') }).status).toBe(0);
+    const envs: Record<string, string>[] = [{ NODE_DISABLE_COMPILE_CACHE: '1' }, { XDG_CACHE_HOME: join(cwd, 'cache') }];
     for (const env of envs) {
       const run = runBundle(['app', '--yes', '--plugin', './thrower.mjs', '--mesh', 'thrower'], cwd, env);
       expect(run.stderr).toBe('create-zero-trust-app: preset workshop: field mesh: the thrower plugin refuses every topology\n');

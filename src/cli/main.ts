@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { GenerationError, InputError } from '../errors.js';
 import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
 import { CANCELLED, runCreate } from './create.js';
+import { commandFirst } from './command-first.js';
 import type { CliIo } from './io.js';
 
 const CORE_FLAGS = new Set(['_', '$0', 'mesh', 'topology', 'preset', 'yes', 'y', 'force', 'dry-run', 'plugin', 'json', 'debug', 'all', 'help', 'h', 'version', 'directory']);
@@ -157,26 +158,4 @@ function rejectExtraFlags(args: Record<string, unknown>): void {
 /** Returns the --plugin values as a list: yargs gives one string for one flag and a list for a repeated one. */
 function pluginList(value: string | string[] | undefined): string[] {
   return value === undefined ? [] : [value].flat();
-}
-
-/** Switches that may come before a command. */
-const LEADING_SWITCHES = new Set(['--json', '--yes', '-y', '--force', '--dry-run', '--debug', '--all']);
-/** Options with a value that may come before a command. */
-const LEADING_OPTIONS = new Set(['--plugin']);
-
-/**
- * Moves a command written after some options to the front, as in `--json verify out`: yargs matches a command only
- * as the first word, and would otherwise take `verify` as the directory of the default command.
- */
-export function commandFirst(argv: string[]): string[] {
-  let index = 0;
-  while (index < argv.length) {
-    const word = argv[index]!;
-    if (LEADING_SWITCHES.has(word) || (word.startsWith('--') && word.includes('='))) index += 1;
-    else if (LEADING_OPTIONS.has(word)) index += 2;
-    else break;
-  }
-  const command = argv[index];
-  if (index === 0 || (command !== 'verify' && command !== 'plugins')) return argv;
-  return [command, ...argv.slice(0, index), ...argv.slice(index + 1)];
 }

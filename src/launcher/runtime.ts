@@ -4,8 +4,9 @@
 // and keeps V8's code cache in the user's cache folder, as Node 22 does in its temporary folder.
 // V8 rejects a cache made by another V8 version, with other flags, or for a source of another length, and then
 // compiles afresh. It does not compare the source itself. So the file name carries a CRC-32 of the bundle (about
-// 1 ms with zlib) and one of Node's flags. Every installation of one build then shares a cache, and an edited
-// bundle never runs another's code. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns the cache off.
+// 1 ms with zlib) and one of Node's flags. Every installation of one build then shares a cache. An edited bundle
+// gets a cache of its own unless its CRC-32 equals the old one's. That happens by a one in four billion chance,
+// or by an edit made to match, from someone who could change the bundle's code directly anyway. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns the cache off.
 import type { Script } from 'node:vm';
 
 /** The part of the runtime bundle's exports that the launcher calls. */
