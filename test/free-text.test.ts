@@ -7,8 +7,11 @@ import { CWD, runCli } from './support/cli.js';
 const TARGET = `${CWD}/out`;
 
 /** Characters that break naive YAML, shell or template output, mixed into random Unicode text. */
-const TRICKY = ['"', "'", ':', ': ', '#', ' #', '\n', '\r\n', '\t', '{{', '}}', '{', '[', '- ', '---', '...', '&a', '*a', '!!', '%', '@', '`', '|', '>', '\\', '$(', '\u0000', '\u0085', '\u2028', '\ufeff', 'é', '日本', '👩‍👩‍👧', ' ', 'true', 'null', '0x1F', '1e3', '~'];
-const trickyText = fc.string({ unit: fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 });
+const TRICKY = ['"', "'", ':', ': ', '#', ' #', '\n', '\r\n', '\t', '{{', '}}', '{', '[', '- ', '---', '...', '&a', '*a', '!!', '%', '@', '`', '|', '>', '\\', '$(', '\u0000', '\u0001', '\u001b', 'é', '日本', '👩‍👩‍👧', ' ', 'true', 'null', '0x1F', '1e3', '~'];
+// Values with the characters that kubectl cannot read back (U+007F to U+009F, U+2028, U+2029, U+FEFF) are rejected
+// as input, which test/invalid-input.test.ts checks, so they are left out here.
+const UNREADABLE = /[\u007F-\u009F\u2028\u2029\uFEFF]/u;
+const trickyText = fc.string({ unit: fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 }).filter((text) => !UNREADABLE.test(text));
 
 const lowerAlphanumeric = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 1, maxLength: 8 });
 const pathComponent = fc.tuple(lowerAlphanumeric, fc.array(fc.tuple(fc.constantFrom('.', '_', '__', '-', '--'), lowerAlphanumeric), { maxLength: 2 })).map(([head, rest]) => head + rest.map(([separator, part]) => separator + part).join(''));

@@ -6,7 +6,7 @@ import { istioPlugin } from '../plugins/istio/index.js';
 
 // Strings that YAML 1.2 reads as strings but YAML 1.1, which kubectl and kustomize follow, reads as booleans,
 // numbers or times, and one that yaml's block scalars change.
-const TRICKY = ['yes', 'on', 'Off', 'y', 'n', '1_000', '0b101', '0x_1', '2024-01-01', '12:30', '1:20:30.5', '0755', '<<', 'e0', ' \n'];
+const TRICKY = ['yes', 'on', 'Off', 'y', 'n', '1_000', '0b101', '0x_1', '2024-01-01', '12:30', '1:20:30.5', '0755', '<<', 'e0', ' \n', 'a\u0001b', 'tab\there', '日本 é', ' lead', 'trail ', 'a: b', 'c #d', '"q"', "'s'"];
 
 describe('manifests through kubectl kustomize', () => {
   it('keeps env values and args as the strings given', () => {

@@ -318,8 +318,24 @@ function validateStrings(check: Checker, raw: unknown, path: string): string[] {
   return check.array(raw, path).map((item, index) => {
     if (typeof item !== 'string') check.fail(`${path}[${index}]`, `must be a string, got ${describe(item)}`, 'Quote it');
     if (item.includes('\0')) check.fail(`${path}[${index}]`, 'contains a NUL character', 'Remove it');
+    checkReadableByKubectl(check, item, `${path}[${index}]`);
     return item;
   });
+}
+
+/**
+ * Characters that yaml writes into a manifest as they are, but that kubectl's YAML reader (go-yaml) rejects (DEL
+ * and the C1 controls) or reads as a line break (U+0085, U+2028, U+2029), and a byte order mark inside a value.
+ */
+const UNREADABLE_BY_KUBECTL = /[\u007F-\u009F\u2028\u2029\uFEFF]/u;
+
+/** Fails on a string that `kubectl apply` could not read back from the manifest unchanged. */
+function checkReadableByKubectl(check: Checker, text: string, path: string): void {
+  const found = UNREADABLE_BY_KUBECTL.exec(text)?.[0];
+  if (found !== undefined) {
+    const code = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    check.fail(path, `contains the character ${code}, which kubectl cannot read back from a manifest unchanged`, 'Remove it');
+  }
 }
 
 /** Checks a user or group ID for Pod Security `restricted`: a whole number other than 0 (root). */
@@ -401,6 +417,7 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
     if (typeof value === 'string') {
       // A lone UTF-16 surrogate has no UTF-8 encoding, so it could not reach the manifest unchanged.
       if (/[\uD800-\uDFFF]/u.test(value)) check.fail(fieldPath, 'contains an unpaired UTF-16 surrogate, which is not valid Unicode', 'Remove the lone \\uD800-\\uDFFF escape from the value');
+      checkReadableByKubectl(check, value, fieldPath);
       env.push({ name, value });
     } else if (typeof value === 'boolean') {
       check.fail(fieldPath, `must be a string, got ${describe(value)}`, `Quote it: ${name}: "${String(value)}"`);
