@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateCase } from '../src/conformance/checks.js';
+import { generateCase, verifyCase } from '../src/conformance/checks.js';
 import { InputError } from '../src/errors.js';
 import type { MeshPlugin } from '../src/plugin/api.js';
 import { findPreset } from '../src/topology/presets.js';
@@ -47,5 +47,25 @@ describe('proxy reservations', () => {
     }
     // Other users and ports are fine.
     expect(() => generateCase(plugin, workshopWith((hero) => (hero.runAsUser = uid + 1)))).not.toThrow();
+  });
+});
+
+describe('verify on hand-edited clashes', () => {
+  it.each(CASES)('names %s clashes edited into the manifests', (plugin, port, uid, gid) => {
+    const generated = generateCase(plugin, findPreset('workshop')!.document);
+    expect(verifyCase(plugin, generated).ok).toBe(true);
+    const workload = generated.objects.find((object) => object.kind === 'Deployment' && object.metadata.name === 'hero')!;
+    const spec = (workload.spec as { template: { spec: { securityContext?: Record<string, unknown>; containers: { name: string; ports: { containerPort: number }[]; securityContext: Record<string, unknown> }[] } } }).template.spec;
+    const container = spec.containers.find((candidate) => candidate.name === 'hero')!;
+    container.ports.push({ containerPort: port });
+    container.securityContext.runAsUser = uid;
+    if (gid !== undefined) spec.securityContext = { ...spec.securityContext, runAsGroup: gid };
+    delete container.securityContext.runAsGroup;
+    const result = verifyCase(plugin, generated);
+    expect(result.ok).toBe(false);
+    const messages = result.checks.filter((check) => !check.ok && check.name === 'production/hero').map((check) => check.detail);
+    expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero listens on port ${port}, one of the .* proxy's ports`)));
+    expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero runs as user ${uid}, the .*, whose connections bypass the proxy`)));
+    if (gid !== undefined) expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero runs as group ${gid}`)));
   });
 });

@@ -1,8 +1,9 @@
 import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import { proxyConflictFindings } from '../../src/k8s/proxy-reservations.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { Service, ServicePort } from '../../src/topology/types.js';
-import { ROOT_NAMESPACE, TRUST_DOMAIN } from './versions.js';
+import { PROXY_RESERVATIONS, ROOT_NAMESPACE, TRUST_DOMAIN } from './versions.js';
 import { readGatewayAccounts, readGatewayModel } from './evaluate-gateway.js';
 import { createExternalDecider } from './evaluate-egress.js';
 import { buildReachIndex, type ReachIndex } from './evaluate-reach.js';
@@ -39,7 +40,7 @@ const UNEVALUATED_SOURCE_FIELDS = ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 
  * as a finding and never matches.
  */
 export function evaluateIstio(context: EvaluateContext): MeshEvaluator {
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...proxyConflictFindings(context.objects, context.topology, PROXY_RESERVATIONS)];
   const peerAuthentications = context.objects.filter(isKind('security.istio.io', 'PeerAuthentication')).map((object) => readPeerAuthentication(object, findings));
   const authorizationPolicies = context.objects.filter(isKind('security.istio.io', 'AuthorizationPolicy')).map((object) => readAuthorizationPolicy(object, findings));
   const injectedNamespaces = new Set(

@@ -1,4 +1,5 @@
 import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import { proxyConflictFindings } from '../../src/k8s/proxy-reservations.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
@@ -6,7 +7,7 @@ import { NAMESPACE_TAG } from './resources.js';
 import { decideExternalTraffic, readGatewayInstances, readGatewayRoutes, type GatewayInstance } from './evaluate-edge.js';
 import { inboundPermissions, judge, targetRefRank, type Credentials, type InboundPermissions, type Verdict } from './evaluate-inbound.js';
 import { buildReachIndex, indexPermissionsByTarget, type ReachIndex, type ReachTarget, type TargetIndex, type Tags } from './evaluate-reach.js';
-import { SYSTEM_NAMESPACE, kumaServiceOf } from './versions.js';
+import { PROXY_RESERVATIONS, SYSTEM_NAMESPACE, kumaServiceOf } from './versions.js';
 
 type TargetRef = { kind?: string; name?: string; namespace?: string; labels?: Record<string, string>; tags?: Record<string, string>; sectionName?: string };
 type Match = { spiffeID?: { type?: string; value?: string }; sni?: unknown };
@@ -98,7 +99,7 @@ interface MtlsSetting {
  * as a finding and never matches.
  */
 export function evaluateKuma(context: EvaluateContext): MeshEvaluator {
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...proxyConflictFindings(context.objects, context.topology, PROXY_RESERVATIONS)];
   const { objects, topology } = context;
 
   const namespaceLabels = new Map(objects.filter((object) => object.kind === 'Namespace').map((object) => [object.metadata.name, object.metadata.labels ?? {}]));

@@ -1,4 +1,5 @@
 import type { EvaluateContext, Finding, GatewayModel, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import { proxyConflictFindings } from '../../src/k8s/proxy-reservations.js';
 import { EDGE_GATEWAY_NAME, EDGE_GATEWAY_NAMESPACE, edgeGatewayPodSelector, readEdgeGatewayRoutes } from '../../src/k8s/edge-gateway.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { podTemplateOf } from '../../src/verify/objects.js';
@@ -7,7 +8,7 @@ import { decideEgress, readEgress } from './evaluate-egress.js';
 import { buildReachIndex, type Admission, type IdentityMatch, type ReachIndex } from './evaluate-reach.js';
 import { addTo, indexServerLookups, selectsPort, type AuthorizationPolicy, type Server, type ServerLookups, type Workload } from './evaluate-servers.js';
 import { DEFAULT_POLICY_ANNOTATION, INJECT_ANNOTATION } from './resources.js';
-import { CONTROL_PLANE_NAMESPACE, TRUST_DOMAIN, identityOf } from './versions.js';
+import { CONTROL_PLANE_NAMESPACE, PROXY_RESERVATIONS, TRUST_DOMAIN, identityOf } from './versions.js';
 
 const SKIP_INBOUND_ANNOTATION = 'config.linkerd.io/skip-inbound-ports';
 const SKIP_OUTBOUND_ANNOTATION = 'config.linkerd.io/skip-outbound-ports';
@@ -30,7 +31,7 @@ const AUTHENTICATED_POLICIES = new Set(['all-authenticated', 'cluster-authentica
  * every client, and route-level authorization (HTTPRoute, GRPCRoute) is reported instead of evaluated.
  */
 export function evaluateLinkerd(context: EvaluateContext): MeshEvaluator {
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...proxyConflictFindings(context.objects, context.topology, PROXY_RESERVATIONS)];
   const { namespaceAnnotations, policyObjects, unevaluated } = groupManifests(context.objects);
   const identityOfAccount = internIdentities();
 

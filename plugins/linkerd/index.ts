@@ -24,7 +24,7 @@ import {
   LINKERD_VERSION,
   POLICY_PORT,
   PROXY_PORTS,
-  PROXY_UID,
+  PROXY_RESERVATIONS,
   identityOf,
 } from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
@@ -42,7 +42,7 @@ const CERTS_DIRECTORY = 'certs';
 
 function generateLinkerd(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
-  rejectProxyConflicts(topology, { proxy: 'Linkerd proxy', ports: Object.values(PROXY_PORTS), uid: PROXY_UID });
+  rejectProxyConflicts(topology, PROXY_RESERVATIONS);
 
   const services = indexServices(topology);
   const edges = topology.edges.map((edge) => {

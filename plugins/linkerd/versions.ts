@@ -33,6 +33,9 @@ export const PROXY_PORTS = { inbound: 4143, outbound: 4140, control: 4190, admin
 /** The proxy's user ID, whose connections linkerd-init does not redirect (chart value `proxy.uid`, default 2102). */
 export const PROXY_UID = 2102;
 
+/** The proxy's ports and user, which the application's containers must not use. */
+export const PROXY_RESERVATIONS = { proxy: 'Linkerd proxy', ports: Object.values(PROXY_PORTS), uid: PROXY_UID };
+
 /**
  * Control plane ports the proxies connect to (the Services and containers in
  * charts/linkerd-control-plane/templates/{identity,destination}.yaml at edge-26.8.3): identity on the

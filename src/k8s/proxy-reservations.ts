@@ -1,6 +1,9 @@
 import { InputError } from '../errors.js';
 import { runtimeProfileOf } from '../generate/images.js';
+import type { Finding } from '../plugin/api.js';
 import type { Topology } from '../topology/types.js';
+import { podTemplateOf } from '../verify/objects.js';
+import type { KubeObject } from './object.js';
 
 /** The ports a mesh's sidecar proxy listens on in the application's pod, and the user it runs as. */
 export interface ProxyReservations {
@@ -38,4 +41,39 @@ export function rejectProxyConflicts(topology: Topology, reserved: ProxyReservat
       );
     }
   }
+}
+
+interface SecurityContext {
+  runAsUser?: unknown;
+  runAsGroup?: unknown;
+}
+
+/**
+ * Lists, for verify, the services of a repository whose containers clash with the sidecar, as
+ * {@link rejectProxyConflicts} rejects them at generation: a container port the proxy listens on, or the proxy's
+ * user or group, set on the container or on the pod. A hand-edited manifest can bring either back.
+ */
+export function proxyConflictFindings(objects: readonly KubeObject[], topology: Topology, reserved: ProxyReservations): Finding[] {
+  const findings: Finding[] = [];
+  for (const service of topology.services) {
+    const template = podTemplateOf(objects, service);
+    if (!template) continue;
+    const subject = `${service.namespace}/${service.name}`;
+    const podContext = (template.spec.securityContext ?? {}) as SecurityContext;
+    for (const container of template.spec.containers as { name?: string; ports?: { containerPort?: unknown }[]; securityContext?: SecurityContext }[]) {
+      const context = { ...podContext, ...container.securityContext };
+      for (const port of container.ports ?? []) {
+        if (typeof port.containerPort === 'number' && reserved.ports.includes(port.containerPort)) {
+          findings.push({ subject, message: `container ${String(container.name)} listens on port ${port.containerPort}, one of the ${reserved.proxy}'s ports: use another port` });
+        }
+      }
+      if (context.runAsUser === reserved.uid) {
+        findings.push({ subject, message: `container ${String(container.name)} runs as user ${reserved.uid}, the ${reserved.proxy}'s, whose connections bypass the proxy: set another runAsUser` });
+      }
+      if (reserved.gid !== undefined && context.runAsGroup === reserved.gid) {
+        findings.push({ subject, message: `container ${String(container.name)} runs as group ${reserved.gid}, the ${reserved.proxy}'s, whose connections bypass the proxy: set another runAsGroup` });
+      }
+    }
+  }
+  return findings;
 }
