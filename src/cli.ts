@@ -40,7 +40,7 @@ if (argv.length === 1 && argv[0] === '--version') {
   // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
   void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
     process.exitCode = code;
-    // A cache keeps the functions this run compiled, so only a run that did its command's work writes one.
+    // A cache keeps the functions this run compiled, so only a successful run (exit code 0) writes one.
     const helpOnly = argv.some((word) => word === '--help' || word === '-h' || word === '--version');
     if (code === 0 && !helpOnly) loaded.saveCompileCache();
   });

@@ -64,7 +64,7 @@ describe('verify on hand-edited clashes', () => {
     const result = verifyCase(plugin, generated);
     expect(result.ok).toBe(false);
     const messages = result.checks.filter((check) => !check.ok && check.name === 'production/hero').map((check) => check.detail);
-    expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero listens on port ${port}, one of the .* proxy's ports`)));
+    expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero declares port ${port}, one of the .* proxy's ports`)));
     expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero runs as user ${uid}, the .*, whose connections bypass the proxy`)));
     if (gid !== undefined) expect(messages).toContainEqual(expect.stringMatching(new RegExp(`^container hero runs as group ${gid}`)));
   });

@@ -60,11 +60,14 @@ export function proxyConflictFindings(objects: readonly KubeObject[], topology: 
     if (!template) continue;
     const subject = `${service.namespace}/${service.name}`;
     const podContext = (template.spec.securityContext ?? {}) as SecurityContext;
-    for (const container of template.spec.containers as { name?: string; ports?: { containerPort?: unknown }[]; securityContext?: SecurityContext }[]) {
-      const context = { ...podContext, ...container.securityContext };
+    // Init containers too: a native sidecar (restartPolicy Always) runs beside the application.
+    const containers = [...template.spec.containers, ...((template.spec.initContainers ?? []) as Record<string, unknown>[])];
+    for (const container of containers as { name?: string; ports?: { containerPort?: unknown }[]; securityContext?: SecurityContext }[]) {
+      // A field the container leaves unset, or sets to null, comes from the pod's securityContext.
+      const context = { runAsUser: container.securityContext?.runAsUser ?? podContext.runAsUser, runAsGroup: container.securityContext?.runAsGroup ?? podContext.runAsGroup };
       for (const port of container.ports ?? []) {
         if (typeof port.containerPort === 'number' && reserved.ports.includes(port.containerPort)) {
-          findings.push({ subject, message: `container ${String(container.name)} listens on port ${port.containerPort}, one of the ${reserved.proxy}'s ports: use another port` });
+          findings.push({ subject, message: `container ${String(container.name)} declares port ${port.containerPort}, one of the ${reserved.proxy}'s ports: use another port` });
         }
       }
       if (context.runAsUser === reserved.uid) {

@@ -318,16 +318,18 @@ function validateStrings(check: Checker, raw: unknown, path: string): string[] {
   return check.array(raw, path).map((item, index) => {
     if (typeof item !== 'string') check.fail(`${path}[${index}]`, `must be a string, got ${describe(item)}`, 'Quote it');
     if (item.includes('\0')) check.fail(`${path}[${index}]`, 'contains a NUL character', 'Remove it');
+    if (/[\uD800-\uDFFF]/u.test(item)) check.fail(`${path}[${index}]`, 'contains an unpaired UTF-16 surrogate, which is not valid Unicode', 'Remove the lone \\uD800-\\uDFFF escape');
     checkReadableByKubectl(check, item, `${path}[${index}]`);
     return item;
   });
 }
 
 /**
- * Characters that yaml writes into a manifest as they are, but that kubectl's YAML reader (go-yaml) rejects (DEL
- * and the C1 controls) or reads as a line break (U+0085, U+2028, U+2029), and a byte order mark inside a value.
+ * Characters that yaml writes into a manifest as they are, but that kubectl's YAML reader (go-yaml) rejects (DEL,
+ * the C1 controls, U+FFFE and U+FFFF) or reads as a line break (U+0085, U+2028, U+2029), and a byte order mark
+ * inside a value.
  */
-const UNREADABLE_BY_KUBECTL = /[\u007F-\u009F\u2028\u2029\uFEFF]/u;
+const UNREADABLE_BY_KUBECTL = /[\u007F-\u009F\u2028\u2029\uFEFF\uFFFE\uFFFF]/u;
 
 /** Fails on a string that `kubectl apply` could not read back from the manifest unchanged. */
 function checkReadableByKubectl(check: Checker, text: string, path: string): void {

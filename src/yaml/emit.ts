@@ -83,10 +83,22 @@ export function stringifyDocument(value: unknown): string {
   const document = new Document(value, YAML_OPTIONS);
   visit(document, {
     Scalar(_key, node) {
-      if (typeof node.value === 'string' && misreadAsBlock(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+      if (typeof node.value === 'string' && needsDoubleQuotes(node.value)) node.type = Scalar.QUOTE_DOUBLE;
     },
   });
   return document.toString(YAML_OPTIONS);
+}
+
+/**
+ * Integers as Go's strconv.ParseInt reads them with base 0 once underscores are removed, which go-yaml (and so
+ * kubectl) does with plain scalars: `0X1F`, `0O17`, `0B101` and `-_1` among them, which yaml's YAML 1.1 mode
+ * leaves plain.
+ */
+const GO_INTEGER = /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/;
+
+/** Returns whether a string must be double-quoted whatever yaml would choose (see GO_INTEGER and misreadAsBlock). */
+function needsDoubleQuotes(text: string): boolean {
+  return GO_INTEGER.test(text.replaceAll('_', '')) || misreadAsBlock(text);
 }
 
 /** Strings already checked by {@link misreadAsBlock}, with the result. */
@@ -110,9 +122,9 @@ function misreadAsBlock(text: string): boolean {
   return misread;
 }
 
-/** Returns whether a value has a string anywhere that {@link misreadAsBlock} catches. */
+/** Returns whether a value has a string anywhere that {@link needsDoubleQuotes} catches. */
 export function hasMisreadBlockString(value: unknown): boolean {
-  if (typeof value === 'string') return misreadAsBlock(value);
+  if (typeof value === 'string') return needsDoubleQuotes(value);
   if (Array.isArray(value)) return value.some(hasMisreadBlockString);
   if (value instanceof Map) return [...value].some(([key, item]) => hasMisreadBlockString(key) || hasMisreadBlockString(item));
   if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => hasMisreadBlockString(key) || hasMisreadBlockString(item));
@@ -183,6 +195,9 @@ function scalarText(value: string | number | boolean | null): string | undefined
   if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
+  // A Go integer that yaml leaves plain goes between double quotes, as the whole-document path writes it. Its
+  // characters need no escapes.
+  if (typeof value === 'string' && GO_INTEGER.test(value.replaceAll('_', '')) && text === value) text = `"${value}"`;
   // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.
   if (text.includes('\n') || (typeof value === 'string' && (value.includes('\n') || /^(%|---|\.\.\.)/m.test(value)))) text = undefined;
   if (scalarTexts.size < 100_000) scalarTexts.set(value, text);
