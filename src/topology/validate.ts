@@ -325,9 +325,9 @@ function validateStrings(check: Checker, raw: unknown, path: string): string[] {
 }
 
 /**
- * Characters that yaml writes into a manifest as they are, but that kubectl's YAML reader (go-yaml) rejects (DEL,
- * the C1 controls, U+FFFE and U+FFFF) or reads as a line break (U+0085, U+2028, U+2029), and a byte order mark
- * inside a value.
+ * Characters that yaml writes into a manifest as they are, but that kubectl's YAML reader (go-yaml) does not read
+ * back. It rejects DEL, the C1 controls, U+FFFE and U+FFFF, reads U+0085, U+2028 and U+2029 as line breaks, and a
+ * byte order mark has no place inside a value.
  */
 const UNREADABLE_BY_KUBECTL = /[\u007F-\u009F\u2028\u2029\uFEFF\uFFFE\uFFFF]/u;
 

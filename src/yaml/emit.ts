@@ -191,7 +191,7 @@ function scalarText(value: string | number | boolean | null): string | undefined
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return String(value);
   // Strings that start with `/` or hold spaces, as paths and commands do. Those that start with a digit or a sign
-  // go to yaml, which knows YAML 1.1's numbers and times.
+  // go to yaml, which has YAML 1.1's rules for numbers and times.
   if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
