@@ -53,6 +53,19 @@ function load(file: string, env: Record<string, string>, argv: string[], nodeOpt
   return JSON.parse(run.stdout) as LoadReport;
 }
 
+/** Writes a runtime in a new folder and names the cache folder beside it, which its loads use. */
+function setUpRuntime(): { folder: string; file: string; env: Record<string, string>; cacheFolder: string } {
+  const folder = makeFolder();
+  const file = writeRuntime(folder);
+  return { folder, file, env: { XDG_CACHE_HOME: join(folder, 'cache') }, cacheFolder: join(folder, 'cache/create-zero-trust-app') };
+}
+
+/** Loads the runtime once, which writes its cache, and returns the cache file's path. */
+function writeCache(file: string, env: Record<string, string>, cacheFolder: string): string {
+  load(file, env, []);
+  return join(cacheFolder, readdirSync(cacheFolder)[0]!);
+}
+
 /** Writes a small CommonJS runtime whose runCli returns the square of its argument count. */
 function writeRuntime(folder: string, body = ''): string {
   const file = join(folder, 'index.cjs');
@@ -105,12 +118,9 @@ describe('compile cache folder', () => {
 
 describe('loading the runtime', () => {
   it('writes a cache, then uses it', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    const { file, env, cacheFolder } = setUpRuntime();
 
     expect(load(file, env, ['a', 'b', 'c'])).toEqual({ cacheUsed: false, code: 9, filename: file, sameRequire: true });
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
     const [cacheName] = readdirSync(cacheFolder);
     expect(cacheName).toMatch(/^1\.2\.3-create-v8-.*\.bin$/);
     const written = readFileSync(join(cacheFolder, cacheName!));
@@ -128,12 +138,8 @@ describe('loading the runtime', () => {
   });
 
   it('replaces a corrupt cache and still runs', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
-    load(file, env, []);
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
-    const cacheFile = join(cacheFolder, readdirSync(cacheFolder)[0]!);
+    const { file, env, cacheFolder } = setUpRuntime();
+    const cacheFile = writeCache(file, env, cacheFolder);
     writeFileSync(cacheFile, 'not a code cache');
 
     expect(load(file, env, ['x'])).toMatchObject({ cacheUsed: false, code: 1 });
@@ -142,9 +148,7 @@ describe('loading the runtime', () => {
   });
 
   it('never runs an edited bundle from the old cache', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    const { file, env } = setUpRuntime();
     load(file, env, ['a']);
     const { mtime } = statSync(file);
 
@@ -156,9 +160,7 @@ describe('loading the runtime', () => {
   });
 
   it('shares one cache between installations of a build', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    const { folder, file, env } = setUpRuntime();
     load(file, env, []);
     const copy = join(makeFolder(), 'index.cjs');
     copyFileSync(file, copy);
@@ -168,12 +170,9 @@ describe('loading the runtime', () => {
   });
 
   it('keeps a cache per set of flags, up to six', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
+    const { file, env, cacheFolder } = setUpRuntime();
     const flagSets = [[], ['--stack-size=900'], ['--stack-size=901'], ['--stack-size=902'], ['--stack-size=903'], ['--stack-size=904'], ['--stack-size=905']];
     for (const flags of flagSets) expect(load(file, env, [], flags)).toMatchObject({ cacheUsed: false });
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
     expect(readdirSync(cacheFolder)).toHaveLength(6);
     // The newest six stay usable; the oldest, without flags, was removed.
     expect(load(file, env, [], ['--stack-size=905'])).toMatchObject({ cacheUsed: true });
@@ -181,12 +180,8 @@ describe('loading the runtime', () => {
   });
 
   it('rejects a damaged cache that V8 would take', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
-    load(file, env, []);
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
-    const cacheFile = join(cacheFolder, readdirSync(cacheFolder)[0]!);
+    const { file, env, cacheFolder } = setUpRuntime();
+    const cacheFile = writeCache(file, env, cacheFolder);
     const contents = readFileSync(cacheFile);
     // One byte of V8's data flipped, past every header: V8 itself checks only the header.
     contents.writeUInt8(contents.readUInt8(contents.length - 8) ^ 0xff, contents.length - 8);
@@ -211,12 +206,8 @@ describe('loading the runtime', () => {
   });
 
   it('leaves no partial file when the cache cannot be renamed', () => {
-    const folder = makeFolder();
-    const file = writeRuntime(folder);
-    const env = { XDG_CACHE_HOME: join(folder, 'cache') };
-    load(file, env, []);
-    const cacheFolder = join(folder, 'cache/create-zero-trust-app');
-    const cacheFile = join(cacheFolder, readdirSync(cacheFolder)[0]!);
+    const { folder, file, env, cacheFolder } = setUpRuntime();
+    const cacheFile = writeCache(file, env, cacheFolder);
     // A folder in the cache's place makes the rename fail.
     rmSync(cacheFile);
     mkdirSync(join(cacheFile, 'inside'), { recursive: true });
