@@ -160,9 +160,9 @@ spec:
     const again = await runCli(['out', '--force', '--topology', 'out/topology.yaml'], { files: { ...files, [`${CWD}/out/topology.yaml`]: edited } });
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
-    const kept = again.tree()[`${CWD}/out/topology.yaml`]!;
-    expect(kept).toBe(edited);
-    expect(kept.startsWith(`${header}\n`)).toBe(true);
+    const keptTopology = again.tree()[`${CWD}/out/topology.yaml`]!;
+    expect(keptTopology).toBe(edited);
+    expect(keptTopology.startsWith(`${header}\n`)).toBe(true);
     expect(again.tree()[`${CWD}/out/manifests/workloads/hero.yaml`]).toContain('replicas: 2');
 
     // The generated header appears once, above the team's own comments, whatever happened to the old one.

@@ -13,6 +13,7 @@ import { readBlockDocuments } from '../yaml/read.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
 import { inspectTarget, writeRepository } from '../write/writer.js';
+import { count } from './count.js';
 import type { CliIo, Question } from './io.js';
 import { findPlugin, isTypoOf, loadThirdPartyPlugins, pluginIds, resolvePluginOptions } from './plugins.js';
 
@@ -247,16 +248,16 @@ function keepTopologyText(files: FileTree, topology: Topology, text: string): vo
  * keeps the others (a team's own comments) in their order.
  */
 function withoutGeneratedHeader(text: string): string {
-  const kept: string[] = [];
+  const teamLines: string[] = [];
   let rest = text;
   for (;;) {
     const line = /^(?:#[^\n]*|[ \t\r]*)(?:\n|$)/.exec(rest)?.[0];
     if (!line) break;
-    if (!GENERATED_HEADER_LINE.test(line.replace(/\r\n$/, '\n'))) kept.push(line);
+    if (!GENERATED_HEADER_LINE.test(line.replace(/\r\n$/, '\n'))) teamLines.push(line);
     rest = rest.slice(line.length);
     if (rest === '') break;
   }
-  return `${kept.join('')}${rest}`;
+  return `${teamLines.join('')}${rest}`;
 }
 
 function summarise(target: string, plugin: MeshPlugin, options: Record<string, string>, topology: Topology, created: string[], replaced: string[], dryRun: boolean) {
@@ -269,7 +270,3 @@ function summarise(target: string, plugin: MeshPlugin, options: Record<string, s
   };
 }
 
-
-function count(amount: number, noun: string, plural = `${noun}s`): string {
-  return `${amount} ${amount === 1 ? noun : plural}`;
-}

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { readRepository } from '../verify/read.js';
+import { count } from './count.js';
 import { verifyRepository, type PairResult, type VerifyResult } from '../verify/offline.js';
 import type { CliIo } from './io.js';
 import { findPlugin, loadThirdPartyPlugins } from './plugins.js';
@@ -33,9 +34,8 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     ...(counts.exposed > 0 ? [`${counts.exposed} exposed ${counts.exposed === 1 ? 'port' : 'ports'}`] : []),
     ...(counts.externalCalls > 0 ? [`${counts.externalCalls} external ${counts.externalCalls === 1 ? 'call' : 'calls'}`] : []),
   ];
-  const plural = (count: number, one: string, many: string): string => `${count} ${count === 1 ? one : many}`;
-  lines.push(`${result.topology} on ${result.mesh}: ${plural(counts.pairs, 'client and port pair', 'client and port pairs')} checked, ${plural(counts.declared, 'declared edge', 'declared edges')}${extras.map((extra) => `, ${extra}`).join('')}`);
-  lines.push(`  Between services, NetworkPolicy allows ${plural(counts.networkPolicyAllowed, 'connection', 'connections')}; the mesh allows ${counts.meshAllowed}`);
+  lines.push(`${result.topology} on ${result.mesh}: ${count(counts.pairs, 'client and port pair')} checked, ${count(counts.declared, 'declared edge')}${extras.map((extra) => `, ${extra}`).join('')}`);
+  lines.push(`  Between services, NetworkPolicy allows ${count(counts.networkPolicyAllowed, 'connection')}; the mesh allows ${counts.meshAllowed}`);
   for (const check of result.checks) lines.push(`  ${check.ok ? 'ok      ' : 'FAILED  '}${check.name}: ${check.detail}`);
 
   if (all && result.pairs) {
