@@ -1,10 +1,11 @@
 // `npm run bench`: measures start-up, install size, generation and verify at scale against their targets, with
 // this machine's `node -e 0` measured in the same run, and prints one table. It runs the built bundle (dist/).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliDecompressSync } from 'node:zlib';
 import { writeScaleTopology } from './scale-topology.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -82,22 +83,29 @@ const pack = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--s
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 // npm counts kB as 1,000 bytes, so this row does too.
 addRow('unpacked size < 500 KB', `${(pack.unpackedSize / 1000).toFixed(1)} KB in ${pack.entryCount} files`, pack.unpackedSize / 500_000, pack.unpackedSize < 500_000);
-// The bin's code: the launcher loads the runtime file by path (src/launcher/runtime.ts), and esbuild follows the
-// imports and requires of both, listing every file they reach besides Node's own modules.
+// The bin's code: the launcher loads the runtime file by path (src/launcher/runtime.ts), a bundle compressed with
+// brotli (build/compress-runtime.mjs), and the package's entry point, dist/index.cjs, loads the same file. esbuild
+// follows the imports and requires of the launcher, the entry point and the decompressed runtime, listing every
+// file they reach besides Node's own modules.
 const launcher = packageJson.bin['create-zero-trust-app'];
-const runtime = 'dist/index.cjs';
-const launcherLoadsRuntime = readFileSync(join(ROOT, launcher), 'utf8').includes(`"${runtime.slice('dist/'.length)}"`);
+const runtime = 'dist/runtime.cjs.br';
+const entryPoint = 'dist/index.cjs';
+const loadsRuntime = (file) => readFileSync(join(ROOT, file), 'utf8').includes(`"${runtime.slice('dist/'.length)}"`);
+const launcherLoadsRuntime = loadsRuntime(launcher) && loadsRuntime(entryPoint);
+const runtimeBytes = readFileSync(join(ROOT, runtime));
+const decompressed = join(work, 'runtime.cjs');
+writeFileSync(decompressed, brotliDecompressSync(runtimeBytes));
 const { build } = await import('esbuild');
 const reachedFiles = [];
-for (const entry of [launcher, runtime]) {
-  const reached = await build({ entryPoints: [join(ROOT, entry)], bundle: true, write: false, metafile: true, platform: 'node', format: 'esm', logLevel: 'silent', absWorkingDir: ROOT });
-  reachedFiles.push(...Object.keys(reached.metafile.inputs).map((path) => relative(ROOT, resolve(ROOT, path))).filter((path) => path !== entry));
+for (const entry of [join(ROOT, launcher), join(ROOT, entryPoint), decompressed]) {
+  const reached = await build({ entryPoints: [entry], bundle: true, write: false, metafile: true, platform: 'node', format: 'esm', logLevel: 'silent', absWorkingDir: ROOT });
+  reachedFiles.push(...Object.keys(reached.metafile.inputs).map((path) => resolve(ROOT, path)).filter((path) => path !== entry).map((path) => relative(ROOT, path)));
 }
 const packageImports = reachedFiles.filter((path) => path.includes('node_modules'));
 const dependencies = Object.keys(packageJson.dependencies ?? {}).length;
 addRow(
   'runtime code in one file, no dependencies',
-  `${launcher} loads ${launcherLoadsRuntime ? runtime : 'no runtime file'}; other files reached: ${reachedFiles.join(', ') || 'none'}; ${dependencies} dependencies; ${packageImports.length} package imports`,
+  `${launcher} and ${entryPoint} load ${launcherLoadsRuntime ? `${runtime} (${(runtimeBytes.length / 1000).toFixed(0)} KB, ${(statSync(decompressed).size / 1000).toFixed(0)} KB decompressed)` : 'no runtime file'}; other files reached: ${reachedFiles.join(', ') || 'none'}; ${dependencies} dependencies; ${packageImports.length} package imports`,
   undefined,
   launcherLoadsRuntime && reachedFiles.length === 0 && dependencies === 0 && packageImports.length === 0,
 );

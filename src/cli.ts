@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The bin, a launcher. It prints `--version` and `--help` without loading the runtime, since `npm create` starts a
-// fresh process each time. Every other command loads the runtime bundle (dist/index.cjs), which contains the CLI,
-// through V8's code cache (src/launcher/runtime.ts).
+// fresh process each time. Every other command loads the runtime bundle (dist/runtime.cjs.br, compressed), which
+// contains the CLI, through V8's code cache (src/launcher/runtime.ts).
 import { commandFirst } from './cli/command-first.js';
 import { loadRuntime } from './launcher/runtime.js';
 import { GENERATOR_VERSION } from './version.js';
@@ -26,7 +26,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   } catch {
     // A user without a home folder, as in some containers, gets a cache only with XDG_CACHE_HOME set.
   }
-  // The bundle is CommonJS, so __dirname is dist/.
+  // The bundle is CommonJS, so __dirname is dist/. The runtime becomes the module dist/index.cjs, the package's
+  // entry point, which plugins import.
   const loaded = loadRuntime(join(__dirname, 'index.cjs'), {
     env: process.env,
     platform: process.platform,
@@ -36,7 +37,7 @@ if (argv.length === 1 && argv[0] === '--version') {
     arch: process.arch,
     execArgv: process.execArgv,
     command,
-  });
+  }, join(__dirname, 'runtime.cjs.br'));
   // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
   void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
     process.exitCode = code;

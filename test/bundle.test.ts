@@ -176,6 +176,18 @@ export default {
     expect(runtime.PLUGIN_API_VERSION).toBe(1);
   });
 
+  it('gives an ES module import every export, from the compressed runtime', () => {
+    // dist/index.cjs is a loader of dist/runtime.cjs.br, and Node reads an ES module's names from the loader's text.
+    expect(statSync(join(ROOT, 'dist/index.cjs')).size).toBeLessThan(4096);
+    const script = `import * as runtime from 'create-zero-trust-app';
+      process.stdout.write(JSON.stringify(Object.keys(runtime).filter((name) => name !== 'default').sort()));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const required = Object.keys(createRequire(join(ROOT, 'package.json'))('create-zero-trust-app') as object).sort();
+    expect(required).toContain('InputError');
+    expect(JSON.parse(run.stdout)).toEqual(required);
+  });
+
   it('reports a failed write to stdout in one line', () => {
     const cwd = makeFolder();
     const full = openSync('/dev/full', 'w');

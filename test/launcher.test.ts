@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliCompressSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,12 +39,12 @@ interface LoadReport {
 }
 
 /** Loads `file` as the launcher does, in a new process, runs its runCli with `argv` and saves the cache. */
-function load(file: string, env: Record<string, string>, argv: string[], nodeOptions: string[] = []): LoadReport {
+function load(file: string, env: Record<string, string>, argv: string[], nodeOptions: string[] = [], sourceFile = file): LoadReport {
   // The child's own execArgv also contains this script, so the context names only the flags given.
   const script = `
     const { loadRuntime } = await import(${JSON.stringify(LOADER)});
     const context = { env: process.env, platform: process.platform, home: '', generatorVersion: '1.2.3', v8Version: process.versions.v8, arch: process.arch, execArgv: ${JSON.stringify(nodeOptions)}, command: "create" };
-    const loaded = loadRuntime(${JSON.stringify(file)}, context);
+    const loaded = loadRuntime(${JSON.stringify(file)}, context, ${JSON.stringify(sourceFile)});
     const code = await loaded.runtime.runCli(${JSON.stringify(argv)}, { importModule: (url) => import(url) });
     loaded.saveCompileCache();
     process.stdout.write(JSON.stringify({ cacheUsed: loaded.cacheUsed, code, filename: loaded.runtime.filename, sameRequire: loaded.runtime.sameRequire }));`;
@@ -128,6 +129,17 @@ describe('loading the runtime', () => {
     expect(load(file, env, ['a', 'b'])).toEqual({ cacheUsed: true, code: 4, filename: file, sameRequire: true });
     // A cache that fitted is not written again.
     expect(readFileSync(join(cacheFolder, cacheName!)).equals(written)).toBe(true);
+  });
+
+  it('loads a runtime compressed with brotli as the module of its entry point', () => {
+    const { folder, file, env, cacheFolder } = setUpRuntime();
+    const compressed = join(folder, 'runtime.cjs.br');
+    writeFileSync(compressed, brotliCompressSync(readFileSync(file)));
+    // The module is the entry point, index.cjs, though its code comes from the compressed file.
+    writeFileSync(file, 'throw new Error("the entry point itself was run");');
+    expect(load(file, env, ['a', 'b', 'c'], [], compressed)).toEqual({ cacheUsed: false, code: 9, filename: file, sameRequire: true });
+    expect(load(file, env, ['a'], [], compressed)).toEqual({ cacheUsed: true, code: 1, filename: file, sameRequire: true });
+    expect(readdirSync(cacheFolder)).toHaveLength(1);
   });
 
   it('registers the module for require', () => {
