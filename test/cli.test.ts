@@ -281,7 +281,13 @@ describe('verify command', () => {
       expect(files[`${CWD}/out/README.md`]!.includes('**mandatory mTLS**'), mesh).toBe(mesh !== 'nsm');
     }
     expect(claims.istio).toBe('PASSED: each layer on its own allows exactly the declared edges, each over mTLS.');
-    expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: .*the application connects to its callees over the cluster network/);
+    expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: the MTLS column counts NSM links: .*not between two pods on one node/);
+
+    // On the cluster path the application's traffic does not use the NSM links at all.
+    const created = await runCli(['out', '--mesh', 'nsm', '--nsm-app-path', 'cluster-network']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const verified = await runCli(['verify', 'out'], { files });
+    expect(verified.stdout.trimEnd().split('\n').at(-1)).toMatch(/^PASSED: .* Not mTLS: .*the application connects to its callees over the cluster network/);
   });
 
   it('fails with exit code 1 and names the problem', async () => {

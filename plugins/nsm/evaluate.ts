@@ -2,7 +2,7 @@ import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } fr
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
-import { CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+import { APP_PATH_OPTION, CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
 import { ExternalEgressEvaluator } from './external.js';
 import { evaluateGateway } from './gateway.js';
 
@@ -36,8 +36,12 @@ const PAYLOADS = new Set(['IP', 'ETHERNET']);
  * DstRoutes, so the callee's pods have a route to the caller's NSM address and can open connections to the
  * caller's ports over a link the caller opened. `decide` does not count that reverse path.
  */
-/** The limit verify prints with its result: the mesh column describes the NSM links, which the application does not use. */
-const APPLICATION_PATH =
+/** The limit verify prints with its result when the application reaches its callees over NSM. */
+const NSM_PATH_LIMIT =
+  'the MTLS column counts NSM links: SPIFFE-authenticated at connection time and encrypted with WireGuard between nodes, but not between two pods on one node, and the applications themselves do not use mutual TLS.';
+
+/** The limit verify prints with its result under the cluster-network app path: the mesh column describes links the application does not use. */
+const CLUSTER_PATH_LIMIT =
   'the mesh decisions and the MTLS column describe the NSM links (SPIFFE-authenticated, WireGuard between nodes), but the application connects to its callees over the cluster network, where only NetworkPolicy applies and its traffic is neither mutual TLS nor encrypted.';
 
 export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
@@ -65,6 +69,8 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   const serviceNames = new Set(context.topology.services.map((service) => service.name));
 
   checkRequests(context, requests, endpoints, findings);
+  const appOverNsm = (context.options[APP_PATH_OPTION] ?? 'nsm') === 'nsm';
+  if (appOverNsm) checkAppPath(context, endpoints, findings);
   checkRegistrations(context, registrations, namespaceLabels, findings);
   const gateway = evaluateGateway(context.objects, context.topology);
   if (gateway) findings.push(...gateway.findings);
@@ -133,7 +139,7 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   };
 
   // Nothing under NSM reads host names, so NetworkPolicy distinguishes dependencies by address and port only.
-  return { decide, mayReach, findings, decideExternal, externalMatch: 'address' as const, limit: APPLICATION_PATH, ...(gateway && { gateway: gateway.model }) };
+  return { decide, mayReach, findings, decideExternal, externalMatch: 'address' as const, limit: appOverNsm ? NSM_PATH_LIMIT : CLUSTER_PATH_LIMIT, ...(gateway && { gateway: gateway.model }) };
 }
 
 function deny(reason: string): MeshDecision {
@@ -247,6 +253,44 @@ function checkRequests(context: EvaluateContext, requests: Map<string, string[]>
       else if (!declared.has(`${service.name}\0${callee}`)) findings.push({ subject, message: `requests network service ${name} of ${callee}, but ${service.name} -> ${callee} is not a declared edge` });
     }
   }
+}
+
+/**
+ * Reports, for the nsm app path, each called service whose callers would reach it outside NSM. One cause is a
+ * Service with a cluster address, which kube-proxy forwards on the cluster network. The other is an endpoint
+ * without a policy route to its pod's address, which an init container writes for the endpoint to send.
+ */
+function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
+  const called = new Set(context.topology.edges.map((edge) => edge.to));
+  for (const service of context.topology.services) {
+    if (!called.has(service.name) || !endpoints.has(service.name)) continue;
+    const id = `${service.namespace}/${service.name}`;
+    const serviceObject = context.objects.find((object) => object.kind === 'Service' && object.metadata.name === service.name && object.metadata.namespace === service.namespace);
+    const clusterIP = (serviceObject?.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
+    if (serviceObject && clusterIP !== 'None') {
+      findings.push({ subject: `Service ${id}`, message: `has a cluster address, so its callers reach it over the cluster network, outside NSM: set spec.clusterIP to None, as ${APP_PATH_OPTION} nsm needs` });
+    }
+    const template = podTemplateOf(context.objects, service);
+    if (template && !writesPolicyRoute(template.spec)) {
+      findings.push({
+        subject: `endpoint ${id}`,
+        message: `sends its callers no policy route to its pod's address (NSM_PBR_CONFIG_PATH in a volume that an init container writes), so they reach ${service.name} over the cluster network, outside NSM`,
+      });
+    }
+  }
+}
+
+/** Returns whether an endpoint reads its policy routes from a volume that an init container of the pod writes. */
+function writesPolicyRoute(spec: Record<string, unknown>): boolean {
+  type Container = { env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] };
+  const containers = (spec.containers ?? []) as Container[];
+  const endpoint = containers.find((container) => container.env?.some((variable) => variable.name === 'NSM_SERVICE_NAMES'));
+  const path = endpoint?.env?.find((variable) => variable.name === 'NSM_PBR_CONFIG_PATH')?.value;
+  if (!endpoint || !path) return false;
+  const mount = (endpoint.volumeMounts ?? []).find((candidate) => path.startsWith(`${candidate.mountPath.replace(/\/+$/, '')}/`));
+  if (!mount) return false;
+  const initContainers = (spec.initContainers ?? []) as Container[];
+  return initContainers.some((container) => (container.volumeMounts ?? []).some((candidate) => candidate.name === mount.name && candidate.readOnly !== true));
 }
 
 /** Reports application namespaces whose pods would get a per-pod SPIFFE ID, which no caller policy can name. */

@@ -7,6 +7,7 @@ import { evaluateNsm } from './evaluate.js';
 import { buildGateway } from './gateway.js';
 import {
   applyToPodTemplate,
+  applyToService,
   buildCallerPolicies,
   buildNetworkServices,
   buildSpiffeIds,
@@ -14,7 +15,18 @@ import {
   interfaceVariableOf,
   planNetworkServices,
 } from './resources.js';
-import { CLIENT_ANNOTATION, DEPLOYMENTS_RAW, DEPLOYMENTS_REPOSITORY, NSM_NAMESPACE, NSM_VERSION, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+import {
+  APP_PATH_OPTION,
+  APP_PATHS,
+  CLIENT_ANNOTATION,
+  DEPLOYMENTS_RAW,
+  DEPLOYMENTS_REPOSITORY,
+  NSM_NAMESPACE,
+  NSM_VERSION,
+  SPIFFE_LABEL,
+  TRUST_DOMAIN,
+  type AppPath,
+} from './versions.js';
 import installTemplate from './templates/install-mesh.sh.hbs';
 import evidenceTemplate from './templates/mesh-evidence.sh.hbs';
 import readmeTemplate from './templates/README.md.hbs';
@@ -26,7 +38,7 @@ function clientPodOf(service: string): string {
 
 function generateNsm(context: GenerateContext): MeshGeneration {
   const { topology, render } = context;
-  const plan = planNetworkServices(topology);
+  const plan = planNetworkServices(topology, appPathOf(context.options));
   const callees = [...plan.callees.values()];
   const gateway = buildGateway(topology);
 
@@ -34,7 +46,7 @@ function generateNsm(context: GenerateContext): MeshGeneration {
   const edges = [...plan.calleesOf].flatMap(([caller, targets]) => {
     const namespace = topology.services.find((service) => service.name === caller)!.namespace;
     return targets.map((callee) => ({
-      line: `${clientPodOf(caller)} ${namespace} ${callee.service.name} ${callee.interfaceName} ${callee.service.ports.map((port) => `${port.targetPort}/${port.protocol}`).join(',')}`,
+      line: `${clientPodOf(caller)} ${namespace} ${callee.service.name} ${callee.service.namespace} ${callee.interfaceName} ${callee.service.ports.map((port) => `${port.targetPort}/${port.protocol}`).join(',')}`,
     }));
   });
 
@@ -43,6 +55,7 @@ function generateNsm(context: GenerateContext): MeshGeneration {
     namespaceLabels: {},
     podSecurity: 'restricted',
     podTemplate: (service, template) => applyToPodTemplate(plan, service, template),
+    service: (service, object) => applyToService(plan, service, object),
     // NSM carries IP packets; it never reads the application protocol.
     appProtocol: () => undefined,
     networkPolicies: [],
@@ -66,14 +79,18 @@ function generateNsm(context: GenerateContext): MeshGeneration {
       meshedClientsUseProxy: false,
       unmeshedReason:
         'NSM adds no proxy on the cluster network: a pod with a caller\'s labels and no NSM annotation reaches the callee\'s Service there as NetworkPolicy allows. verify/mesh-evidence.sh shows that a pod without the annotation has no NSM interface and cannot reach the callee over NSM.',
-      evidenceScript: render(evidenceTemplate, { networkServices, edges, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),
+      evidenceScript: render(evidenceTemplate, { networkServices, edges, appOverNsm: plan.appOverNsm, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),
     },
-    readmeSummary:
-      'NetworkPolicy limits each connection to the declared callers, by label and port. Network Service Mesh adds, per edge, an authenticated (SPIFFE) and encrypted (WireGuard between nodes) layer 3 link, but the application still connects over the cluster network, where its traffic is neither mutual TLS nor encrypted: see "How Network Service Mesh enforces it" below.',
+    readmeSummary: plan.appOverNsm
+      ? 'Each declared caller reaches its callee over a layer 3 link of its own: Network Service Mesh authenticates both ends by SPIFFE ID, admits only the declared callers, and encrypts the link with WireGuard between nodes (not between two pods on one node). The traffic is not mutual TLS between the applications. NetworkPolicy limits the cluster network to the declared callers, by label and port: see "How Network Service Mesh enforces it" below.'
+      : 'NetworkPolicy limits each connection to the declared callers, by label and port. Network Service Mesh adds, per edge, an authenticated (SPIFFE) and encrypted (WireGuard between nodes) layer 3 link, but the application still connects over the cluster network, where its traffic is neither mutual TLS nor encrypted: see "How Network Service Mesh enforces it" below.',
     ...(gateway && { ingress: { pods: gateway.pods, entry: gateway.entry } }),
     ...(topology.externals.length > 0 && { egress: { summary: EGRESS_SUMMARY } }),
     readme: render(readmeTemplate, {
       version: NSM_VERSION,
+      appOverNsm: plan.appOverNsm,
+      appPathOption: APP_PATH_OPTION,
+      calledServices: callees.map((callee) => `\`${callee.service.namespace}/${callee.service.name}\``),
       trustDomain: TRUST_DOMAIN,
       podSecurity: 'restricted',
       interfaces: callees.map((callee) => `\`${interfaceVariableOf(callee)}=${callee.interfaceName}\``),
@@ -87,6 +104,11 @@ function generateNsm(context: GenerateContext): MeshGeneration {
       })),
     }),
   };
+}
+
+/** Returns the app path chosen with {@link APP_PATH_OPTION}; the core has checked the value against the choices. */
+function appPathOf(options: Record<string, string>): AppPath {
+  return (options[APP_PATH_OPTION] as AppPath | undefined) ?? 'nsm';
 }
 
 /**
@@ -106,6 +128,15 @@ export const nsmPlugin: MeshPlugin = {
   version: '0.1.0',
   description: 'Network Service Mesh with SPIRE: a network service per callee, callers by annotation, SPIFFE caller policies and WireGuard',
   meshVersions: { nsm: NSM_VERSION, 'deployments-k8s': NSM_VERSION },
+  options: [
+    {
+      name: APP_PATH_OPTION,
+      description:
+        "the application's path to its callees: nsm (each called Service is headless and each caller routes the callee pod's address over its NSM interface; a called service needs one replica and ports equal to its container ports) or cluster-network (the Service's cluster address, outside NSM, limited by NetworkPolicy only)",
+      choices: [...APP_PATHS],
+      default: 'nsm',
+    },
+  ],
   generate: generateNsm,
   evaluate: evaluateNsm,
 };

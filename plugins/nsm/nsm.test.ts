@@ -1,4 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
@@ -10,11 +15,26 @@ import { nsmPlugin } from './index.js';
 
 // NSM connects a caller to every port of its callee, so the plugin rejects the kit's narrowed edge.
 const NARROWED_EDGE_ERROR = 'client calls server on port 8443 only, but NSM connects a caller to every port of server (8080, 8443, 9000)';
+const CRD_SCHEMAS = fileURLToPath(new URL('../../test/crds', import.meta.url));
+
+// On the default app path, over NSM, a called service needs one replica and ports equal to its container ports.
+describeConformance(nsmPlugin, {
+  crdSchemas: CRD_SCHEMAS,
+  rejects: {
+    'narrowed-edge': NARROWED_EDGE_ERROR,
+    'several-ports': 'service server port 80 forwards to container port 8080',
+    'replicas-call-each-other': 'service cluster runs 3 replicas, but NSM connects each caller pod to one endpoint pod',
+    'port-differs-from-container-port': 'service back port 80 forwards to container port 8080',
+  },
+});
 
 describeConformance(nsmPlugin, {
-  crdSchemas: fileURLToPath(new URL('../../test/crds', import.meta.url)),
+  crdSchemas: CRD_SCHEMAS,
+  options: { 'nsm-app-path': 'cluster-network' },
   rejects: { 'narrowed-edge': NARROWED_EDGE_ERROR },
 });
+
+const CLUSTER_PATH = { 'nsm-app-path': 'cluster-network' };
 
 const workshop = findPreset('workshop')!.document;
 const bookinfo = findPreset('bookinfo')!.document;
@@ -159,10 +179,20 @@ describe('nsm clients and endpoints', () => {
 
   it('states enforcement per path in the README', () => {
     const readme = generateCase(nsmPlugin, workshop).files.get('README.md')!.content;
-    expect(readme).toContain('| NSM, caller to callee | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
+    expect(readme).toContain('| NSM, caller to callee\'s pod address (the path the app uses) | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
+    expect(readme).toContain('| Cluster network, to the callee\'s pod address | pods with a declared caller\'s labels');
     expect(readme).toContain('| NSM, callee back to caller | the callee\'s pods, over a link a caller opened | nothing:');
-    expect(readme).toContain('So this repository hands the app no NSM address');
+    expect(readme).toContain('The Services of the called services (`data/lil-deebee`)\nare headless');
     expect(readme).toContain('Narrowed edges are rejected.');
+    expect(readme).not.toContain('hands the app no NSM address');
+  });
+
+  it('states the cluster path in the README when chosen', () => {
+    const readme = generateCase(nsmPlugin, workshop, CLUSTER_PATH).files.get('README.md')!.content;
+    expect(readme).toContain('| Cluster network, to `<service>.<namespace>.svc.cluster.local` (the path the app uses) |');
+    expect(readme).toContain('| NSM, caller to callee | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
+    expect(readme).toContain('This repository hands the app no NSM address');
+    expect(readme).not.toContain('headless');
   });
 
   it('installs the Pod Security path at the pinned tag', () => {
@@ -171,6 +201,78 @@ describe('nsm clients and endpoints', () => {
     expect(script).toContain('kubectl apply -k "${repository}/examples/spire/single_cluster_csi?ref=${ref}"');
     expect(script).toContain('kubectl apply -k "${repository}/examples/pss/nsm-system?ref=${ref}"');
     expect(script).not.toContain('examples/basic');
+  });
+});
+
+/** Returns the init container of a pod template by name, or undefined. */
+function initContainerOf(template: Template, name: string): (Container & { command?: string[] }) | undefined {
+  const initContainers = ((template.spec as Record<string, unknown>).initContainers ?? []) as (Container & { command?: string[] })[];
+  return initContainers.find((container) => container.name === name);
+}
+
+describe('nsm app path', () => {
+  it('makes only called Services headless', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    expect(find<{ clusterIP?: string }>(generated, 'Service', 'data', 'lil-deebee').spec.clusterIP).toBe('None');
+    expect(find<{ clusterIP?: string }>(generated, 'Service', 'production', 'hero').spec.clusterIP).toBeUndefined();
+  });
+
+  it('points the endpoint at the route its init container writes', () => {
+    const template = templateOf(generateCase(nsmPlugin, workshop), 'StatefulSet', 'data', 'lil-deebee');
+    const nse = template.spec.containers.find((container) => container.name === 'nse')!;
+    expect(nse.env).toContainEqual({ name: 'NSM_PBR_CONFIG_PATH', value: '/etc/policy-based-routing/config.yaml' });
+    expect(nse.volumeMounts).toContainEqual({ name: 'nsm-routes', mountPath: '/etc/policy-based-routing', readOnly: true });
+    expect(initContainerOf(template, 'nsm-routes')!.volumeMounts).toEqual([{ name: 'nsm-routes', mountPath: '/etc/policy-based-routing' }]);
+    expect(template.spec.volumes).toContainEqual({ name: 'nsm-routes', emptyDir: {} });
+  });
+
+  it('writes the pod address as the policy route', () => {
+    const template = templateOf(generateCase(nsmPlugin, workshop), 'StatefulSet', 'data', 'lil-deebee');
+    const [shell, flag, script] = initContainerOf(template, 'nsm-routes')!.command!;
+    expect([shell, flag]).toEqual(['sh', '-c']);
+    const folder = mkdtempSync(join(tmpdir(), 'czta-nsm-routes-'));
+    try {
+      const local = script!.replaceAll('/etc/policy-based-routing', folder);
+      const lint = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: local, encoding: 'utf8' });
+      expect(lint.stdout).toBe('');
+      const ipv4 = spawnSync('busybox', ['sh', '-c', local], { encoding: 'utf8', env: { POD_IP: '10.244.1.5' } });
+      expect(ipv4.status).toBe(0);
+      // The endpoint reads the file with yaml.v2 into PolicyRoute, whose keys are the lowercased field names.
+      expect(parse(readFileSync(join(folder, 'config.yaml'), 'utf8'))).toEqual([{ routes: [{ prefix: '10.244.1.5/32' }] }]);
+      const ipv6 = spawnSync('busybox', ['sh', '-c', local], { encoding: 'utf8', env: { POD_IP: 'fd00::5' } });
+      expect(ipv6.status).toBe(1);
+      expect(ipv6.stderr).toBe("nsm-routes: the pod address 'fd00::5' is not IPv4, and the NSM policy route needs one\n");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects replicas and translated ports', () => {
+    const replicated = structuredClone(workshop) as { spec: { services: Record<string, unknown>[] } };
+    replicated.spec.services.find((service) => service.name === 'lil-deebee')!.replicas = 2;
+    expect(() => generateCase(nsmPlugin, replicated)).toThrow(
+      'service lil-deebee runs 2 replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ' +
+        'set replicas of lil-deebee to 1, or choose the cluster network as the app\'s path with --nsm-app-path cluster-network',
+    );
+    const targetPort = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'port-differs-from-container-port')!.document;
+    expect(() => generateCase(nsmPlugin, targetPort)).toThrow(InputError);
+    expect(() => generateCase(nsmPlugin, targetPort)).toThrow('give the port 8080 as its port and drop targetPort, or choose the cluster network');
+    expect(generateCase(nsmPlugin, replicated, CLUSTER_PATH).files.has('README.md')).toBe(true);
+  });
+
+  it('keeps Services and pods unchanged on the cluster path', () => {
+    const generated = generateCase(nsmPlugin, workshop, CLUSTER_PATH);
+    expect(find<{ clusterIP?: string }>(generated, 'Service', 'data', 'lil-deebee').spec.clusterIP).toBeUndefined();
+    const template = templateOf(generated, 'StatefulSet', 'data', 'lil-deebee');
+    expect(initContainerOf(template, 'nsm-routes')).toBeUndefined();
+    expect(template.spec.containers.find((container) => container.name === 'nse')!.env!.map((variable) => variable.name)).not.toContain('NSM_PBR_CONFIG_PATH');
+  });
+
+  it('checks the route in the evidence script', () => {
+    const script = generateCase(nsmPlugin, workshop).files.get('verify/mesh-evidence.sh')!.content;
+    expect(script).toContain("  'verify-hero production lil-deebee data nsm-0 5432/postgres'\n");
+    expect(script).toContain('ip -4 route get "$peer"');
+    expect(generateCase(nsmPlugin, workshop, CLUSTER_PATH).files.get('verify/mesh-evidence.sh')!.content).toContain('peer=$(peer_of "$namespace" "$pod" "$interface")');
   });
 });
 
@@ -278,6 +380,34 @@ describe('nsm verify on hand-broken output', () => {
     generated.objects = generated.objects.filter((object) => object.kind !== 'NetworkService');
     const problems = problemsOf(generated);
     expect(problems).toEqual(['hero -> lil-deebee:5432 is declared, but the mesh denies it: NetworkService hero-lil-deebee does not exist, so NSM finds no endpoint for it']);
+  });
+
+  it('names a called Service with a cluster address', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    delete find<{ clusterIP?: string }>(generated, 'Service', 'data', 'lil-deebee').spec.clusterIP;
+    expect(problemsOf(generated)).toEqual([
+      'Service data/lil-deebee: has a cluster address, so its callers reach it over the cluster network, outside NSM: set spec.clusterIP to None, as nsm-app-path nsm needs',
+    ]);
+  });
+
+  it('names an endpoint that sends no policy route', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    const template = templateOf(generated, 'StatefulSet', 'data', 'lil-deebee');
+    delete (template.spec as Record<string, unknown>).initContainers;
+    const message =
+      'endpoint data/lil-deebee: sends its callers no policy route to its pod\'s address (NSM_PBR_CONFIG_PATH in a volume that an init container writes), so they reach lil-deebee over the cluster network, outside NSM';
+    expect(problemsOf(generated)).toEqual([message]);
+
+    const unset = generateCase(nsmPlugin, workshop);
+    const nse = templateOf(unset, 'StatefulSet', 'data', 'lil-deebee').spec.containers.find((container) => container.name === 'nse')!;
+    nse.env = nse.env!.filter((variable) => variable.name !== 'NSM_PBR_CONFIG_PATH');
+    expect(problemsOf(unset)).toEqual([message]);
+  });
+
+  it('accepts a cluster address on the cluster path', () => {
+    const generated = generateCase(nsmPlugin, workshop, CLUSTER_PATH);
+    expect(checkExactEdges(verifyCase(nsmPlugin, generated, CLUSTER_PATH))).toEqual([]);
+    expect(checkExactEdges(verifyCase(nsmPlugin, generated, {}))).toHaveLength(2);
   });
 
   it('names per-pod SPIFFE IDs in application namespaces', () => {

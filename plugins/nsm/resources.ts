@@ -12,10 +12,14 @@ import {
   NSM_NAMESPACE,
   NSM_PREFIX_BASE,
   NSM_PREFIX_COUNT,
+  ROUTES_DIR,
+  ROUTES_FILE,
   SPIFFE_CSI_DRIVER,
   SPIFFE_LABEL,
   TRUST_DOMAIN,
+  type AppPath,
 } from './versions.js';
+import { CORE_VERSIONS } from '../../src/versions.js';
 
 /** The file name of an endpoint's caller policy, in its ConfigMap and under {@link ENDPOINT_POLICY_DIR}. */
 export const POLICY_FILE = 'allowed-callers.rego';
@@ -40,7 +44,12 @@ export interface Callee {
 export interface NsmPlan {
   callees: Map<string, Callee>;
   calleesOf: Map<string, Callee[]>;
+  /** Whether the application reaches its callees over NSM (the `nsm` app path) rather than the cluster network. */
+  appOverNsm: boolean;
 }
+
+/** The name of the init container that writes an endpoint's policy route, and of the volume it writes it to. */
+export const ROUTES_CONTAINER = 'nsm-routes';
 
 /**
  * Plans one network service per called service.
@@ -49,8 +58,9 @@ export interface NsmPlan {
  * at layer 3 and has no port filter on that link in this plugin, so a connected caller reaches every port of
  * the callee. The topology is rejected rather than generated with a port limit nothing enforces.
  */
-export function planNetworkServices(topology: Topology): NsmPlan {
+export function planNetworkServices(topology: Topology, appPath: AppPath = 'nsm'): NsmPlan {
   const services = indexServices(topology);
+  const appOverNsm = appPath === 'nsm';
   const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
   for (const edges of pairs.values()) {
     const caller = edges[0]!.from;
@@ -67,6 +77,7 @@ export function planNetworkServices(topology: Topology): NsmPlan {
   }
 
   const calledNames = [...new Set(topology.edges.map((edge) => edge.to))].sort();
+  if (appOverNsm) for (const name of calledNames) checkReachableOverNsm(services.get(name)!);
   if (calledNames.length > NSM_PREFIX_COUNT) {
     throw new InputError(`the topology has ${calledNames.length} called services, but the NSM address plan has room for ${NSM_PREFIX_COUNT}: split the topology`);
   }
@@ -88,7 +99,40 @@ export function planNetworkServices(topology: Topology): NsmPlan {
     const names = [...new Set(edges.map((edge) => edge.to))].sort();
     calleesOf.set(caller, names.map((name) => callees.get(name)!));
   }
-  return { callees, calleesOf };
+  return { callees, calleesOf, appOverNsm };
+}
+
+/**
+ * Checks that the callers of `callee` can reach it over NSM at its pod's own address.
+ *
+ * @throws InputError for more than one replica: NSM connects each caller pod to one endpoint pod, so the other
+ * replicas, which the headless Service's name also gives, would be reached over the cluster network.
+ * @throws InputError for a port whose targetPort differs: a headless Service does not translate ports.
+ */
+function checkReachableOverNsm(callee: Service): void {
+  const otherPath = 'or choose the cluster network as the app\'s path with --nsm-app-path cluster-network';
+  if (callee.replicas > 1) {
+    throw new InputError(
+      `service ${callee.name} runs ${callee.replicas} replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ` +
+        `set replicas of ${callee.name} to 1, ${otherPath}`,
+    );
+  }
+  const translated = callee.ports.find((port) => port.port !== port.targetPort);
+  if (translated) {
+    throw new InputError(
+      `service ${callee.name} port ${translated.port} forwards to container port ${translated.targetPort}, but over NSM its callers reach its pod's own address through a headless Service, which does not translate ports: ` +
+        `give the port ${translated.targetPort} as its port and drop targetPort, ${otherPath}`,
+    );
+  }
+}
+
+/**
+ * Makes the Service of a called service headless when the app's path is NSM, so that its DNS name gives the
+ * callee pod's own address, which each caller routes over its NSM interface.
+ */
+export function applyToService(plan: NsmPlan, service: Service, object: KubeObject): KubeObject {
+  if (!plan.appOverNsm || !plan.callees.has(service.name)) return object;
+  return { ...object, spec: { ...(object.spec as Record<string, unknown>), clusterIP: 'None' } };
 }
 
 /** The SPIFFE ID SPIRE gives a pod of an application namespace, by the ClusterSPIFFEID from {@link buildSpiffeIds}. */
@@ -198,7 +242,7 @@ export function buildCallerPolicies(topology: Topology, plan: NsmPlan): KubeObje
  * v1.18.0. The container registers the pod as an endpoint of the service's network service. It hands out
  * addresses from the service's range and checks each client against the caller policy.
  */
-function buildEndpointContainer(callee: Callee): Record<string, unknown> {
+function buildEndpointContainer(callee: Callee, appOverNsm: boolean): Record<string, unknown> {
   return {
     name: ENDPOINT_CONTAINER,
     image: ENDPOINT_IMAGE,
@@ -219,6 +263,7 @@ function buildEndpointContainer(callee: Callee): Record<string, unknown> {
       // to the pool when its connection closes. Upstream examples that reach a fixed address (features/webhook,
       // features/dns, pss/use-cases/nginx) use a /31, which holds exactly one connection.
       { name: 'NSM_CIDR_PREFIX', value: callee.prefix },
+      ...(appOverNsm ? [{ name: 'NSM_PBR_CONFIG_PATH', value: `${ROUTES_DIR}/${ROUTES_FILE}` }] : []),
     ],
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -236,8 +281,44 @@ function buildEndpointContainer(callee: Callee): Record<string, unknown> {
       { name: 'nsm-callers', mountPath: `${ENDPOINT_POLICY_DIR}/${POLICY_FILE}`, subPath: POLICY_FILE, readOnly: true },
       // The endpoint creates its listening socket in a temporary directory.
       { name: 'nse-tmp', mountPath: '/tmp' },
+      ...(appOverNsm ? [{ name: ROUTES_CONTAINER, mountPath: ROUTES_DIR, readOnly: true }] : []),
     ],
     resources: { requests: { cpu: '100m', memory: '40Mi' }, limits: { cpu: '200m', memory: '80Mi' } },
+  };
+}
+
+/**
+ * The shell script of the init container that writes the endpoint's policy route: the pod's own IPv4 address
+ * as a /32 over the NSM link, in the YAML the endpoint reads (a list of policies, each with `routes` of
+ * `prefix`). A policy without `from`, protocol or port applies to all of the client's IPv4 traffic, and its
+ * table holds only this route, so every other destination falls through to the client's main table.
+ */
+const ROUTES_SCRIPT = `set -eu
+case "$POD_IP" in
+  *.*.*.*) ;;
+  *) echo "${ROUTES_CONTAINER}: the pod address '$POD_IP' is not IPv4, and the NSM policy route needs one" >&2; exit 1 ;;
+esac
+printf -- '- routes:\\n    - prefix: %s/32\\n' "$POD_IP" > ${ROUTES_DIR}/${ROUTES_FILE}
+`;
+
+/** Builds the init container that writes the endpoint's policy route into the volume the endpoint reads it from. */
+function buildRoutesContainer(): Record<string, unknown> {
+  return {
+    name: ROUTES_CONTAINER,
+    image: CORE_VERSIONS.probeImage,
+    command: ['sh', '-c', ROUTES_SCRIPT],
+    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [{ name: ROUTES_CONTAINER, mountPath: ROUTES_DIR }],
+    resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { cpu: '50m', memory: '16Mi' } },
   };
 }
 
@@ -256,7 +337,7 @@ export function applyToPodTemplate(plan: NsmPlan, service: Service, template: Po
   const volumes = [...((template.spec.volumes as Record<string, unknown>[] | undefined) ?? [])];
 
   if (callee) {
-    containers.push(buildEndpointContainer(callee));
+    containers.push(buildEndpointContainer(callee, plan.appOverNsm));
     volumes.push(
       { name: 'spire-agent-socket', csi: { driver: SPIFFE_CSI_DRIVER, readOnly: true } },
       { name: 'nsm-socket', csi: { driver: NSM_CSI_DRIVER, readOnly: true } },
@@ -264,10 +345,15 @@ export function applyToPodTemplate(plan: NsmPlan, service: Service, template: Po
       { name: 'nse-tmp', emptyDir: {} },
     );
   }
+  const initContainers = [...((template.spec.initContainers as Record<string, unknown>[] | undefined) ?? [])];
+  if (callee && plan.appOverNsm) {
+    initContainers.push(buildRoutesContainer());
+    volumes.push({ name: ROUTES_CONTAINER, emptyDir: {} });
+  }
 
   return {
     metadata: { ...template.metadata, labels, ...(Object.keys(annotations).length > 0 && { annotations }) },
-    spec: { ...template.spec, containers, volumes },
+    spec: { ...template.spec, ...(initContainers.length > 0 && { initContainers }), containers, volumes },
   };
 }
 

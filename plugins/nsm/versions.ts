@@ -47,3 +47,20 @@ export const ENDPOINT_POLICY_DIR = '/policies/server';
  */
 export const NSM_PREFIX_BASE = [172, 16] as const;
 export const NSM_PREFIX_COUNT = 16 * 256;
+
+/**
+ * The plugin option that picks the application's path to its callees. `nsm`: each called Service is headless, so
+ * its DNS name gives the callee pod's own address, and every caller routes that address over its NSM interface.
+ * `cluster-network`: the app calls the Service's cluster address, outside NSM, limited by NetworkPolicy only.
+ */
+export const APP_PATH_OPTION = 'nsm-app-path';
+export const APP_PATHS = ['nsm', 'cluster-network'] as const;
+export type AppPath = (typeof APP_PATHS)[number];
+
+/**
+ * The folder and file of the endpoint's policy routes, which it sends to every client: NSM_PBR_CONFIG_PATH of
+ * cmd-nse-icmp-responder v1.18.0 (main.go), whose default is this path. The sdk-kernel v1.18.0 iprule element
+ * installs them in the client pod as an ip rule and a routing table of their own.
+ */
+export const ROUTES_DIR = '/etc/policy-based-routing';
+export const ROUTES_FILE = 'config.yaml';

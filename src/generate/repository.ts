@@ -61,7 +61,12 @@ export function generateRepository(request: GenerateRequest): FileTree {
     const template = buildPodTemplate(service, topology);
     const meshTemplate = mesh.podTemplate ? mesh.podTemplate(service, template) : template;
     const workload = buildWorkload(service, topology, meshTemplate);
-    const serviceObject = buildService(service, topology, (index) => mesh.appProtocol(service.ports[index]!, service));
+    const coreService = buildService(service, topology, (index) => mesh.appProtocol(service.ports[index]!, service));
+    const serviceObject = mesh.service ? mesh.service(service, coreService) : coreService;
+    const { kind, metadata } = serviceObject;
+    if (kind !== 'Service' || metadata.name !== service.name || metadata.namespace !== service.namespace) {
+      throw new Error(`plugin ${plugin.id}: service() returned ${kind} ${metadata.namespace}/${metadata.name} for Service ${service.namespace}/${service.name}; it must keep the kind, name and namespace`);
+    }
     addYaml(`manifests/workloads/${service.name}.yaml`, [workload, serviceObject]);
   }
 

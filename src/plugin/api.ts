@@ -98,6 +98,11 @@ export interface MeshGeneration {
   podSecurityReason?: string;
   /** Changes a service's pod template: mesh labels, annotations, extra containers. Returns the new template. */
   podTemplate?(service: Service, template: PodTemplate): PodTemplate;
+  /**
+   * Changes a service's Kubernetes Service, for example to make it headless so that its DNS name gives the pods'
+   * own addresses. Returns the new object, which must keep its kind, name and namespace.
+   */
+  service?(service: Service, object: KubeObject): KubeObject;
   /** The Service `appProtocol` for a port, so the mesh never has to guess the protocol. */
   appProtocol(port: ServicePort, service: Service): string | undefined;
   /** NetworkPolicies the mesh's own traffic needs (proxy to control plane and the like), in application namespaces. */
