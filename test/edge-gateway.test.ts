@@ -124,6 +124,33 @@ describe('edge gateway nginx configuration', () => {
   });
 });
 
+describe('edge gateway resolving names while running', () => {
+  const resolving = buildEdgeGateway(topology, { resolveWhileRunning: true });
+
+  it('forwards to a variable through cluster DNS', () => {
+    const config = renderNginxConfig(topology.exposures, true);
+    const http = parseNginxConfig(config).find((item) => item.name === 'http')!;
+    expect(args(http.block, 'resolver')).toEqual([['kube-dns.kube-system.svc.cluster.local', 'valid=10s']]);
+    const frontend = serversOf(config).find((server) => args(server.block, 'server_name')[0]?.[0] === 'frontend.shop.localhost')!;
+    expect(args(frontend.block, 'set')).toEqual([['$upstream', 'frontend.web.svc.cluster.local:8080']]);
+    expect(args(frontend.block, 'proxy_pass')).toEqual([['http://$upstream']]);
+    expect(args(frontend.block, 'proxy_set_header')).toContainEqual(['Host', 'frontend.web.svc.cluster.local:8080']);
+  });
+
+  it('reads the same routes as without', () => {
+    const { routes, findings } = readEdgeGatewayRoutes(resolving.objects);
+    expect(findings).toEqual([]);
+    expect(routes).toEqual(readEdgeGatewayRoutes(buildEdgeGateway(topology).objects).routes);
+  });
+
+  it('reports a forward to an unset variable', () => {
+    const broken = withConfig(resolving.objects, (config) => config.replace('grpc_pass grpc://$upstream;', 'grpc_pass grpc://$backend;'));
+    expect(readEdgeGatewayRoutes(broken).findings.map((finding) => finding.message)).toContainEqual(
+      'server api.shop.localhost forwards to "grpc://$backend", which is not a Service\'s cluster DNS name and port',
+    );
+  });
+});
+
 describe('edge gateway routes read back from the ConfigMap', () => {
   const gateway = buildEdgeGateway(topology);
 

@@ -4,15 +4,16 @@ import type { Finding, GatewayModel, MeshDecision, PodTemplate, Source } from '.
 import type { Service, ServicePort, Topology } from '../../src/topology/types.js';
 
 /**
- * Builds the ingress gateway: the shared nginx edge gateway, left out of NSM. NSM v1.18.0 ships no gateway and
- * gives a callee no fixed address on its NSM link, so the gateway proxies to each exposed Service's cluster DNS
- * name over the cluster network, as the application's own calls go. It gets no NSM annotation, and so no NSM
- * interface. The core's ingress NetworkPolicy of each exposed service admits the gateway's pods on the exposed
- * target ports only, and the gateway's own egress policy allows nothing else.
+ * Builds the ingress gateway: the shared nginx edge gateway, left out of NSM. NSM v1.18.0 ships no gateway, so the
+ * gateway proxies to each exposed Service's cluster DNS name over the cluster network. It gets no NSM annotation,
+ * and so no NSM interface. The core's ingress NetworkPolicy of each exposed service admits the gateway's pods on
+ * the exposed target ports only, and the gateway's own egress policy allows nothing else. A called service's
+ * Service is headless on the nsm app path, so its name gives the pod's address, which changes with the pod:
+ * nginx resolves the names while it runs.
  */
 export function buildGateway(topology: Topology): EdgeGateway | undefined {
   if (topology.exposures.length === 0) return undefined;
-  return buildEdgeGateway(topology);
+  return buildEdgeGateway(topology, { resolveWhileRunning: true });
 }
 
 /** The gateway's routes and identity as `verify` models them, and how its connections are decided. */

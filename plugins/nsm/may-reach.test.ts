@@ -144,7 +144,7 @@ function expectAllowed(generated: GeneratedCase, source: Source, target: string)
 describe('nsm mayReach on conformance topologies', () => {
   for (const topology of CONFORMANCE_TOPOLOGIES.filter((candidate) => !REJECTED.has(candidate.name))) {
     it(`names every allowed service of ${topology.name}`, () => {
-      const options = CLUSTER_PATH_ONLY.has(topology.name) ? { 'nsm-app-path': 'cluster-network' } : {};
+      const options: Record<string, string> = CLUSTER_PATH_ONLY.has(topology.name) ? { 'nsm-app-path': 'cluster-network' } : {};
       expect(gapsOf(generateCase(nsmPlugin, topology.document, options))).toEqual([]);
     });
   }

@@ -494,6 +494,12 @@ describe('nsm ingress gateway', () => {
     expect(result.mismatches.filter((pair) => pair.clientKind === 'gateway')).toEqual([]);
   });
 
+  it('resolves Service names while running', () => {
+    const config = gatewayConfigOf(generateCase(nsmPlugin, exposedTopology)).data['nginx.conf']!;
+    expect(config).toContain('  resolver kube-dns.kube-system.svc.cluster.local valid=10s;\n');
+    expect(config).toContain('      set $upstream api.backend.svc.cluster.local:9000;\n      grpc_pass grpc://$upstream;\n');
+  });
+
   it('states the plain HTTP hop in the README', () => {
     const readme = generateCase(nsmPlugin, exposedTopology).files.get('README.md')!.content;
     expect(readme).toContain('**the hop from the gateway to a service is plain HTTP on the\n  cluster network');
