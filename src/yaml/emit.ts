@@ -158,6 +158,10 @@ function emitBlock(value: object, indent: string, lines: string[]): boolean {
  * collection inside a sequence on the dash's line.
  */
 function emitEntry(prefix: string, item: unknown, childIndent: string, lines: string[], inSequence: boolean): boolean {
+  if (typeof item === 'string' && BLOCK_TEXT.test(item)) {
+    lines.push(`${prefix} ${literalBlock(item, childIndent)}`);
+    return true;
+  }
   if (item === null || typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean') {
     const text = scalarText(item);
     if (text === undefined) return false;
@@ -182,6 +186,23 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
   if (!emitBlock(item, childIndent, lines)) return false;
   lines[first] = `${prefix} ${lines[first]!.slice(childIndent.length)}`;
   return true;
+}
+
+/**
+ * Multi-line strings that yaml writes as a literal block with nothing more to decide: printable ASCII, tabs and
+ * line breaks, on two lines or more, with neither a space nor a line break first, and not ending in a space, a
+ * tab or two line breaks. Scripts, policies and configuration files in ConfigMaps are such strings.
+ */
+const BLOCK_TEXT = /^(?=[^\n]*\n)[!-~](?:[\t\n -~]*[!-~])?\n?$/;
+
+/**
+ * Returns yaml's literal block for a string that {@link BLOCK_TEXT} matches, as the value of an entry whose
+ * content lines start at `indent`: `|` when the string ends in one line break, `|-` when it ends in none. Empty
+ * lines stay empty, as yaml leaves them.
+ */
+function literalBlock(value: string, indent: string): string {
+  const body = value.endsWith('\n') ? value.slice(0, -1) : value;
+  return `|${body === value ? '-' : ''}\n${indent}${body.replace(/\n+/g, `$&${indent}`)}`;
 }
 
 /** Returns yaml's text for a scalar, or undefined when it spans lines or depends on its position. */

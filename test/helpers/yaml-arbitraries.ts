@@ -11,8 +11,14 @@ const awkwardString = fc.oneof(
   fc.stringMatching(/^[-+.0-9eEoxInfa ]{0,8}$/),
   fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', 'yes', 'Off', 'y', 'n', 'e0', 'E5', 'e+1', '1_000', '0b101', '2024-01-01', '12:30', '1:20:30.5', '<<', '=', '0x_1', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b'),
 );
+// Multi-line text, which the emitter writes as a literal block itself when yaml would have nothing else to decide.
+const multiLineString = fc.oneof(
+  fc.array(fc.stringMatching(/^[\t -~]{0,12}$/), { minLength: 2, maxLength: 5 }).map((lines) => lines.join('\n')),
+  fc.array(fc.stringMatching(/^[!-~][\t -~]{0,10}$/), { minLength: 1, maxLength: 4 }).map((lines) => `${lines.join('\n')}\n`),
+  fc.constantFrom('a\nb', 'a\nb\n', 'a\n\nb\n', 'a\n\n', 'a\nb\n\n', 'a \nb', 'a\n  \nb', '#!/bin/sh\n\tset -eu\n', '- a\n- b\n', 'a: b\nc: d', 'a\n---\nb\n', '%a\nb', 'a\t\nb', 'x\n '),
+);
 const key = fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9._/-]{0,10}$/), fc.stringMatching(/^[a-z][a-z0-9.:/-]{0,12}$/), awkwardString);
-const scalar = fc.oneof(awkwardString, fc.integer(), fc.maxSafeInteger(), fc.constantFrom(-0, 0, 2 ** 53, -(2 ** 53)), fc.double(), fc.boolean(), fc.constant(null));
+const scalar = fc.oneof(awkwardString, multiLineString, fc.integer(), fc.maxSafeInteger(), fc.constantFrom(-0, 0, 2 ** 53, -(2 ** 53)), fc.double(), fc.boolean(), fc.constant(null));
 export const document = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, scalar, tie('map'), tie('list'), tie('mapObject')),
   // yaml writes a Map as it writes an object with the same entries; the generator uses Maps for user-named keys.
