@@ -189,9 +189,9 @@ function emitEntry(prefix: string, item: unknown, childIndent: string, lines: st
 }
 
 /**
- * Multi-line strings that yaml writes as a literal block with nothing more to decide: printable ASCII, tabs and
- * line breaks, on two lines or more, with neither a space nor a line break first, and not ending in a space, a
- * tab or two line breaks. Scripts, policies and configuration files in ConfigMaps are such strings.
+ * Multi-line strings that yaml writes as a literal block with nothing more to decide. They hold printable ASCII,
+ * tabs and at least one line break. They start with neither a space nor a line break, and end in neither a space,
+ * a tab nor two line breaks. Scripts, policies and configuration files in ConfigMaps are such strings.
  */
 const BLOCK_TEXT = /^(?=[^\n]*\n)[!-~](?:[\t\n -~]*[!-~])?\n?$/;
 
