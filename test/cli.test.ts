@@ -47,12 +47,30 @@ describe('create command', () => {
   it('names stale files with --dry-run', async () => {
     const first = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(first.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
-    const listed = await runCli(['out', '--dry-run', '--json', '--mesh', 'linkerd'], { files });
-    const summary = JSON.parse(listed.stdout) as { dryRun: boolean; stale: string[] };
+    const listed = await runCli(['out', '--dry-run', '--force', '--json', '--mesh', 'linkerd'], { files });
+    const summary = JSON.parse(listed.stdout) as { dryRun: boolean; stale: string[]; files: { created: string[]; replaced: string[] } };
     expect(summary.dryRun).toBe(true);
     expect(summary.stale).toEqual(['manifests/mesh/peer-authentication.yaml']);
-    const text = await runCli(['out', '--dry-run', '--mesh', 'linkerd'], { files });
+    expect(summary.files.replaced).toContain('Makefile');
+    expect(summary.files.created).toContain('manifests/mesh/servers.yaml');
+    const text = await runCli(['out', '--dry-run', '--force', '--mesh', 'linkerd'], { files });
+    expect(text.stdout).toContain('\n  Makefile (replaces the existing file)\n');
     expect(text.stdout).toContain('\nNo longer generated: manifests/mesh/peer-authentication.yaml\n');
+  });
+
+  it('prints no cd step when writing into the current folder', async () => {
+    const run = await runCli(['.', '--yes']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('\nNext:\n  make tools ');
+    expect(run.stdout).not.toContain('cd .');
+  });
+
+  it('fails a dry run where the write would fail', async () => {
+    const first = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(first.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const run = await runCli(['out', '--dry-run'], { files });
+    expect(run.stderr).toContain('/home/user/out: the directory is not empty. Choose a new directory, or pass --force to replace the generated files in it');
+    expect(run.code).toBe(2);
   });
 
   it('prints a summary with --json', async () => {
@@ -281,7 +299,7 @@ describe('verify command', () => {
       expect(files[`${CWD}/out/README.md`]!.includes('**mandatory mTLS**'), mesh).toBe(mesh !== 'nsm');
     }
     expect(claims.istio).toBe('PASSED: each layer on its own allows exactly the declared edges, each over mTLS.');
-    expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: the MTLS column counts NSM links: .*not between two pods on one node/);
+    expect(claims.nsm).toMatch(/^PASSED: each layer on its own allows exactly the declared edges\. Not mTLS: the mesh's mTLS here means NSM links: .*not between two pods on one node/);
 
     // On the cluster path the application's traffic does not use the NSM links at all.
     const created = await runCli(['out', '--mesh', 'nsm', '--nsm-app-path', 'cluster-network']);

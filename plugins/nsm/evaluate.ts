@@ -38,7 +38,7 @@ const PAYLOADS = new Set(['IP', 'ETHERNET']);
  */
 /** The limit verify prints with its result when the application reaches its callees over NSM. */
 const NSM_PATH_LIMIT =
-  'the MTLS column counts NSM links: SPIFFE-authenticated at connection time and encrypted with WireGuard between nodes, but not between two pods on one node, and the applications themselves do not use mutual TLS.';
+  "the mesh's mTLS here means NSM links: SPIFFE-authenticated at connection time and encrypted with WireGuard between nodes, but not between two pods on one node, and the applications themselves do not use mutual TLS.";
 
 /** The limit verify prints with its result under the cluster-network app path: the mesh column describes links the application does not use. */
 const CLUSTER_PATH_LIMIT =

@@ -22,9 +22,9 @@ describeConformance(nsmPlugin, {
   crdSchemas: CRD_SCHEMAS,
   rejects: {
     'narrowed-edge': NARROWED_EDGE_ERROR,
-    'several-ports': 'service server port 80 forwards to container port 8080',
-    'replicas-call-each-other': 'service cluster runs 3 replicas, but NSM connects each caller pod to one endpoint pod',
-    'port-differs-from-container-port': 'service back port 80 forwards to container port 8080',
+    'several-ports': 'service "server", field ports: port 80 forwards to container port 8080',
+    'replicas-call-each-other': 'service "cluster", field replicas: 3 replicas, but NSM connects each caller pod to one endpoint pod',
+    'port-differs-from-container-port': 'service "back", field ports: port 80 forwards to container port 8080',
   },
 });
 
@@ -251,7 +251,7 @@ describe('nsm app path', () => {
     const replicated = structuredClone(workshop) as { spec: { services: Record<string, unknown>[] } };
     replicated.spec.services.find((service) => service.name === 'lil-deebee')!.replicas = 2;
     expect(() => generateCase(nsmPlugin, replicated)).toThrow(
-      'service lil-deebee runs 2 replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ' +
+      'service "lil-deebee", field replicas: 2 replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ' +
         'set replicas of lil-deebee to 1, or choose the cluster network as the app\'s path with --nsm-app-path cluster-network',
     );
     const targetPort = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'port-differs-from-container-port')!.document;

@@ -113,14 +113,14 @@ function checkReachableOverNsm(callee: Service): void {
   const otherPath = 'or choose the cluster network as the app\'s path with --nsm-app-path cluster-network';
   if (callee.replicas > 1) {
     throw new InputError(
-      `service ${callee.name} runs ${callee.replicas} replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ` +
+      `service "${callee.name}", field replicas: ${callee.replicas} replicas, but NSM connects each caller pod to one endpoint pod, so the app would reach the other replicas outside NSM: ` +
         `set replicas of ${callee.name} to 1, ${otherPath}`,
     );
   }
   const translated = callee.ports.find((port) => port.port !== port.targetPort);
   if (translated) {
     throw new InputError(
-      `service ${callee.name} port ${translated.port} forwards to container port ${translated.targetPort}, but over NSM its callers reach its pod's own address through a headless Service, which does not translate ports: ` +
+      `service "${callee.name}", field ports: port ${translated.port} forwards to container port ${translated.targetPort}, but over NSM its callers reach its pod's own address through a headless Service, which does not translate ports: ` +
         `give the port ${translated.targetPort} as its port and drop targetPort, ${otherPath}`,
     );
   }

@@ -12,7 +12,7 @@ import { toTopologyDocument } from '../topology/serialise.js';
 import { readBlockDocuments } from '../yaml/read.js';
 import { DEFAULT_PRESET, PRESETS, findPreset } from '../topology/presets.js';
 import type { Topology } from '../topology/types.js';
-import { inspectTarget, writeRepository } from '../write/writer.js';
+import { checkTarget, inspectTarget, writeRepository } from '../write/writer.js';
 import { count } from './count.js';
 import type { CliIo, Question } from './io.js';
 import { findPlugin, isTypoOf, loadThirdPartyPlugins, pluginIds, resolvePluginOptions } from './plugins.js';
@@ -134,9 +134,16 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   // The files an earlier run wrote there, to name those this run no longer writes (with --dry-run too).
   const previousFiles = await readGeneratedFiles(io, target);
   if (args.dryRun) {
+    // The checks of a real run, so a dry run fails where the write would.
+    const { present } = await checkTarget({ fs: io.fs, target, files, force: args.force });
+    const replaced = [...files.keys()].filter((path) => present.get(path) === true);
+    const created = [...files.keys()].filter((path) => present.get(path) !== true);
     const stale = previousFiles.filter((path) => !files.has(path));
-    if (args.json) io.stdout.write(`${JSON.stringify({ ...summarise(target, plugin, options, topology, [...files.keys()], [], true), stale }, null, 2)}\n`);
-    else io.stdout.write(`Would write ${files.size} files to ${target}:\n${[...files.keys()].map((path) => `  ${path}\n`).join('')}${stale.length > 0 ? `No longer generated: ${stale.join(', ')}\n` : ''}`);
+    if (args.json) io.stdout.write(`${JSON.stringify({ ...summarise(target, plugin, options, topology, created, replaced, true), stale }, null, 2)}\n`);
+    else {
+      const listing = [...files.keys()].map((path) => `  ${path}${present.get(path) === true ? ' (replaces the existing file)' : ''}\n`).join('');
+      io.stdout.write(`Would write ${files.size} files to ${target}:\n${listing}${stale.length > 0 ? `No longer generated: ${stale.join(', ')}\n` : ''}`);
+    }
     return 0;
   }
   const written = await writeRepository({ fs: io.fs, target, files, force: args.force, ...(io.onStaging && { onStaging: io.onStaging }), ...(io.onCommit && { onCommit: io.onCommit }) });
@@ -157,7 +164,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   if (stale.length > 0) {
     io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete its objects from the cluster too, since kubectl apply does not.\n`);
   }
-  io.stdout.write(`\nNext:\n  cd ${displayedPath}\n  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
+  io.stdout.write(`\nNext:\n${displayedPath === '.' ? '' : `  cd ${displayedPath}\n`}  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
   return 0;
 }
 

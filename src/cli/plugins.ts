@@ -68,6 +68,8 @@ export async function resolvePluginOptions(
       options[option.name] = option.default;
       continue;
     }
+    // An unknown flag without a value reaches here as true, as `--nsm-app-path --yes` does.
+    if (value === true || value === '') throw new InputError(`--${option.name}: the value is missing. Use one of: ${option.choices.join(', ')}`);
     if (typeof value !== 'string' || !option.choices.includes(value)) {
       throw new InputError(`--${option.name}: "${String(value)}" is not valid. Use one of: ${option.choices.join(', ')}`);
     }

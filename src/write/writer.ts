@@ -32,16 +32,10 @@ export interface WriteResult {
  * NOTE: a process killed during those moves (SIGKILL, power loss) can leave some of the files replaced.
  */
 export async function writeRepository(request: WriteRequest): Promise<WriteResult> {
-  const { fs, target, files, force } = request;
-  for (const path of files.keys()) checkRelativePath(path);
+  const { fs, target, files } = request;
 
   // 1. Check the target, and with --force every generated path in it, before anything is written.
-  const existing = await inspectTarget(fs, target);
-  if (existing === 'file') throw new InputError(`${target}: a file with this name exists. Choose another directory name`);
-  if (existing === 'non-empty' && !force) {
-    throw new InputError(`${target}: the directory is not empty. Choose a new directory, or pass --force to replace the generated files in it`);
-  }
-  const present = existing === 'missing' ? new Map<string, boolean>() : await inspectDestinations(fs, target, [...files.keys()]);
+  const { existing, present } = await checkTarget(request);
 
   // 2. Stage every file next to the target, on the same filesystem, so renames are atomic.
   const staging = join(dirname(target), `.${basename(target)}.staging-${process.pid}`);
@@ -114,6 +108,24 @@ async function moveIntoTarget(fs: FileSystem, staging: string, target: string, p
     replaced: done.filter((entry) => entry.replaced).map((entry) => entry.path),
     created: done.filter((entry) => !entry.replaced).map((entry) => entry.path),
   };
+}
+
+/**
+ * Checks that the files can be written into the target, as {@link writeRepository} would, without writing
+ * anything. Returns the target's state and, for an existing target, whether each generated path exists there.
+ *
+ * @throws InputError for a target that is a file, a non-empty one without `force`, or a path in the way.
+ */
+export async function checkTarget(request: Pick<WriteRequest, 'fs' | 'target' | 'files' | 'force'>): Promise<{ existing: Awaited<ReturnType<typeof inspectTarget>>; present: Map<string, boolean> }> {
+  const { fs, target, files, force } = request;
+  for (const path of files.keys()) checkRelativePath(path);
+  const existing = await inspectTarget(fs, target);
+  if (existing === 'file') throw new InputError(`${target}: a file with this name exists. Choose another directory name`);
+  if (existing === 'non-empty' && !force) {
+    throw new InputError(`${target}: the directory is not empty. Choose a new directory, or pass --force to replace the generated files in it`);
+  }
+  const present = existing === 'missing' ? new Map<string, boolean>() : await inspectDestinations(fs, target, [...files.keys()]);
+  return { existing, present };
 }
 
 /**
