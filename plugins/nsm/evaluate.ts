@@ -2,7 +2,7 @@ import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } fr
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
-import { APP_PATH_OPTION, CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
+import { APP_PATH_OPTION, CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, ROUTES_DIR, ROUTES_FILE, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
 import { ExternalEgressEvaluator } from './external.js';
 import { evaluateGateway } from './gateway.js';
 
@@ -270,27 +270,65 @@ function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>
     if (serviceObject && clusterIP !== 'None') {
       findings.push({ subject: `Service ${id}`, message: `has a cluster address, so its callers reach it over the cluster network, outside NSM: set spec.clusterIP to None, as ${APP_PATH_OPTION} nsm needs` });
     }
+    if (serviceObject && clusterIP === 'None') checkHeadlessPorts(service, serviceObject, findings);
     const template = podTemplateOf(context.objects, service);
     if (template && !writesPolicyRoute(template.spec)) {
       findings.push({
         subject: `endpoint ${id}`,
-        message: `sends its callers no policy route to its pod's address (NSM_PBR_CONFIG_PATH in a volume that an init container writes), so they reach ${service.name} over the cluster network, outside NSM`,
+        message: `sends its callers no policy route to its pod's address (an init container that writes $POD_IP/32 into the file NSM_PBR_CONFIG_PATH names, on a volume the endpoint mounts), so they reach ${service.name} over the cluster network, outside NSM`,
+      });
+    }
+    const workload = context.objects.find((object) => (object.kind === 'Deployment' || object.kind === 'StatefulSet') && object.metadata.name === service.name && object.metadata.namespace === service.namespace);
+    const replicas = (workload?.spec as { replicas?: unknown } | undefined)?.replicas ?? 1;
+    if (typeof replicas !== 'number' || replicas > 1) {
+      findings.push({
+        subject: `${workload!.kind} ${id}`,
+        message: `runs ${String(replicas)} replicas, but NSM connects each caller pod to one endpoint pod, so callers reach the other replicas outside NSM: run one replica`,
       });
     }
   }
 }
 
-/** Returns whether an endpoint reads its policy routes from a volume that an init container of the pod writes. */
+/** Reports ports of a headless Service that differ from the container port: a headless Service does not translate them. */
+function checkHeadlessPorts(service: Service, object: KubeObject, findings: Finding[]): void {
+  const ports = ((object.spec as { ports?: { port?: unknown; targetPort?: unknown }[] }).ports ?? []);
+  for (const port of ports) {
+    let target: unknown = port.port;
+    if (typeof port.targetPort === 'number') target = port.targetPort;
+    if (typeof port.targetPort === 'string') target = service.ports.find((candidate) => candidate.name === port.targetPort)?.targetPort;
+    if (target !== undefined && target !== port.port) {
+      findings.push({
+        subject: `Service ${service.namespace}/${service.name}`,
+        message: `is headless, but port ${String(port.port)} forwards to container port ${String(target)}: callers connect to the pod's port ${String(port.port)} directly, so give the port the container's number`,
+      });
+    }
+  }
+}
+
+/**
+ * Returns whether an endpoint reads its policy routes from a volume that an init container of the pod writes the
+ * pod's address into. That init container gets POD_IP from status.podIP, and its command writes `$POD_IP/32` to
+ * the file, at the path where the endpoint mounts that volume.
+ */
 function writesPolicyRoute(spec: Record<string, unknown>): boolean {
-  type Container = { env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] };
+  type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } };
+  type Container = { env?: EnvVar[]; command?: unknown[]; args?: unknown[]; volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] };
   const containers = (spec.containers ?? []) as Container[];
   const endpoint = containers.find((container) => container.env?.some((variable) => variable.name === 'NSM_SERVICE_NAMES'));
-  const path = endpoint?.env?.find((variable) => variable.name === 'NSM_PBR_CONFIG_PATH')?.value;
-  if (!endpoint || !path) return false;
+  if (!endpoint) return false;
+  // cmd-nse-icmp-responder v1.18.0 reads this path when NSM_PBR_CONFIG_PATH is not set (main.go).
+  const path = endpoint.env?.find((variable) => variable.name === 'NSM_PBR_CONFIG_PATH')?.value ?? `${ROUTES_DIR}/${ROUTES_FILE}`;
   const mount = (endpoint.volumeMounts ?? []).find((candidate) => path.startsWith(`${candidate.mountPath.replace(/\/+$/, '')}/`));
   if (!mount) return false;
   const initContainers = (spec.initContainers ?? []) as Container[];
-  return initContainers.some((container) => (container.volumeMounts ?? []).some((candidate) => candidate.name === mount.name && candidate.readOnly !== true));
+  return initContainers.some((container) => {
+    const writable = (container.volumeMounts ?? []).find((candidate) => candidate.name === mount.name && candidate.readOnly !== true);
+    if (!writable) return false;
+    const localPath = `${writable.mountPath.replace(/\/+$/, '')}${path.slice(mount.mountPath.replace(/\/+$/, '').length)}`;
+    const script = [...(container.command ?? []), ...(container.args ?? [])].join(' ');
+    const podIp = container.env?.some((variable) => variable.name === 'POD_IP' && variable.valueFrom?.fieldRef?.fieldPath === 'status.podIP');
+    return podIp === true && script.includes('"$POD_IP"') && script.includes('%s/32') && script.includes(`> ${localPath}`);
+  });
 }
 
 /** Reports application namespaces whose pods would get a per-pod SPIFFE ID, which no caller policy can name. */

@@ -79,7 +79,15 @@ function generateNsm(context: GenerateContext): MeshGeneration {
       meshedClientsUseProxy: false,
       unmeshedReason:
         'NSM adds no proxy on the cluster network: a pod with a caller\'s labels and no NSM annotation reaches the callee\'s Service there as NetworkPolicy allows. verify/mesh-evidence.sh shows that a pod without the annotation has no NSM interface and cannot reach the callee over NSM.',
-      evidenceScript: render(evidenceTemplate, { networkServices, edges, appOverNsm: plan.appOverNsm, strangerPod: STRANGER, strangerNamespace: strangerNamespace(topology) }),
+      evidenceScript: render(evidenceTemplate, {
+        networkServices,
+        edges,
+        appOverNsm: plan.appOverNsm,
+        strangerPod: STRANGER,
+        strangerNamespace: strangerNamespace(topology),
+        impostorPod: `${STRANGER}-nsm`,
+        probeImage: CORE_VERSIONS.probeImage,
+      }),
     },
     readmeSummary: plan.appOverNsm
       ? 'Each declared caller reaches its callee over a layer 3 link of its own: Network Service Mesh authenticates both ends by SPIFFE ID, admits only the declared callers, and encrypts the link with WireGuard between nodes (not between two pods on one node). The traffic is not mutual TLS between the applications. NetworkPolicy limits the cluster network to the declared callers, by label and port: see "How Network Service Mesh enforces it" below.'

@@ -7,11 +7,13 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { checkExactEdges, describeConformance, generateCase, verifyCase, type GeneratedCase } from '../../src/conformance/index.js';
+import { SchemaValidator } from '../../src/conformance/schemas.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import type { Source } from '../../src/plugin/api.js';
 import { findPreset } from '../../src/topology/presets.js';
 import { CONFORMANCE_TOPOLOGIES } from '../../src/conformance/topologies.js';
 import { nsmPlugin } from './index.js';
+import { WEBHOOK_VOLUME_NAMES } from './versions.js';
 
 // NSM connects a caller to every port of its callee, so the plugin rejects the kit's narrowed edge.
 const NARROWED_EDGE_ERROR = 'client calls server on port 8443 only, but NSM connects a caller to every port of server (8080, 8443, 9000)';
@@ -129,9 +131,17 @@ describe('nsm clients and endpoints', () => {
 
   it('mounts sockets as CSI volumes, never hostPath', () => {
     const template = templateOf(generateCase(nsmPlugin, workshop), 'StatefulSet', 'data', 'lil-deebee');
-    expect(template.spec.volumes).toContainEqual({ name: 'spire-agent-socket', csi: { driver: 'csi.spiffe.io', readOnly: true } });
-    expect(template.spec.volumes).toContainEqual({ name: 'nsm-socket', csi: { driver: 'csi.networkservicemesh.io', readOnly: true } });
+    expect(template.spec.volumes).toContainEqual({ name: 'nse-spire-agent-socket', csi: { driver: 'csi.spiffe.io', readOnly: true } });
+    expect(template.spec.volumes).toContainEqual({ name: 'nse-nsm-socket', csi: { driver: 'csi.networkservicemesh.io', readOnly: true } });
     expect(JSON.stringify(template)).not.toContain('hostPath');
+  });
+
+  it('leaves the webhook its own volume names in a callee that also calls', () => {
+    // reviews calls ratings and is called by productpage, so the webhook adds its sidecar's volumes beside the endpoint's.
+    const template = templateOf(generateCase(nsmPlugin, bookinfo), 'Deployment', 'bookinfo', 'reviews');
+    expect(template.metadata.annotations?.['networkservicemesh.io']).toBe('kernel://bookinfo-ratings/nsm-1');
+    const names = template.spec.volumes.map((volume) => volume.name);
+    expect(names.filter((name) => WEBHOOK_VOLUME_NAMES.includes(name as never))).toEqual([]);
   });
 
   it('allows only declared callers in each endpoint policy', () => {
@@ -268,6 +278,26 @@ describe('nsm app path', () => {
     expect(template.spec.containers.find((container) => container.name === 'nse')!.env!.map((variable) => variable.name)).not.toContain('NSM_PBR_CONFIG_PATH');
   });
 
+  it('tries an annotated stranger in the evidence script', () => {
+    const script = generateCase(nsmPlugin, workshop).files.get('verify/mesh-evidence.sh')!.content;
+    expect(script).toContain('impostor=verify-stranger-nsm\n');
+    expect(script).toContain('    networkservicemesh.io: kernel://$name/nsm-0\n');
+    expect(script).toContain('  serviceAccountName: $stranger_pod\n');
+    expect(script).toContain('got the NSM interface: the caller policy of $callee let it in');
+
+    // The Pod the script applies, with its shell variables filled in, is a valid Pod that meets Pod Security restricted.
+    const manifest = /kubectl apply -f - >\/dev\/null <<EOF\n([\s\S]*?)\nEOF\n/.exec(script)![1]!
+      .replaceAll('$impostor', 'verify-stranger-nsm')
+      .replaceAll('$stranger_namespace', 'production')
+      .replaceAll('$stranger_pod', 'verify-stranger')
+      .replaceAll('$name', 'hero-lil-deebee');
+    const pod = parse(manifest) as KubeObject & { spec: { securityContext: Record<string, unknown>; containers: { securityContext: Record<string, unknown> }[] } };
+    expect(new SchemaValidator(CRD_SCHEMAS).validate(pod)).toEqual([]);
+    expect(pod.metadata.annotations).toEqual({ 'networkservicemesh.io': 'kernel://hero-lil-deebee/nsm-0' });
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  });
+
   it('checks the route in the evidence script', () => {
     const script = generateCase(nsmPlugin, workshop).files.get('verify/mesh-evidence.sh')!.content;
     expect(script).toContain("  'verify-hero production lil-deebee data nsm-0 5432/postgres'\n");
@@ -391,17 +421,37 @@ describe('nsm verify on hand-broken output', () => {
   });
 
   it('names an endpoint that sends no policy route', () => {
-    const generated = generateCase(nsmPlugin, workshop);
-    const template = templateOf(generated, 'StatefulSet', 'data', 'lil-deebee');
-    delete (template.spec as Record<string, unknown>).initContainers;
     const message =
-      'endpoint data/lil-deebee: sends its callers no policy route to its pod\'s address (NSM_PBR_CONFIG_PATH in a volume that an init container writes), so they reach lil-deebee over the cluster network, outside NSM';
-    expect(problemsOf(generated)).toEqual([message]);
+      'endpoint data/lil-deebee: sends its callers no policy route to its pod\'s address (an init container that writes $POD_IP/32 into the file NSM_PBR_CONFIG_PATH names, on a volume the endpoint mounts), so they reach lil-deebee over the cluster network, outside NSM';
+    const removed = generateCase(nsmPlugin, workshop);
+    delete (templateOf(removed, 'StatefulSet', 'data', 'lil-deebee').spec as Record<string, unknown>).initContainers;
+    expect(problemsOf(removed)).toEqual([message]);
 
-    const unset = generateCase(nsmPlugin, workshop);
-    const nse = templateOf(unset, 'StatefulSet', 'data', 'lil-deebee').spec.containers.find((container) => container.name === 'nse')!;
+    // An init container that is still there but writes nothing.
+    const idle = generateCase(nsmPlugin, workshop);
+    initContainerOf(templateOf(idle, 'StatefulSet', 'data', 'lil-deebee'), 'nsm-routes')!.command = ['sh', '-c', 'true'];
+    expect(problemsOf(idle)).toEqual([message]);
+  });
+
+  it('reads the default policy route path', () => {
+    // Without NSM_PBR_CONFIG_PATH the endpoint reads /etc/policy-based-routing/config.yaml, where the file still is.
+    const generated = generateCase(nsmPlugin, workshop);
+    const nse = templateOf(generated, 'StatefulSet', 'data', 'lil-deebee').spec.containers.find((container) => container.name === 'nse')!;
     nse.env = nse.env!.filter((variable) => variable.name !== 'NSM_PBR_CONFIG_PATH');
-    expect(problemsOf(unset)).toEqual([message]);
+    expect(problemsOf(generated)).toEqual([]);
+  });
+
+  it('names a replicated callee and a translated headless port', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    find<{ replicas: number }>(generated, 'StatefulSet', 'data', 'lil-deebee').spec.replicas = 3;
+    const service = find<{ ports: { port: number; targetPort: unknown }[] }>(generated, 'Service', 'data', 'lil-deebee');
+    service.spec.ports[0]!.port = 6432;
+    expect(problemsOf(generated)).toEqual(
+      expect.arrayContaining([
+        'StatefulSet data/lil-deebee: runs 3 replicas, but NSM connects each caller pod to one endpoint pod, so callers reach the other replicas outside NSM: run one replica',
+        "Service data/lil-deebee: is headless, but port 6432 forwards to container port 5432: callers connect to the pod's port 6432 directly, so give the port the container's number",
+      ]),
+    );
   });
 
   it('accepts a cluster address on the cluster path', () => {
@@ -502,8 +552,8 @@ describe('nsm ingress gateway', () => {
 
   it('states the plain HTTP hop in the README', () => {
     const readme = generateCase(nsmPlugin, exposedTopology).files.get('README.md')!.content;
-    expect(readme).toContain('**the hop from the gateway to a service is plain HTTP on the\n  cluster network');
-    expect(readme).toContain('limited by NetworkPolicy only, with no\n  mTLS**');
+    expect(readme).toContain('**the hop from the\n  gateway to a service is plain HTTP on the cluster network');
+    expect(readme).toContain('limited by NetworkPolicy only, with no mTLS**.\n');
     expect(readme).toContain('| `web.exposed.localhost` | `shop/web:8080` |');
     expect(readme).toContain('| Gateway to an exposed service (cluster network) |');
   });

@@ -48,6 +48,14 @@ export interface NsmPlan {
   appOverNsm: boolean;
 }
 
+/**
+ * The volumes of the endpoint's SPIRE and NSM sockets, named apart from the ones the admission webhook adds to a
+ * client pod (WEBHOOK_VOLUME_NAMES in versions.ts). A callee that also calls gets both, and the API server rejects
+ * a pod with two volumes of one name.
+ */
+export const ENDPOINT_SPIRE_VOLUME = 'nse-spire-agent-socket';
+export const ENDPOINT_NSM_VOLUME = 'nse-nsm-socket';
+
 /** The name of the init container that writes an endpoint's policy route, and of the volume it writes it to. */
 export const ROUTES_CONTAINER = 'nsm-routes';
 
@@ -276,8 +284,8 @@ function buildEndpointContainer(callee: Callee, appOverNsm: boolean): Record<str
       seccompProfile: { type: 'RuntimeDefault' },
     },
     volumeMounts: [
-      { name: 'spire-agent-socket', mountPath: '/run/spire/sockets', readOnly: true },
-      { name: 'nsm-socket', mountPath: '/var/lib/networkservicemesh', readOnly: true },
+      { name: ENDPOINT_SPIRE_VOLUME, mountPath: '/run/spire/sockets', readOnly: true },
+      { name: ENDPOINT_NSM_VOLUME, mountPath: '/var/lib/networkservicemesh', readOnly: true },
       { name: 'nsm-callers', mountPath: `${ENDPOINT_POLICY_DIR}/${POLICY_FILE}`, subPath: POLICY_FILE, readOnly: true },
       // The endpoint creates its listening socket in a temporary directory.
       { name: 'nse-tmp', mountPath: '/tmp' },
@@ -339,8 +347,8 @@ export function applyToPodTemplate(plan: NsmPlan, service: Service, template: Po
   if (callee) {
     containers.push(buildEndpointContainer(callee, plan.appOverNsm));
     volumes.push(
-      { name: 'spire-agent-socket', csi: { driver: SPIFFE_CSI_DRIVER, readOnly: true } },
-      { name: 'nsm-socket', csi: { driver: NSM_CSI_DRIVER, readOnly: true } },
+      { name: ENDPOINT_SPIRE_VOLUME, csi: { driver: SPIFFE_CSI_DRIVER, readOnly: true } },
+      { name: ENDPOINT_NSM_VOLUME, csi: { driver: NSM_CSI_DRIVER, readOnly: true } },
       { name: 'nsm-callers', configMap: { name: policyConfigMapName(callee), items: [{ key: POLICY_FILE, path: POLICY_FILE }] } },
       { name: 'nse-tmp', emptyDir: {} },
     );

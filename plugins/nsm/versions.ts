@@ -64,3 +64,10 @@ export type AppPath = (typeof APP_PATHS)[number];
  */
 export const ROUTES_DIR = '/etc/policy-based-routing';
 export const ROUTES_FILE = 'config.yaml';
+
+/**
+ * Volume names the admission webhook gives the client sidecar's sockets (createVolumesPatch in
+ * cmd-admission-webhook-k8s v1.18.0, main.go). It adds them without checking for volumes of the same name, so a
+ * pod that is both a caller and a callee must not use these names for its endpoint's sockets.
+ */
+export const WEBHOOK_VOLUME_NAMES = ['spire-agent-socket', 'nsm-socket'] as const;
