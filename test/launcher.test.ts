@@ -48,7 +48,7 @@ function load(file: string, env: Record<string, string>, argv: string[], nodeOpt
     const code = await loaded.runtime.runCli(${JSON.stringify(argv)}, { importModule: (url) => import(url) });
     loaded.saveCompileCache();
     process.stdout.write(JSON.stringify({ cacheUsed: loaded.cacheUsed, code, filename: loaded.runtime.filename, sameRequire: loaded.runtime.sameRequire }));`;
-  const run = spawnSync(process.execPath, [...nodeOptions, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  const run = spawnSync(process.execPath, [...nodeOptions, '--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   return JSON.parse(run.stdout) as LoadReport;
@@ -234,6 +234,12 @@ describe('loading the runtime', () => {
     writeFileSync(join(folder, 'blocked'), '');
     expect(load(file, { XDG_CACHE_HOME: join(folder, 'blocked') }, ['a', 'b'])).toMatchObject({ cacheUsed: false, code: 4 });
     expect(readdirSync(folder).sort()).toEqual(['blocked', 'index.cjs']);
+  });
+
+  it.runIf(process.platform === 'linux')('runs without a cache under /proc', () => {
+    // Node 20's recursive mkdir never returns for /proc/self/create-zero-trust-app.
+    const { file } = setUpRuntime();
+    expect(load(file, { XDG_CACHE_HOME: '/proc/self' }, ['a'])).toMatchObject({ cacheUsed: false, code: 1 });
   });
 
   it('writes nothing when turned off', () => {

@@ -23,6 +23,21 @@ describe('node file system', () => {
     await expect(fs.stat(join(folder, 'c'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('makes missing parent folders', async () => {
+    await fs.mkdir(join(folder, 'p/q/r'), { recursive: true });
+    await fs.mkdir(join(folder, 'p/q/r'), { recursive: true });
+    expect((await fs.stat(join(folder, 'p/q/r'))).isDirectory()).toBe(true);
+    await fs.writeFile(join(folder, 'p/file'), '', { mode: 0o644, flag: 'wx' });
+    // The codes of Node's own recursive mkdir: a file as the folder, and a file on the way.
+    await expect(fs.mkdir(join(folder, 'p/file'), { recursive: true })).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(fs.mkdir(join(folder, 'p/file/s'), { recursive: true })).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+
+  it.runIf(process.platform === 'linux')('fails under /proc, where Node 20 itself loops', async () => {
+    // mkdirSync('/proc/self/x', { recursive: true }) never returns on Node 20; one level at a time it fails at once.
+    await expect(fs.mkdir('/proc/self/czta-test/x', { recursive: true })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('rejects with the error code, as fs/promises does', async () => {
     await expect(fs.readFile(join(folder, 'missing.txt'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(fs.writeFile(join(folder, 'missing/file.txt'), '', { mode: 0o644, flag: 'wx' })).rejects.toMatchObject({ code: 'ENOENT' });

@@ -129,7 +129,15 @@ export function loadRuntime(file: string, context: CacheContext, sourceFile = fi
         // The folder above the cache root (the home folder for ~/.cache) must exist, since a missing home is not
         // created. statSync throws when it is missing.
         if (!fs.statSync(path.dirname(path.dirname(folder))).isDirectory()) return;
-        fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+        // One level at a time: Node 20's recursive mkdir never returns for some paths under /proc, such as an
+        // XDG_CACHE_HOME of /proc/self. The cache root's parent exists, so at most the root and the folder are made.
+        for (const level of [path.dirname(folder), folder]) {
+          try {
+            fs.mkdirSync(level, { mode: 0o700 });
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          }
+        }
         fs.writeFileSync(partial, sealCache(script.createCachedData()), { mode: 0o600 });
         fs.renameSync(partial, cacheFile);
         removeOldCaches(folder, path.basename(cacheFile));

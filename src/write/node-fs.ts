@@ -1,5 +1,33 @@
 import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { FileSystem } from './fs.js';
+
+/**
+ * Creates a folder and its missing parents, one mkdir each, as `mkdirSync(path, { recursive: true })` does.
+ * Node 20's own recursive mkdir never returns for a path such as /proc/self/x, where mkdir reports ENOENT although
+ * the parent exists; here that ENOENT is thrown.
+ */
+export function makeDirectories(path: string, mode?: number): void {
+  const missing: string[] = [];
+  for (let current = resolve(path); ; current = dirname(current)) {
+    try {
+      if (statSync(current).isDirectory()) break;
+      throw Object.assign(new Error(`EEXIST: file already exists, mkdir '${current}'`), { code: 'EEXIST', path: current, syscall: 'mkdir' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    missing.push(current);
+    if (dirname(current) === current) break;
+  }
+  for (const folder of missing.reverse()) {
+    try {
+      mkdirSync(folder, mode === undefined ? {} : { mode });
+    } catch (error) {
+      // Made by another process in between.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(folder).isDirectory()) throw error;
+    }
+  }
+}
 
 /** Resolves with `value` on the next turn of the event loop, so signal handlers run between file operations. */
 function nextTurn<T>(value: T): Promise<T> {
@@ -15,7 +43,7 @@ export function nodeFileSystem(): FileSystem {
   return {
     readFile: async (path, encoding) => nextTurn(readFileSync(path, encoding)),
     writeFile: async (path, data, options) => nextTurn(writeFileSync(path, data, options)),
-    mkdir: async (path, options) => nextTurn(mkdirSync(path, options)),
+    mkdir: async (path) => nextTurn(makeDirectories(path)),
     readdir: async (path, options) => nextTurn(readdirSync(path, options)),
     rename: async (from, to) => nextTurn(renameSync(from, to)),
     rm: async (path, options) => nextTurn(rmSync(path, options)),
