@@ -4,8 +4,8 @@ import type { FileSystem } from './fs.js';
 
 /**
  * Creates a folder and its missing parents, one mkdir each, as `mkdirSync(path, { recursive: true })` does.
- * Node 20's own recursive mkdir never returns for a path such as /proc/self/x, where mkdir reports ENOENT although
- * the parent exists; here that ENOENT is thrown.
+ * Node 20's own recursive mkdir never returns for a path such as /proc/self/x, because mkdir reports ENOENT there
+ * although the parent exists. Here that ENOENT is thrown.
  */
 export function makeDirectories(path: string, mode?: number): void {
   const missing: string[] = [];
