@@ -308,6 +308,25 @@ describe('verify command', () => {
     expect(verified.stdout.trimEnd().split('\n').at(-1)).toMatch(/^PASSED: .* Not mTLS: .*the application connects to its callees over the cluster network/);
   });
 
+  it('checks the plugin options of the generation record', async () => {
+    const created = await runCli(['out', '--mesh', 'nsm']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const record = `${CWD}/out/generation.yaml`;
+    expect(files[record]).toContain('\n  options:\n    nsm-app-path: nsm\n');
+    const cases: [string, string][] = [
+      ['    nsm-app-path: Nsm\n', 'plugin.options.nsm-app-path: "Nsm" is not valid. Use one of: nsm, cluster-network'],
+      ['    nsm-app-path: true\n', 'plugin.options.nsm-app-path: true is not valid. Use one of: nsm, cluster-network'],
+      ['    kuma-identity: mesh-mtls\n', 'plugin.options.kuma-identity: mesh nsm has no such option (its options: nsm-app-path). Remove the line or regenerate the repository'],
+      ['', 'plugin.options.nsm-app-path is missing, so the repository predates that option of mesh nsm. Add the choice it was generated with (one of: nsm, cluster-network), or regenerate the repository'],
+    ];
+    for (const [line, message] of cases) {
+      const edited = { ...files, [record]: files[record]!.replace('    nsm-app-path: nsm\n', line) };
+      const verified = await runCli(['verify', 'out'], { files: edited });
+      expect(verified.stderr).toBe(`create-zero-trust-app: ${record}: ${message}\n`);
+      expect(verified.code).toBe(2);
+    }
+  });
+
   it('fails with exit code 1 and names the problem', async () => {
     const created = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;

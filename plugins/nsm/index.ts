@@ -133,7 +133,8 @@ export const nsmPlugin: MeshPlugin = {
   apiVersion: PLUGIN_API_VERSION,
   id: 'nsm',
   displayName: 'Network Service Mesh',
-  version: '0.1.0',
+  // 0.2.0 routes the app's traffic over NSM by default (the nsm-app-path option).
+  version: '0.2.0',
   description: 'Network Service Mesh with SPIRE: a network service per callee, callers by annotation, SPIFFE caller policies and WireGuard',
   meshVersions: { nsm: NSM_VERSION, 'deployments-k8s': NSM_VERSION },
   options: [

@@ -54,6 +54,11 @@ export async function resolvePluginOptions(
       const typed = flag.length === 1 ? `-${flag}` : `--${flag}`;
       const coreFlag = CORE_OPTION_NAMES.find((name) => isTypoOf(flag, name));
       if (coreFlag) throw new InputError(`${typed}: unknown option. Did you mean --${coreFlag}? See --help`);
+      // An option of another built-in mesh: that mesh was probably meant. Loading them all only happens here.
+      for (const id of builtinPluginIds().filter((candidate) => candidate !== plugin.id)) {
+        const other = await loadBuiltinPlugin(id);
+        if (other.options?.some((option) => option.name === flag)) throw new InputError(`${typed}: an option of mesh ${id}, not of ${plugin.id}. Add --mesh ${id}, or leave the option out`);
+      }
       const known = declared.map((option) => `--${option.name}`).join(', ');
       throw new InputError(`${typed}: unknown option, neither the CLI's nor mesh ${plugin.id}'s (${known ? `its options are ${known}` : 'it takes no options'}); see --help`);
     }
@@ -68,8 +73,9 @@ export async function resolvePluginOptions(
       options[option.name] = option.default;
       continue;
     }
-    // An unknown flag without a value reaches here as true, as `--nsm-app-path --yes` does.
-    if (value === true || value === '') throw new InputError(`--${option.name}: the value is missing. Use one of: ${option.choices.join(', ')}`);
+    // A flag without a value reaches here as true (`--nsm-app-path --yes`), a negated one as false, a repeated one as a list.
+    if (typeof value === 'boolean' || value === '') throw new InputError(`--${option.name}: the value is missing. Use one of: ${option.choices.join(', ')}`);
+    if (Array.isArray(value)) throw new InputError(`--${option.name}: given ${value.length} times (${value.map(String).join(', ')}). Give it once`);
     if (typeof value !== 'string' || !option.choices.includes(value)) {
       throw new InputError(`--${option.name}: "${String(value)}" is not valid. Use one of: ${option.choices.join(', ')}`);
     }

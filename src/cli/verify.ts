@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { readRepository } from '../verify/read.js';
+import { readRepository, recordedOptions } from '../verify/read.js';
 import { count } from './count.js';
 import { verifyRepository, type PairResult, type VerifyResult } from '../verify/offline.js';
 import type { CliIo } from './io.js';
@@ -21,7 +21,8 @@ export async function runVerify(args: VerifyArguments, io: CliIo): Promise<numbe
   const plugin = await findPlugin(repository.pluginId, thirdParty);
   if (!plugin) throw new InputError(`${directory}: generated with mesh plugin "${repository.pluginId}", which is not loaded. Load it with --plugin`);
 
-  const result = verifyRepository({ topology: repository.topology, plugin, options: repository.options, objects: repository.objects, includeAllPairs: args.all });
+  const options = recordedOptions(plugin, repository.options, repository.recordPath);
+  const result = verifyRepository({ topology: repository.topology, plugin, options, objects: repository.objects, includeAllPairs: args.all });
   io.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : formatResult(result, args.all));
   return result.ok ? 0 : 1;
 }

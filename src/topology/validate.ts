@@ -419,6 +419,8 @@ function validateEnv(check: Checker, raw: unknown, path: string): EnvVar[] {
     if (typeof value === 'string') {
       // A lone UTF-16 surrogate has no UTF-8 encoding, so it could not reach the manifest unchanged.
       if (/[\uD800-\uDFFF]/u.test(value)) check.fail(fieldPath, 'contains an unpaired UTF-16 surrogate, which is not valid Unicode', 'Remove the lone \\uD800-\\uDFFF escape from the value');
+      // A process environment is a list of NUL-terminated strings, so a container could not be given this value.
+      if (value.includes('\0')) check.fail(fieldPath, 'contains a NUL character, which no process environment can hold', 'Remove it');
       checkReadableByKubectl(check, value, fieldPath);
       env.push({ name, value });
     } else if (typeof value === 'boolean') {

@@ -3,6 +3,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { InputError } from '../errors.js';
 import { GENERATION_RECORD } from '../generate/repository.js';
 import type { KubeObject } from '../k8s/object.js';
+import type { MeshPlugin } from '../plugin/api.js';
 import { parseTopology } from '../topology/parse.js';
 import type { Topology } from '../topology/types.js';
 import type { FileSystem } from '../write/fs.js';
@@ -12,7 +13,10 @@ import { readBlockDocuments } from '../yaml/read.js';
 export interface GeneratedRepository {
   topology: Topology;
   pluginId: string;
-  options: Record<string, string>;
+  /** The plugin's options as the generation record has them, checked against the plugin by {@link recordedOptions}. */
+  options: unknown;
+  /** The path of the generation record, for messages about its fields. */
+  recordPath: string;
   objects: KubeObject[];
 }
 
@@ -22,10 +26,10 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
   const topology = parseTopology(await readText(fs, topologyPath), topologyPath);
 
   const recordPath = join(directory, GENERATION_RECORD);
-  const record = readSingleDocument(await readText(fs, recordPath), recordPath) as { plugin?: { id?: unknown; options?: Record<string, unknown> } } | null;
+  const record = readSingleDocument(await readText(fs, recordPath), recordPath) as { plugin?: { id?: unknown; options?: unknown } } | null;
   const pluginId = record?.plugin?.id;
   if (typeof pluginId !== 'string') throw new InputError(`${recordPath}: plugin.id is missing. Regenerate the repository`);
-  const options = Object.fromEntries(Object.entries(record?.plugin?.options ?? {}).map(([name, value]) => [name, String(value)]));
+  const options = record?.plugin?.options;
 
   const objects: KubeObject[] = [];
   const paths = await listManifests(fs, join(directory, 'manifests'));
@@ -39,7 +43,41 @@ export async function readRepository(fs: FileSystem, directory: string): Promise
       objects.push(value);
     }
   }
-  return { topology, pluginId, options, objects };
+  return { topology, pluginId, options, recordPath, objects };
+}
+
+/**
+ * Returns the plugin's options as the generation record gives them, each checked against the plugin's choices.
+ * An option the record lacks was added to the plugin after the repository was generated, so verify cannot tell
+ * which choice the manifests follow.
+ *
+ * @throws InputError naming the record's field and the valid values.
+ */
+export function recordedOptions(plugin: MeshPlugin, recorded: unknown, recordPath: string): Record<string, string> {
+  if (recorded !== undefined && recorded !== null && (typeof recorded !== 'object' || Array.isArray(recorded))) {
+    throw new InputError(`${recordPath}: plugin.options must be a mapping of option names to values. Regenerate the repository`);
+  }
+  const values = (recorded ?? {}) as Record<string, unknown>;
+  const declared = plugin.options ?? [];
+  for (const name of Object.keys(values)) {
+    if (!declared.some((option) => option.name === name)) {
+      throw new InputError(`${recordPath}: plugin.options.${name}: mesh ${plugin.id} has no such option${declared.length > 0 ? ` (its options: ${declared.map((option) => option.name).join(', ')})` : ''}. Remove the line or regenerate the repository`);
+    }
+  }
+  const options: Record<string, string> = {};
+  for (const option of declared) {
+    const value = values[option.name];
+    if (value === undefined) {
+      throw new InputError(
+        `${recordPath}: plugin.options.${option.name} is missing, so the repository predates that option of mesh ${plugin.id}. Add the choice it was generated with (one of: ${option.choices.join(', ')}), or regenerate the repository`,
+      );
+    }
+    if (typeof value !== 'string' || !option.choices.includes(value)) {
+      throw new InputError(`${recordPath}: plugin.options.${option.name}: ${JSON.stringify(value) ?? String(value)} is not valid. Use one of: ${option.choices.join(', ')}`);
+    }
+    options[option.name] = value;
+  }
+  return options;
 }
 
 /** Reads a file of one YAML document, by the fast reader when it can. */
