@@ -16,6 +16,8 @@ const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.met
 
 // build/record-help.mjs replaces this in dist/cli.cjs with the help text, once the runtime is built and can print it.
 const HELP_PLACEHOLDER = JSON.stringify('create-zero-trust-app help text, recorded after the build');
+// build/compress-runtime.mjs replaces this in dist/cli.cjs with the CRC-32 of dist/runtime.cjs.br, which the launcher checks.
+const RUNTIME_CRC_PLACEHOLDER = JSON.stringify('create-zero-trust-app runtime CRC-32, recorded after the build');
 
 const common: Options = {
   target: 'node20',
@@ -28,7 +30,7 @@ const common: Options = {
   // `npm run build` empties dist/ first: the configs below build at the same time.
   clean: false,
   minify: true,
-  define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version), __HELP_TEXT__: HELP_PLACEHOLDER },
+  define: { __GENERATOR_VERSION__: JSON.stringify(packageJson.version), __HELP_TEXT__: HELP_PLACEHOLDER, __RUNTIME_CRC__: RUNTIME_CRC_PLACEHOLDER },
 };
 
 export default defineConfig([

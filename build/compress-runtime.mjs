@@ -4,7 +4,7 @@
 // puts a small loader as the package's entry point, so `require` and `import` of the package work as before.
 import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, crc32 } from 'node:zlib';
 
 const runtimePath = new URL('../dist/index.cjs', import.meta.url).pathname;
 const compressedPath = new URL('../dist/runtime.cjs.br', import.meta.url).pathname;
@@ -31,9 +31,13 @@ const loader = `"use strict";
 // runs it as this module. The bin, cli.cjs, loads the same runtime through V8's code cache instead.
 const { join } = require("node:path");
 const { readFileSync } = require("node:fs");
-const { brotliDecompressSync } = require("node:zlib");
+const { brotliDecompressSync, crc32 } = require("node:zlib");
 const { Script } = require("node:vm");
-const source = brotliDecompressSync(readFileSync(join(__dirname, "runtime.cjs.br"))).toString("utf8");
+const file = join(__dirname, "runtime.cjs.br");
+const bytes = readFileSync(file);
+// brotli has no checksum of its own, so a damaged file could decompress into other code.
+if (crc32(bytes) !== ${crc32(compressed)}) throw new Error(file + " is damaged (its CRC-32 differs from the build's). Reinstall create-zero-trust-app");
+const source = brotliDecompressSync(bytes).toString("utf8");
 const wrapper = new Script("(function (exports, require, module, __filename, __dirname) { " + source + "\\n});", { filename: __filename }).runInThisContext();
 wrapper.call(exports, exports, require, module, __filename, __dirname);
 // The export names, which Node reads from this text when an ES module imports the package.
@@ -42,3 +46,11 @@ wrapper.call(exports, exports, require, module, __filename, __dirname);
 
 writeFileSync(compressedPath, compressed);
 writeFileSync(runtimePath, loader);
+
+// The launcher checks the compressed file's CRC-32 before it runs the code: brotli has no checksum of its own, so a
+// damaged file may decompress into other code.
+const launcherPath = new URL('../dist/cli.cjs', import.meta.url).pathname;
+const CRC_PLACEHOLDER = JSON.stringify('create-zero-trust-app runtime CRC-32, recorded after the build');
+const launcher = readFileSync(launcherPath, 'utf8');
+if (!launcher.includes(CRC_PLACEHOLDER)) throw new Error(`${launcherPath}: the runtime CRC-32 placeholder is missing, so the check cannot be recorded`);
+writeFileSync(launcherPath, launcher.replace(CRC_PLACEHOLDER, JSON.stringify(crc32(compressed).toString(16).padStart(8, '0'))));

@@ -9,6 +9,8 @@ import { GENERATOR_VERSION } from './version.js';
 // The output of `--help` at yargs' widest layout (100 columns), which the build records by running the bundle.
 // Undefined when running from the sources, and not used on a terminal narrower than that layout.
 declare const __HELP_TEXT__: string | undefined;
+// The CRC-32 of dist/runtime.cjs.br, which the build records; undefined when running from the sources.
+declare const __RUNTIME_CRC__: string | undefined;
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === '--version') {
@@ -28,21 +30,36 @@ if (argv.length === 1 && argv[0] === '--version') {
   }
   // The bundle is CommonJS, so __dirname is dist/. The runtime becomes the module dist/index.cjs, the package's
   // entry point, which plugins import.
-  const loaded = loadRuntime(join(__dirname, 'index.cjs'), {
-    env: process.env,
-    platform: process.platform,
-    home,
-    generatorVersion: GENERATOR_VERSION,
-    v8Version: process.versions.v8,
-    arch: process.arch,
-    execArgv: process.execArgv,
-    command,
-  }, join(__dirname, 'runtime.cjs.br'));
+  let loaded: ReturnType<typeof loadRuntime> | undefined;
+  try {
+    loaded = loadRuntime(
+      join(__dirname, 'index.cjs'),
+      {
+        env: process.env,
+        platform: process.platform,
+        home,
+        generatorVersion: GENERATOR_VERSION,
+        v8Version: process.versions.v8,
+        arch: process.arch,
+        execArgv: process.execArgv,
+        command,
+      },
+      join(__dirname, 'runtime.cjs.br'),
+      typeof __RUNTIME_CRC__ === 'string' ? __RUNTIME_CRC__ : undefined,
+    );
+  } catch (error) {
+    // A missing, truncated or damaged runtime file: the installation is broken, not the input.
+    process.stderr.write(`create-zero-trust-app: cannot load the runtime: ${error instanceof Error ? error.message : String(error)}. Reinstall create-zero-trust-app\n`);
+    process.exitCode = 1;
+  }
   // A CommonJS entry point, so no top-level await: Node's ES module loader would cost each run milliseconds.
-  void loaded.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
-    process.exitCode = code;
-    // A cache keeps the functions this run compiled, so only a successful run (exit code 0) writes one.
-    const helpOnly = argv.some((word) => word === '--help' || word === '-h' || word === '--version');
-    if (code === 0 && !helpOnly) loaded.saveCompileCache();
-  });
+  if (loaded) {
+    const runtime = loaded;
+    void runtime.runtime.runCli(argv, { importModule: (url) => import(url) }).then((code) => {
+      process.exitCode = code;
+      // A cache keeps the functions this run compiled, so only a successful run (exit code 0) writes one.
+      const helpOnly = argv.some((word) => word === '--help' || word === '-h' || word === '--version');
+      if (code === 0 && !helpOnly) runtime.saveCompileCache();
+    });
+  }
 }

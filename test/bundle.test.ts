@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,6 +186,27 @@ export default {
     const required = Object.keys(createRequire(join(ROOT, 'package.json'))('create-zero-trust-app') as object).sort();
     expect(required).toContain('InputError');
     expect(JSON.parse(run.stdout)).toEqual(required);
+  });
+
+  it('refuses a damaged or missing runtime in one line', () => {
+    const folder = makeFolder();
+    for (const name of ['cli.cjs', 'index.cjs', 'runtime.cjs.br']) copyFileSync(join(ROOT, 'dist', name), join(folder, name));
+    const runtime = readFileSync(join(folder, 'runtime.cjs.br'));
+    // One flipped bit in the middle: brotli may still decompress it, into other code.
+    runtime.writeUInt8(runtime.readUInt8(54_721) ^ 1, 54_721);
+    writeFileSync(join(folder, 'runtime.cjs.br'), runtime);
+    const env = { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' };
+    const damaged = spawnSync(process.execPath, [join(folder, 'cli.cjs'), 'app', '--yes'], { cwd: folder, encoding: 'utf8', env, timeout: 60_000 });
+    expect(damaged.stderr).toMatch(/^create-zero-trust-app: cannot load the runtime: \S+runtime\.cjs\.br is damaged: its CRC-32 is [0-9a-f]{8}, the build's was [0-9a-f]{8}\. Reinstall create-zero-trust-app\n$/);
+    expect(damaged.status).toBe(1);
+    expect(existsSync(join(folder, 'app'))).toBe(false);
+    const imported = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(folder, 'index.cjs'))})`], { encoding: 'utf8' });
+    expect(imported.stderr).toContain("runtime.cjs.br is damaged (its CRC-32 differs from the build's). Reinstall create-zero-trust-app");
+
+    rmSync(join(folder, 'runtime.cjs.br'));
+    const missing = spawnSync(process.execPath, [join(folder, 'cli.cjs'), 'app', '--yes'], { cwd: folder, encoding: 'utf8', env, timeout: 60_000 });
+    expect(missing.stderr).toMatch(/^create-zero-trust-app: cannot load the runtime: ENOENT: no such file or directory, open '\S+runtime\.cjs\.br'\. Reinstall create-zero-trust-app\n$/);
+    expect(missing.status).toBe(1);
   });
 
   it('reports a failed write to stdout in one line', () => {

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,15 @@ describe('loading the runtime', () => {
     expect(load(file, env, ['a', 'b', 'c'], [], compressed)).toEqual({ cacheUsed: false, code: 9, filename: file, sameRequire: true });
     expect(load(file, env, ['a'], [], compressed)).toEqual({ cacheUsed: true, code: 1, filename: file, sameRequire: true });
     expect(readdirSync(cacheFolder)).toHaveLength(1);
+  });
+
+  it('runs a runtime only with the CRC-32 the build recorded', () => {
+    const folder = makeFolder();
+    const file = writeRuntime(folder);
+    const crc = crc32(readFileSync(file)).toString(16).padStart(8, '0');
+    const off = context({ NODE_DISABLE_COMPILE_CACHE: '1' });
+    expect(() => loadRuntime(file, off, file, crc === '00000000' ? '00000001' : '00000000')).toThrow(`${file} is damaged: its CRC-32 is ${crc}, the build's was`);
+    expect((loadRuntime(file, off, file, crc).runtime as unknown as { filename: string }).filename).toBe(file);
   });
 
   it('registers the module for require', () => {

@@ -81,18 +81,24 @@ export function runtimeSource(file: string, bytes: Buffer): string {
 }
 
 /**
- * Loads the CommonJS bundle in `sourceFile` as the module `file` and returns its exports. The module goes into
+ * Loads the CommonJS bundle in `sourceFile` as the module `file` and returns its exports. With `expectedCrc`, the
+ * CRC-32 of the file as the build wrote it (8 hexadecimal digits), a file with another one is not run. The module goes into
  * Node's module cache under `file`, the package's entry point, so a plugin that imports the package from the same
  * installation gets this instance. A second copy would have a second InputError class, which the CLI would not
  * recognise.
  */
-export function loadRuntime(file: string, context: CacheContext, sourceFile = file): LoadedRuntime {
+export function loadRuntime(file: string, context: CacheContext, sourceFile = file, expectedCrc?: string): LoadedRuntime {
   const fs = process.getBuiltinModule('node:fs');
   const vm = process.getBuiltinModule('node:vm');
   const path = process.getBuiltinModule('node:path');
   const Module = process.getBuiltinModule('node:module');
 
   const bytes = fs.readFileSync(sourceFile);
+  if (expectedCrc !== undefined) {
+    // brotli has no checksum of its own, so a damaged file may decompress into other code, which would then run.
+    const actual = process.getBuiltinModule('node:zlib').crc32(bytes).toString(16).padStart(8, '0');
+    if (actual !== expectedCrc) throw new Error(`${sourceFile} is damaged: its CRC-32 is ${actual}, the build's was ${expectedCrc}`);
+  }
   const source = runtimeSource(sourceFile, bytes);
   const folder = compileCacheFolder(context);
   let cacheFile: string | undefined;
