@@ -202,7 +202,7 @@ describe('nsm clients and endpoints', () => {
     expect(readme).toContain('| Cluster network, to `<service>.<namespace>.svc.cluster.local` (the path the app uses) |');
     expect(readme).toContain('| NSM, caller to callee | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
     expect(readme).toContain('This repository hands the app no NSM address');
-    expect(readme).not.toContain('headless');
+    expect(readme).not.toContain('are headless (`clusterIP: None`)');
   });
 
   it('installs the Pod Security path at the pinned tag', () => {
