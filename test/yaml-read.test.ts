@@ -35,6 +35,23 @@ describe('readBlockDocuments', () => {
     expect(read).toBeGreaterThan(150);
   });
 
+  it('reads the literal blocks the emitter writes itself', () => {
+    const lines = fc.array(fc.stringMatching(/^[ -~]{0,10}$/), { minLength: 2, maxLength: 6 });
+    fc.assert(
+      fc.property(lines, fc.boolean(), fc.nat(3), (parts, breakAtEnd, depth) => {
+        const text = `${parts.join('\n')}${breakAtEnd ? '\n' : ''}`;
+        let value: unknown = { script: text, command: ['sh', '-c', text], after: 'x' };
+        for (let level = 0; level < depth; level++) value = { spec: [value, { k: text }] };
+        const written = stringifyDocument(value);
+        const fast = readBlockDocuments(written);
+        expect(fast ?? readWithYaml(written)).toEqual(readWithYaml(written));
+        // The emitter writes the block itself when it can, and then the reader reads it itself too.
+        if (/^[!-~](?:[ -~\n]*[!-~])?\n?$/.test(text) && text.includes('\n') && !/\n +\n|\n +$/.test(text)) expect(fast).toEqual([value]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('reads values with unusual characters as yaml does', () => {
     // Line and space separators, a byte order mark, control characters and a lone surrogate, among plain ones.
     const special = fc.constantFrom('\u0085', '\u2028', '\u2029', '\u00a0', '\ufeff', '\u200b', '\u3000', '\u0000', '\u007f', '\ud800', 'é', '\u000b', ' ', '#', ':', '"', "'");
@@ -82,7 +99,11 @@ describe('readBlockDocuments', () => {
     ['an anchor and an alias', 'a: &x 1\nb: *x\n', false],
     ['a tag', 'a: !!str 1\n', false],
     ['a flow map with entries', 'a: {b: 1}\n', false],
-    ['a block scalar', 'a: |\n  text\n', false],
+    ['literal block scalars as the emitter writes them', 'a: |\n  text\n\n  more\nb:\n  - |-\n    x\n    y\nc: 1\n', true],
+    ['command-line flags', 'command:\n  - sh\n  - -c\n  - -eu\n', true],
+    ['a folded block scalar', 'a: >\n  text\n', false],
+    ['a literal block scalar indented deeper than the emitter writes it', 'a: |\n    text\n', false],
+    ['a literal block scalar with keep chomping', 'a: |+\n  text\n\n', false],
     ['a plain scalar over two lines', 'a: one\n  two\n', false],
     ['a duplicate key', 'a: 1\na: 2\n', false],
     ['a tab', 'a:\tb\n', false],

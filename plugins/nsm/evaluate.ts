@@ -1,6 +1,6 @@
 import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
-import { matchesSelector, podTemplateOf } from '../../src/verify/objects.js';
+import { matchesSelector, podTemplateOf, workloadOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
 import { APP_PATH_OPTION, CLIENT_ANNOTATION, ENDPOINT_POLICY_DIR, ROUTES_DIR, ROUTES_FILE, SPIFFE_LABEL, TRUST_DOMAIN } from './versions.js';
 import { ExternalEgressEvaluator } from './external.js';
@@ -262,10 +262,11 @@ function checkRequests(context: EvaluateContext, requests: Map<string, string[]>
  */
 function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
   const called = new Set(context.topology.edges.map((edge) => edge.to));
+  const serviceObjects = new Map(context.objects.filter((object) => object.kind === 'Service').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
   for (const service of context.topology.services) {
     if (!called.has(service.name) || !endpoints.has(service.name)) continue;
     const id = `${service.namespace}/${service.name}`;
-    const serviceObject = context.objects.find((object) => object.kind === 'Service' && object.metadata.name === service.name && object.metadata.namespace === service.namespace);
+    const serviceObject = serviceObjects.get(id);
     const clusterIP = (serviceObject?.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
     if (serviceObject && clusterIP !== 'None') {
       findings.push({ subject: `Service ${id}`, message: `has a cluster address, so its callers reach it over the cluster network, outside NSM: set spec.clusterIP to None, as ${APP_PATH_OPTION} nsm needs` });
@@ -278,7 +279,7 @@ function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>
         message: `sends its callers no policy route to its pod's address (an init container that writes $POD_IP/32 into the file NSM_PBR_CONFIG_PATH names, on a volume the endpoint mounts), so they reach ${service.name} over the cluster network, outside NSM`,
       });
     }
-    const workload = context.objects.find((object) => (object.kind === 'Deployment' || object.kind === 'StatefulSet') && object.metadata.name === service.name && object.metadata.namespace === service.namespace);
+    const workload = workloadOf(context.objects, service);
     const replicas = (workload?.spec as { replicas?: unknown } | undefined)?.replicas ?? 1;
     if (typeof replicas !== 'number' || replicas > 1) {
       findings.push({

@@ -6,8 +6,9 @@ import { parse } from 'yaml';
  * Returns the values of the documents that have content, as `parseAllDocuments(text)` of the yaml package followed
  * by `toJS()` would, and leaves out empty documents. It avoids yaml's node tree, which verify cannot afford on the
  * 20 MB of manifests of a large topology. Returns `undefined` for any text outside that layout
- * (anchors, tags, flow collections with entries, block or multi-line scalars, trailing comments, tabs, duplicate
- * keys and anything yaml would reject), so that the caller reads it with yaml and gets yaml's errors.
+ * (anchors, tags, flow collections with entries, folded or multi-line flow scalars, literal blocks in another form
+ * than emit.ts writes, trailing comments, tabs, duplicate keys and anything yaml would reject), so that the caller
+ * reads it with yaml and gets yaml's errors.
  */
 export function readBlockDocuments(text: string): unknown[] | undefined {
   if (text.includes('\r') || text.includes('\t')) return undefined;
@@ -51,6 +52,7 @@ const CORE_WORDS = new Map<string, unknown>([
   ['null', null], ['Null', null], ['NULL', null],
 ]);
 const DECIMAL = /^-?(?:0|[1-9][0-9]{0,14})$/;
+const DASH_WORD = /^-[A-Za-z][^#]*$/;
 /** The escapes that mean the same in JSON and in YAML double-quoted scalars. */
 const JSON_ESCAPES = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/g;
 
@@ -108,7 +110,11 @@ class BlockReader {
       const key = colon < 0 ? null : keyText(line, indent, colon);
       if (key === null) return FAILED;
       this.position++;
-      const item = colon === line.length - 1 ? this.nested(indent) : scalar(line.slice(colon + 2));
+      const text = colon === line.length - 1 ? undefined : line.slice(colon + 2);
+      let item: unknown;
+      if (text === undefined) item = this.nested(indent);
+      else if (text === '|' || text === '|-') item = this.literal(indent + 2, text === '|-');
+      else item = scalar(text);
       if (item === FAILED) return FAILED;
       value[key] = item;
       count++;
@@ -133,7 +139,8 @@ class BlockReader {
         item = this.map(column);
       } else {
         this.position++;
-        item = scalar(line.slice(column));
+        const text = line.slice(column);
+        item = text === '|' || text === '|-' ? this.literal(column, text === '|-') : scalar(text);
       }
       if (item === FAILED) return FAILED;
       value.push(item);
@@ -142,6 +149,34 @@ class BlockReader {
       // A line at the dash's column that is not an entry ends a sequence that sits at its key's column.
       if (next === undefined || !this.lines[this.position]!.startsWith('-', indent)) return value;
     }
+  }
+
+  /**
+   * Reads a literal block scalar (`|` or `|-`) whose lines start at column `indent`, as emit.ts writes one: the
+   * first line indented exactly so, empty lines empty, and no line of only spaces. The block ends at the first
+   * line with text that is indented less. `|` keeps one final line break, `|-` none, and trailing empty lines go.
+   */
+  private literal(indent: number, strip: boolean): unknown {
+    if (this.position >= this.to) return FAILED;
+    const first = this.lines[this.position]!;
+    if (first.length <= indent || leadingSpaces(first) !== indent) return FAILED;
+    const parts: string[] = [];
+    while (this.position < this.to) {
+      const line = this.lines[this.position]!;
+      const spaces = leadingSpaces(line);
+      if (line.length > 0 && spaces < indent) {
+        // A line of only spaces would be an empty line of the block, which the emitter never writes.
+        if (spaces === line.length) return FAILED;
+        break;
+      }
+      const content = line.slice(indent);
+      if (content.length > 0 && leadingSpaces(content) === content.length) return FAILED;
+      parts.push(content);
+      this.position++;
+    }
+    let end = parts.length;
+    while (parts[end - 1] === '') end--;
+    return parts.slice(0, end).join('\n') + (strip ? '' : '\n');
   }
 
   /**
@@ -175,6 +210,13 @@ const SPACE = 32;
 const NEWLINE = 10;
 const HASH = 35;
 const CONTINUES = Symbol('the collection continues');
+
+/** Returns the number of spaces at the start of `line`. */
+function leadingSpaces(line: string): number {
+  let count = 0;
+  while (line.charCodeAt(count) === SPACE) count++;
+  return count;
+}
 
 /** Keys checked so far against {@link KEY}, each kept as one string: manifests repeat the same few hundred keys. */
 const keys = new Map<string, string | null>();
@@ -228,6 +270,8 @@ function resolveScalar(text: string): unknown {
   if (text.includes(': ') || text.includes(' #') || text.endsWith(':') || text.endsWith(' ') || text === '') return FAILED;
   if (PLAIN_WORD.test(text)) return CORE_WORDS.has(text) ? CORE_WORDS.get(text) : text;
   if (DECIMAL.test(text)) return Number(text);
+  // A command-line flag such as `-c`: a dash and a letter start a plain string, not a sequence entry or a number.
+  if (DASH_WORD.test(text)) return text;
   // yaml resolves any other plain scalar, such as one with a leading digit, dot or sign. A scalar that could
   // start a collection, alias, anchor, tag, block scalar, directive, comment or document marker fails the read.
   if ((/^[[\]{}&*!|>%@`,?#-]/.test(text) && !/^-[0-9.]/.test(text)) || text.startsWith('...')) return FAILED;
