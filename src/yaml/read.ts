@@ -2,13 +2,13 @@ import { parse } from 'yaml';
 
 /**
  * Reads a stream of YAML documents in the block layout that the generator writes (see `emit.ts`): maps and
- * sequences by indentation, one scalar per line, `[]` and `{}` for empty collections, and `#` comment lines.
- * Returns the values of the documents that have content, as `parseAllDocuments(text)` of the yaml package followed
- * by `toJS()` would, and leaves out empty documents. It avoids yaml's node tree, which verify cannot afford on the
- * 20 MB of manifests of a large topology. Returns `undefined` for any text outside that layout
- * (anchors, tags, flow collections with entries, folded or multi-line flow scalars, literal blocks in another form
- * than emit.ts writes, trailing comments, tabs, duplicate keys and anything yaml would reject), so that the caller
- * reads it with yaml and gets yaml's errors.
+ * sequences by indentation, one scalar or literal block per entry, `[]` and `{}` for empty collections, and `#`
+ * comment lines. Returns the values of the documents that have content, as `parseAllDocuments(text)` of the yaml
+ * package followed by `toJS()` would, and leaves out empty documents. It avoids yaml's node tree, which verify
+ * cannot afford on the 20 MB of manifests of a large topology. Returns `undefined` for any text outside that
+ * layout, so that the caller reads it with yaml and gets yaml's errors. Outside it are anchors, tags, flow
+ * collections with entries, folded or multi-line flow scalars, literal blocks in another form than emit.ts writes,
+ * trailing comments, tabs, duplicate keys and anything yaml would reject.
  */
 export function readBlockDocuments(text: string): unknown[] | undefined {
   if (text.includes('\r') || text.includes('\t')) return undefined;
