@@ -360,6 +360,13 @@ describe('verify command', () => {
     expect(missing.stderr).toContain(`lists ${CWD}/out/manifests/mesh/missing.yaml, which is neither a YAML file nor a folder of them under manifests/`);
   });
 
+  it('explains the NETPOL column with --all', async () => {
+    const created = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const verified = await runCli(['verify', 'out', '--all'], { files });
+    expect(verified.stdout).toContain('\nNETPOL is the decision of both ends together; the problems also judge each end on its own.\n');
+  });
+
   it('gives every pair with --json --all', async () => {
     const created = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
