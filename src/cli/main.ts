@@ -58,7 +58,7 @@ async function dispatch(givenArgv: string[], io: CliIo): Promise<number> {
           .option('force', { type: 'boolean', default: false, describe: 'Write into a non-empty directory, replacing only generated files' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'List the files that would be written; write nothing' })
           .option('json', { type: 'boolean', default: false, describe: 'Print a machine-readable summary on stdout' })
-          .epilog('Mesh plugins may add options, such as --kuma-identity; `create-zero-trust-app plugins` lists them.'),
+          .epilog('Mesh plugins may add options, such as --kuma-identity and --nsm-app-path; `create-zero-trust-app plugins` lists them.'),
       async (args) => {
         rejectExtraArguments(args._);
         rejectRepeats(args, ['directory', 'mesh', 'topology', 'preset']);
