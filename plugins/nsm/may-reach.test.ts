@@ -14,11 +14,11 @@ const bookinfo = findPreset('bookinfo')!.document;
 const exposed = CONFORMANCE_TOPOLOGIES.find((topology) => topology.name === 'exposed')!.document;
 const image = 'docker.io/library/nginx:1.29';
 
-/** The conformance topologies the plugin rejects: NSM connects a caller to every port, so a narrowed edge is refused. */
-const REJECTED = new Set(['narrowed-edge']);
+/** The conformance topologies the plugin rejects: a narrowed edge (NSM connects a caller to every port) and a cycle of calls. */
+const REJECTED = new Set(['narrowed-edge', 'replicas-call-each-other', 'cycle']);
 
 /** The conformance topologies the default app path rejects (a replicated callee, a translated port), run on the cluster path. */
-const CLUSTER_PATH_ONLY = new Set(['several-ports', 'replicas-call-each-other', 'port-differs-from-container-port']);
+const CLUSTER_PATH_ONLY = new Set(['several-ports', 'port-differs-from-container-port']);
 
 /**
  * A topology whose service `verify-stranger`, in namespace `other`, calls db in `apps`. The stranger client of verify

@@ -18,6 +18,9 @@ import { WEBHOOK_VOLUME_NAMES } from './versions.js';
 // NSM connects a caller to every port of its callee, so the plugin rejects the kit's narrowed edge.
 const NARROWED_EDGE_ERROR = 'client calls server on port 8443 only, but NSM connects a caller to every port of server (8080, 8443, 9000)';
 const CRD_SCHEMAS = fileURLToPath(new URL('../../test/crds', import.meta.url));
+// Each pod of a cycle waits in its NSM init container for the next one's endpoint, so the plugin rejects cycles.
+const CYCLE_ERROR = 'service "cluster", field calls: the calls cluster -> cluster form a cycle';
+const THREE_CYCLE_ERROR = 'service "a", field calls: the calls a -> b -> c -> a form a cycle';
 
 // On the default app path, over NSM, a called service needs one replica and ports equal to its container ports.
 describeConformance(nsmPlugin, {
@@ -25,7 +28,8 @@ describeConformance(nsmPlugin, {
   rejects: {
     'narrowed-edge': NARROWED_EDGE_ERROR,
     'several-ports': 'service "server", field ports: port 80 forwards to container port 8080',
-    'replicas-call-each-other': 'service "cluster", field replicas: 3 replicas, but NSM connects each caller pod to one endpoint pod',
+    'replicas-call-each-other': CYCLE_ERROR,
+    cycle: THREE_CYCLE_ERROR,
     'port-differs-from-container-port': 'service "back", field ports: port 80 forwards to container port 8080',
   },
 });
@@ -33,7 +37,7 @@ describeConformance(nsmPlugin, {
 describeConformance(nsmPlugin, {
   crdSchemas: CRD_SCHEMAS,
   options: { 'nsm-app-path': 'cluster-network' },
-  rejects: { 'narrowed-edge': NARROWED_EDGE_ERROR },
+  rejects: { 'narrowed-edge': NARROWED_EDGE_ERROR, 'replicas-call-each-other': CYCLE_ERROR, cycle: THREE_CYCLE_ERROR },
 });
 
 const CLUSTER_PATH = { 'nsm-app-path': 'cluster-network' };
@@ -255,6 +259,17 @@ describe('nsm app path', () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  it('rejects cycles of calls on both paths', () => {
+    const cycle = structuredClone(workshop) as { spec: { services: { name: string; calls?: unknown[] }[] } };
+    cycle.spec.services.find((service) => service.name === 'lil-deebee')!.calls = ['hero'];
+    const message =
+      'service "hero", field calls: the calls hero -> lil-deebee -> hero form a cycle, and on NSM each pod of a cycle waits in its NSM init container for the next one\'s endpoint, which starts only after that pod\'s own init containers, so none starts: remove one of those calls, or choose another mesh for this topology';
+    expect(() => generateCase(nsmPlugin, cycle)).toThrow(message);
+    expect(() => generateCase(nsmPlugin, cycle, CLUSTER_PATH)).toThrow(message);
+    // A chain is fine: each pod waits only for a callee that waits for nobody.
+    expect(generateCase(nsmPlugin, bookinfo).files.has('README.md')).toBe(true);
   });
 
   it('rejects replicas and translated ports', () => {

@@ -65,10 +65,12 @@ export const ROUTES_CONTAINER = 'nsm-routes';
  * @throws InputError for an edge narrowed to some of the callee's ports. NSM connects a client to an endpoint
  * at layer 3 and has no port filter on that link in this plugin, so a connected caller reaches every port of
  * the callee. The topology is rejected rather than generated with a port limit nothing enforces.
+ * @throws InputError for calls that form a cycle, a service calling itself included (see {@link rejectCycles}).
  */
 export function planNetworkServices(topology: Topology, appPath: AppPath = 'nsm'): NsmPlan {
   const services = indexServices(topology);
   const appOverNsm = appPath === 'nsm';
+  rejectCycles(topology);
   const pairs = groupEdges(topology.edges, (edge) => `${edge.from}\0${edge.to}`);
   for (const edges of pairs.values()) {
     const caller = edges[0]!.from;
@@ -108,6 +110,36 @@ export function planNetworkServices(topology: Topology, appPath: AppPath = 'nsm'
     calleesOf.set(caller, names.map((name) => callees.get(name)!));
   }
   return { callees, calleesOf, appOverNsm };
+}
+
+/**
+ * Rejects calls that form a cycle. The admission webhook gives each client pod an init container (cmd-nsc-init
+ * v1.18.0) that retries until its connections are up, and an endpoint runs in an ordinary container of its
+ * callee's pod, which starts only after that pod's init containers. So in a cycle each pod waits for the next one
+ * to start, and none does; a service that calls itself waits for its own endpoint.
+ */
+function rejectCycles(topology: Topology): void {
+  const callees = new Map<string, string[]>();
+  for (const edge of topology.edges) callees.set(edge.from, [...new Set([...(callees.get(edge.from) ?? []), edge.to])].sort());
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (name: string): void => {
+    state.set(name, 'open');
+    path.push(name);
+    for (const next of callees.get(name) ?? []) {
+      if (state.get(next) === 'open') {
+        const cycle = [...path.slice(path.indexOf(next)), next];
+        throw new InputError(
+          `service "${cycle[0]}", field calls: the calls ${cycle.join(' -> ')} form a cycle, and on NSM each pod of a cycle waits in its NSM init container for the next one's endpoint, which starts only after that pod's own init containers, so none starts: ` +
+            'remove one of those calls, or choose another mesh for this topology',
+        );
+      }
+      if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(name, 'done');
+  };
+  for (const service of [...callees.keys()].sort()) if (!state.has(service)) visit(service);
 }
 
 /**
