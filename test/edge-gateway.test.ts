@@ -143,6 +143,15 @@ describe('edge gateway resolving names while running', () => {
     expect(routes).toEqual(readEdgeGatewayRoutes(buildEdgeGateway(topology).objects).routes);
   });
 
+  it('reads each location with its own variable', () => {
+    // A location added by hand before `location /`, with its own $upstream: verify must see its destination.
+    const broken = withConfig(resolving.objects, (config) =>
+      config.replace('server_name frontend.shop.localhost;\n', 'server_name frontend.shop.localhost;\n    location /admin {\n      set $upstream db.data.svc.cluster.local:5432;\n      proxy_pass http://$upstream;\n    }\n'),
+    );
+    const routes = readEdgeGatewayRoutes(broken).routes.filter((route) => route.hostname === 'frontend.shop.localhost');
+    expect(routes.map((route) => `${route.service}.${route.namespace}:${route.port}`)).toEqual(['db.data:5432', 'frontend.web:8080']);
+  });
+
   it('reports a forward to an unset variable', () => {
     const broken = withConfig(resolving.objects, (config) => config.replace('grpc_pass grpc://$upstream;', 'grpc_pass grpc://$backend;'));
     expect(readEdgeGatewayRoutes(broken).findings.map((finding) => finding.message)).toContainEqual(

@@ -395,21 +395,22 @@ export interface EdgeGatewayRoutes {
 const SERVICE_UPSTREAM = /^(?:https?|grpcs?):\/\/([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)\/?$/;
 const FORWARDERS = new Set(['proxy_pass', 'grpc_pass']);
 
-/** Collects every proxy_pass or grpc_pass under a directive, at any depth. */
-function forwardsOf(directives: NginxDirective[]): NginxDirective[] {
-  return directives.flatMap((item) => [...(FORWARDERS.has(item.name) ? [item] : []), ...forwardsOf(item.block ?? [])]);
+/** A proxy_pass or grpc_pass, with the variables that `set` gives in its block and the blocks around it. */
+interface Forward {
+  directive: NginxDirective;
+  variables: Map<string, string>;
 }
 
 /**
- * Collects the values of `set $name value` under a directive, at any depth, so that a forward to `$name` can be
- * read. NOTE: a name set twice in one server keeps its last value, without regard to which location sets it.
+ * Collects every proxy_pass or grpc_pass under a directive, at any depth, each with the values of `set $name value`
+ * in its own block and the blocks around it: a location's own `set` wins over its server's.
  */
-function variablesOf(directives: NginxDirective[], values = new Map<string, string>()): Map<string, string> {
+function forwardsOf(directives: NginxDirective[], outer: Map<string, string> = new Map()): Forward[] {
+  const variables = new Map(outer);
   for (const item of directives) {
-    if (item.name === 'set' && item.args.length === 2 && item.args[0]!.startsWith('$')) values.set(item.args[0]!.slice(1), item.args[1]!);
-    variablesOf(item.block ?? [], values);
+    if (item.name === 'set' && item.args.length === 2 && item.args[0]!.startsWith('$')) variables.set(item.args[0]!.slice(1), item.args[1]!);
   }
-  return values;
+  return directives.flatMap((item) => [...(FORWARDERS.has(item.name) ? [{ directive: item, variables }] : []), ...forwardsOf(item.block ?? [], variables)]);
 }
 
 /** Replaces each `$name` or `${name}` in `text` by its value, or returns undefined when one is not set. */
@@ -453,10 +454,9 @@ export function readEdgeGatewayRoutes(objects: readonly KubeObject[]): EdgeGatew
     const isDefault = body.some((item) => item.name === 'listen' && item.args.includes('default_server'));
     const names = body.filter((item) => item.name === 'server_name').flatMap((item) => item.args);
     const forwards = forwardsOf(body);
-    const variables = variablesOf(body);
     if (isDefault && forwards.length === 0 && body.some((item) => item.name === 'return' && item.args[0] === '404')) hasDefault404 = true;
     const hostnames = isDefault ? ['*'] : names;
-    for (const forward of forwards) {
+    for (const { directive: forward, variables } of forwards) {
       const match = SERVICE_UPSTREAM.exec(expandVariables(forward.args[0] ?? '', variables) ?? '');
       if (!match) {
         findings.push({ subject, message: `server ${hostnames.join(' ')} forwards to "${forward.args.join(' ')}", which is not a Service's cluster DNS name and port` });
