@@ -222,6 +222,8 @@ const CASES: InvalidCase[] = [
   { name: 'plugin option without a value', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh', 'nsm', '--nsm-app-path'], error: '--nsm-app-path: the value is missing. Use one of: nsm, cluster-network' },
   { name: 'plugin option with an unknown value', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh', 'nsm', '--nsm-app-path', 'vl3'], error: '--nsm-app-path: "vl3" is not valid. Use one of: nsm, cluster-network' },
   { name: 'env value with NUL', yaml: topology((d) => { web(d).env.DB_HOST = 'db\0host'; }), error: 'topology.yaml: spec.services[0].env.DB_HOST: contains a NUL character, which no process environment can hold. Remove it' },
+  { name: 'mesh without a value', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh'], error: `--mesh: the value is missing. Use one of: ${builtinPluginIds().join(', ')}` },
+  { name: 'preset without a value', argv: ['out', '--yes', '--preset'], error: '--preset: the value is missing. Use one of: workshop, bookinfo' },
   { name: 'plugin option negated', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh', 'nsm', '--no-nsm-app-path'], error: '--nsm-app-path: the value is missing. Use one of: nsm, cluster-network' },
   { name: 'plugin option given twice', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--mesh', 'nsm', '--nsm-app-path', 'nsm', '--nsm-app-path', 'cluster-network'], error: '--nsm-app-path: given 2 times (nsm, cluster-network). Give it once' },
   { name: 'option of another mesh', yaml: VALID_YAML, argv: [...DEFAULT_ARGV, '--nsm-app-path', 'nsm'], error: '--nsm-app-path: an option of mesh nsm, not of istio. Add --mesh nsm, or leave the option out' },

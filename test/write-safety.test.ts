@@ -79,7 +79,7 @@ describe('atomic write', () => {
     const run = await runCli(['out/repo', '--yes'], { files: { out: 'a file' } });
 
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe('create-zero-trust-app: /home/user/out/repo: cannot be read (a file is in the way of a directory in the path; choose another directory). Check its permissions\n');
+    expect(run.stderr).toBe('create-zero-trust-app: /home/user/out/repo: a file is in the way of a directory in the path; choose another directory\n');
     expect(leftovers(run, ['out'])).toEqual([]);
   });
 });
@@ -240,9 +240,11 @@ describe('determinism', () => {
 
   it.each(builtinPluginIds())('gives identical trees on %s', async (mesh) => {
     const argv = ['out', '--yes', '--mesh', mesh, '--topology', 'topology.yaml'];
-    const first = await runCli(argv, { files: { 'topology.yaml': topologyYaml(SERVICES) } });
-    const second = await runCli(argv, { files: { 'topology.yaml': topologyYaml(SERVICES) } });
-    const shuffled = await runCli(argv, { files: { 'topology.yaml': topologyYaml(reordered(SERVICES)) } });
+    // NSM rejects a service that calls itself: its pod would wait for its own endpoint.
+    const services = (mesh === 'nsm' ? SERVICES.map((service) => ({ ...service, ...(service.calls && { calls: service.calls.filter((call) => call !== service.name) }) })) : SERVICES) as typeof SERVICES;
+    const first = await runCli(argv, { files: { 'topology.yaml': topologyYaml(services) } });
+    const second = await runCli(argv, { files: { 'topology.yaml': topologyYaml(services) } });
+    const shuffled = await runCli(argv, { files: { 'topology.yaml': topologyYaml(reordered(services)) } });
 
     expect(first.code).toBe(0);
     expect(onlyTarget(second)).toEqual(onlyTarget(first));

@@ -38,7 +38,8 @@ const PAYLOADS = new Set(['IP', 'ETHERNET']);
  */
 /** The limit verify prints with its result when the application reaches its callees over NSM. */
 const NSM_PATH_LIMIT =
-  "the mesh's mTLS here means NSM links: SPIFFE-authenticated at connection time and encrypted with WireGuard between nodes, but not between two pods on one node, and the applications themselves do not use mutual TLS.";
+  "the mesh's mTLS here means NSM links: SPIFFE-authenticated at connection time and encrypted with WireGuard between nodes, but not between two pods on one node, and the applications themselves do not use mutual TLS. " +
+  "A pod with a caller's labels but no NSM annotation reaches the callee over the cluster network, where only NetworkPolicy applies, though the mesh column counts it as refused.";
 
 /** The limit verify prints with its result under the cluster-network app path: the mesh column describes links the application does not use. */
 const CLUSTER_PATH_LIMIT =
@@ -71,6 +72,7 @@ export function evaluateNsm(context: EvaluateContext): MeshEvaluator {
   checkRequests(context, requests, endpoints, findings);
   const appOverNsm = (context.options[APP_PATH_OPTION] ?? 'nsm') === 'nsm';
   if (appOverNsm) checkAppPath(context, endpoints, findings);
+  else checkClusterPath(context, endpoints, findings);
   checkRegistrations(context, registrations, namespaceLabels, findings);
   const gateway = evaluateGateway(context.objects, context.topology);
   if (gateway) findings.push(...gateway.findings);
@@ -285,6 +287,28 @@ function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>
       findings.push({
         subject: `${workload!.kind} ${id}`,
         message: `runs ${String(replicas)} replicas, but NSM connects each caller pod to one endpoint pod, so callers reach the other replicas outside NSM: run one replica`,
+      });
+    }
+  }
+}
+
+/**
+ * Reports, for the cluster-network app path, called services whose manifests follow the nsm path instead: a
+ * headless Service and a policy route. The generation record then names the wrong path, and verify would judge
+ * the manifests by it.
+ */
+function checkClusterPath(context: EvaluateContext, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
+  const called = new Set(context.topology.edges.map((edge) => edge.to));
+  const serviceObjects = new Map(context.objects.filter((object) => object.kind === 'Service').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
+  for (const service of context.topology.services) {
+    if (!called.has(service.name) || !endpoints.has(service.name)) continue;
+    const id = `${service.namespace}/${service.name}`;
+    const headless = (serviceObjects.get(id)?.spec as { clusterIP?: unknown } | undefined)?.clusterIP === 'None';
+    const template = podTemplateOf(context.objects, service);
+    if (headless && template && writesPolicyRoute(template.spec)) {
+      findings.push({
+        subject: `Service ${id}`,
+        message: `is headless and its endpoint sends a policy route, as ${APP_PATH_OPTION} nsm generates, but the generation record says cluster-network: set plugin.options.${APP_PATH_OPTION} to nsm in generation.yaml, or regenerate`,
       });
     }
   }

@@ -469,6 +469,13 @@ describe('nsm verify on hand-broken output', () => {
     );
   });
 
+  it('names nsm-path manifests recorded as the cluster path', () => {
+    const generated = generateCase(nsmPlugin, workshop);
+    expect(checkExactEdges(verifyCase(nsmPlugin, generated, CLUSTER_PATH))).toEqual([
+      'Service data/lil-deebee: is headless and its endpoint sends a policy route, as nsm-app-path nsm generates, but the generation record says cluster-network: set plugin.options.nsm-app-path to nsm in generation.yaml, or regenerate',
+    ]);
+  });
+
   it('accepts a cluster address on the cluster path', () => {
     const generated = generateCase(nsmPlugin, workshop, CLUSTER_PATH);
     expect(checkExactEdges(verifyCase(nsmPlugin, generated, CLUSTER_PATH))).toEqual([]);

@@ -116,7 +116,7 @@ export function planNetworkServices(topology: Topology, appPath: AppPath = 'nsm'
  * Rejects calls that form a cycle. The admission webhook gives each client pod an init container (cmd-nsc-init
  * v1.18.0) that retries until its connections are up, and an endpoint runs in an ordinary container of its
  * callee's pod, which starts only after that pod's init containers. So in a cycle each pod waits for the next one
- * to start, and none does; a service that calls itself waits for its own endpoint.
+ * to start, and none does. A service that calls itself waits for its own endpoint.
  */
 function rejectCycles(topology: Topology): void {
   const callees = new Map<string, string[]>();

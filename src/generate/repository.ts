@@ -272,6 +272,9 @@ function buildView(topology: Topology, plugin: MeshPlugin, options: Record<strin
     // A mesh with its own summary does not give mTLS on the application's path, so the README promises none.
     applicationMtls: mesh.readmeSummary === undefined,
     unmeshed: mesh.verify.unmeshedClient !== null,
+    // A mesh that joins pods per service (NSM's annotation names the callees) gives the stranger nothing to join with.
+    strangerOutsideMesh:
+      mesh.verify.meshedClientFor !== undefined && Object.keys(mesh.verify.meshedClient.annotations).length + Object.keys(mesh.verify.meshedClient.labels).length === 0,
     unmeshedReason: mesh.verify.unmeshedReason ?? '',
     mermaid: buildMermaid(topology),
     exampleLine: firstEdge

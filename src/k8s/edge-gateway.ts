@@ -48,7 +48,7 @@ export interface EdgeGatewayOptions {
 
 /**
  * The name server the gateway queries when it resolves Service names while running: cluster DNS, by the name of its
- * Service, which nginx resolves once at start. `valid` caps how long nginx keeps an answer (10 s here).
+ * Service, which nginx resolves once at start. `valid` caps how long nginx keeps a resolved address (10 s here).
  */
 export const EDGE_GATEWAY_RESOLVER = 'kube-dns.kube-system.svc.cluster.local';
 

@@ -188,7 +188,9 @@ export async function inspectTarget(fs: FileSystem, target: string): Promise<'mi
   try {
     stats = await fs.stat(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    if (code === 'ENOTDIR') throw new InputError(`${target}: ${describeFsError(error)}`);
     throw new InputError(`${target}: cannot be read (${describeFsError(error)}). Check its permissions`);
   }
   if (!stats.isDirectory()) return 'file';
