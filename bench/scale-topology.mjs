@@ -7,7 +7,9 @@ const PROTOCOLS = ['http', 'grpc', 'tcp', 'postgres'];
 /**
  * Builds a topology of `services` services spread evenly over `namespaces` namespaces, each with one port and
  * `callsPerService` calls to other services, chosen by a fixed linear congruential generator so every run
- * gets the same topology. Edges: services x callsPerService.
+ * gets the same topology. Edges: services x callsPerService. The calls form no cycle, which Network Service Mesh
+ * rejects: the services get a random rank, and each calls only services of a higher rank. The services ranked
+ * last have too few of those, and the first ranked ones make up their missing calls.
  */
 export function buildScaleTopology({ services = 2_000, namespaces = 20, callsPerService = 5 } = {}) {
   let seed = 20_250_101;
@@ -17,15 +19,28 @@ export function buildScaleTopology({ services = 2_000, namespaces = 20, callsPer
   };
   const name = (index) => `svc-${String(index).padStart(4, '0')}`;
 
+  // The high bits: the low bits of this generator repeat with short periods, which sent every edge to a few
+  // hundred services.
+  const below = (limit) => Math.floor((next() / 2_147_483_648) * limit);
+  // order[rank] is the service at that rank, a Fisher-Yates shuffle.
+  const order = Array.from({ length: services }, (_, index) => index);
+  for (let last = services - 1; last > 0; last--) {
+    const pick = below(last + 1);
+    [order[last], order[pick]] = [order[pick], order[last]];
+  }
+  const calls = order.map((_, rank) => Math.min(callsPerService, services - 1 - rank));
+  let missing = services * Math.min(callsPerService, services - 1) - calls.reduce((sum, count) => sum + count, 0);
+  for (let rank = 0; missing > 0 && rank < services; rank++, missing--) calls[rank] = Math.min(calls[rank] + 1, services - 1 - rank);
+  const calleesOf = new Map();
+  order.forEach((index, rank) => {
+    const callees = new Set();
+    while (callees.size < calls[rank]) callees.add(order[rank + 1 + below(services - 1 - rank)]);
+    calleesOf.set(index, callees);
+  });
+
   const list = [];
   for (let index = 0; index < services; index++) {
-    const callees = new Set();
-    while (callees.size < Math.min(callsPerService, services - 1)) {
-      // The high bits: the low bits of this generator repeat with short periods, which sent every edge to a few
-      // hundred services.
-      const callee = Math.floor((next() / 2_147_483_648) * services);
-      if (callee !== index) callees.add(callee);
-    }
+    const callees = calleesOf.get(index);
     list.push({
       name: name(index),
       namespace: `ns-${String(index % namespaces).padStart(2, '0')}`,
