@@ -1,4 +1,4 @@
-import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, Source } from '../../src/plugin/api.js';
+import type { EvaluateContext, Finding, MeshDecision, MeshEvaluator, PodTemplate, Source } from '../../src/plugin/api.js';
 import type { KubeObject, LabelSelector } from '../../src/k8s/object.js';
 import { matchesSelector, podTemplateOf, workloadOf } from '../../src/verify/objects.js';
 import type { ExternalService, Service, ServicePort } from '../../src/topology/types.js';
@@ -257,24 +257,40 @@ function checkRequests(context: EvaluateContext, requests: Map<string, string[]>
   }
 }
 
+/** A called service that runs an NSM endpoint, with its Service object and pod template as the manifests have them. */
+interface CalledEndpoint {
+  service: Service;
+  id: string;
+  serviceObject: KubeObject | undefined;
+  headless: boolean;
+  template: PodTemplate | undefined;
+}
+
+/** Lists the called services that run an NSM endpoint, each with its Service object and pod template. */
+function calledEndpoints(context: EvaluateContext, endpoints: Map<string, Endpoint>): CalledEndpoint[] {
+  const called = new Set(context.topology.edges.map((edge) => edge.to));
+  const serviceObjects = new Map(context.objects.filter((object) => object.kind === 'Service').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
+  return context.topology.services
+    .filter((service) => called.has(service.name) && endpoints.has(service.name))
+    .map((service) => {
+      const id = `${service.namespace}/${service.name}`;
+      const serviceObject = serviceObjects.get(id);
+      const headless = (serviceObject?.spec as { clusterIP?: unknown } | undefined)?.clusterIP === 'None';
+      return { service, id, serviceObject, headless, template: podTemplateOf(context.objects, service) };
+    });
+}
+
 /**
  * Reports, for the nsm app path, each called service whose callers would reach it outside NSM. One cause is a
  * Service with a cluster address, which kube-proxy forwards on the cluster network. The other is an endpoint
  * without a policy route to its pod's address, which an init container writes for the endpoint to send.
  */
 function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
-  const called = new Set(context.topology.edges.map((edge) => edge.to));
-  const serviceObjects = new Map(context.objects.filter((object) => object.kind === 'Service').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
-  for (const service of context.topology.services) {
-    if (!called.has(service.name) || !endpoints.has(service.name)) continue;
-    const id = `${service.namespace}/${service.name}`;
-    const serviceObject = serviceObjects.get(id);
-    const clusterIP = (serviceObject?.spec as { clusterIP?: unknown } | undefined)?.clusterIP;
-    if (serviceObject && clusterIP !== 'None') {
+  for (const { service, id, serviceObject, headless, template } of calledEndpoints(context, endpoints)) {
+    if (serviceObject && !headless) {
       findings.push({ subject: `Service ${id}`, message: `has a cluster address, so its callers reach it over the cluster network, outside NSM: set spec.clusterIP to None, as ${APP_PATH_OPTION} nsm needs` });
     }
-    if (serviceObject && clusterIP === 'None') checkHeadlessPorts(service, serviceObject, findings);
-    const template = podTemplateOf(context.objects, service);
+    if (serviceObject && headless) checkHeadlessPorts(service, serviceObject, findings);
     if (template && !writesPolicyRoute(template.spec)) {
       findings.push({
         subject: `endpoint ${id}`,
@@ -298,13 +314,7 @@ function checkAppPath(context: EvaluateContext, endpoints: Map<string, Endpoint>
  * the manifests by it.
  */
 function checkClusterPath(context: EvaluateContext, endpoints: Map<string, Endpoint>, findings: Finding[]): void {
-  const called = new Set(context.topology.edges.map((edge) => edge.to));
-  const serviceObjects = new Map(context.objects.filter((object) => object.kind === 'Service').map((object) => [`${object.metadata.namespace}/${object.metadata.name}`, object]));
-  for (const service of context.topology.services) {
-    if (!called.has(service.name) || !endpoints.has(service.name)) continue;
-    const id = `${service.namespace}/${service.name}`;
-    const headless = (serviceObjects.get(id)?.spec as { clusterIP?: unknown } | undefined)?.clusterIP === 'None';
-    const template = podTemplateOf(context.objects, service);
+  for (const { id, headless, template } of calledEndpoints(context, endpoints)) {
     if (headless && template && writesPolicyRoute(template.spec)) {
       findings.push({
         subject: `Service ${id}`,
