@@ -105,8 +105,8 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     meshId = answers.mesh;
   }
   meshId ??= args.plugin.length === 1 ? thirdParty[thirdParty.length - 1]!.id : DEFAULT_MESH;
-  const plugin = await findPlugin(meshId, thirdParty);
   if (meshId === '') throw new InputError(`--mesh: the value is missing. Use one of: ${pluginIds(thirdParty).join(', ')}`);
+  const plugin = await findPlugin(meshId, thirdParty);
   if (!plugin) throw new InputError(`--mesh: unknown mesh "${meshId}". Use one of: ${pluginIds(thirdParty).join(', ')}, or load a plugin with --plugin`);
   const options = await resolvePluginOptions(plugin, args.extraFlags, canPrompt ? prompt : undefined);
   if (!options) return CANCELLED;
@@ -215,8 +215,8 @@ async function loadTopology(source: { file?: string; preset?: string | undefined
     return { topology: parseTopology(text, source.file), text };
   }
   const name = source.preset ?? DEFAULT_PRESET;
-  const preset = findPreset(name);
   if (name === '') throw new InputError(`--preset: the value is missing. Use one of: ${PRESETS.map((candidate) => candidate.name).join(', ')}`);
+  const preset = findPreset(name);
   if (!preset) throw new InputError(`--preset: unknown preset "${name}". Use one of: ${PRESETS.map((candidate) => candidate.name).join(', ')}`);
   return { topology: normaliseTopology(preset.document, `preset ${preset.name}`) };
 }

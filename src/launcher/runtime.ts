@@ -13,6 +13,7 @@
 // a one in four billion chance, or by an edit made to match, from someone who could change the bundle's code
 // directly anyway. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns the cache off.
 import type { Script } from 'node:vm';
+import { makeDirectories } from '../write/node-fs.js';
 
 /** The part of the runtime bundle's exports that the launcher calls. */
 export interface Runtime {
@@ -140,15 +141,9 @@ export function loadRuntime(file: string, context: CacheContext, sourceFile = fi
         // The folder above the cache root (the home folder for ~/.cache) must exist, since a missing home is not
         // created. statSync throws when it is missing.
         if (!fs.statSync(path.dirname(path.dirname(folder))).isDirectory()) return;
-        // One level at a time: Node 20's recursive mkdir never returns for some paths under /proc, such as an
-        // XDG_CACHE_HOME of /proc/self. The cache root's parent exists, so at most the root and the folder are made.
-        for (const level of [path.dirname(folder), folder]) {
-          try {
-            fs.mkdirSync(level, { mode: 0o700 });
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-          }
-        }
+        // The cache root's parent exists, so at most the root and the folder are made. makeDirectories goes one
+        // level at a time, since Node 20's recursive mkdir never returns for an XDG_CACHE_HOME of /proc/self.
+        makeDirectories(folder, 0o700);
         fs.writeFileSync(partial, sealCache(sourceBytes, script.createCachedData()), { mode: 0o600 });
         fs.renameSync(partial, cacheFile);
         removeOldCaches(folder, path.basename(cacheFile));

@@ -110,13 +110,16 @@ async function moveIntoTarget(fs: FileSystem, staging: string, target: string, p
   };
 }
 
+/** The state of a target folder before a write. */
+export type TargetState = 'missing' | 'file' | 'empty' | 'non-empty';
+
 /**
  * Checks that the files can be written into the target, as {@link writeRepository} would, without writing
  * anything. Returns the target's state and, for an existing target, whether each generated path exists there.
  *
  * @throws InputError for a target that is a file, a non-empty one without `force`, or a path in the way.
  */
-export async function checkTarget(request: Pick<WriteRequest, 'fs' | 'target' | 'files' | 'force'>): Promise<{ existing: Awaited<ReturnType<typeof inspectTarget>>; present: Map<string, boolean> }> {
+export async function checkTarget(request: Pick<WriteRequest, 'fs' | 'target' | 'files' | 'force'>): Promise<{ existing: TargetState; present: Map<string, boolean> }> {
   const { fs, target, files, force } = request;
   for (const path of files.keys()) checkRelativePath(path);
   const existing = await inspectTarget(fs, target);
@@ -183,7 +186,7 @@ async function lstatOrUndefined(fs: FileSystem, path: string) {
 }
 
 /** Describes the target: missing, a file, an empty folder, or a folder with content (a lone `.git` counts as empty). */
-export async function inspectTarget(fs: FileSystem, target: string): Promise<'missing' | 'file' | 'empty' | 'non-empty'> {
+export async function inspectTarget(fs: FileSystem, target: string): Promise<TargetState> {
   let stats;
   try {
     stats = await fs.stat(target);
