@@ -9,7 +9,7 @@ import { GENERATOR_VERSION } from './version.js';
 // The output of `--help` at yargs' widest layout (100 columns), which the build records by running the bundle.
 // Undefined when running from the sources, and not used on a terminal narrower than that layout.
 declare const __HELP_TEXT__: string | undefined;
-// The CRC-32 of dist/runtime.cjs.br, which the build records; undefined when running from the sources.
+// The CRC-32 of dist/runtime.cjs.br, which the build records. It is undefined when running from the sources.
 declare const __RUNTIME_CRC__: string | undefined;
 
 const argv = process.argv.slice(2);

@@ -34,7 +34,7 @@ describe('node file system', () => {
   });
 
   it.runIf(process.platform === 'linux')('fails under /proc, where Node 20 itself loops', async () => {
-    // mkdirSync('/proc/self/x', { recursive: true }) never returns on Node 20; one level at a time it fails at once.
+    // mkdirSync('/proc/self/x', { recursive: true }) never returns on Node 20. One level at a time, it fails at once.
     await expect(fs.mkdir('/proc/self/czta-test/x', { recursive: true })).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

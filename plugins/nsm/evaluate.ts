@@ -318,7 +318,7 @@ function checkClusterPath(context: EvaluateContext, endpoints: Map<string, Endpo
     if (headless && template && writesPolicyRoute(template.spec)) {
       findings.push({
         subject: `Service ${id}`,
-        message: `is headless and its endpoint sends a policy route, as ${APP_PATH_OPTION} nsm generates, but the generation record says cluster-network: set plugin.options.${APP_PATH_OPTION} to nsm in generation.yaml, or regenerate`,
+        message: `is headless and its endpoint sends a policy route, as ${APP_PATH_OPTION} nsm generates, but generation.yaml records cluster-network: set plugin.options.${APP_PATH_OPTION} to nsm in generation.yaml, or regenerate`,
       });
     }
   }

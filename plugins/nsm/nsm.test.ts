@@ -140,7 +140,7 @@ describe('nsm clients and endpoints', () => {
     expect(JSON.stringify(template)).not.toContain('hostPath');
   });
 
-  it('leaves the webhook its own volume names in a callee that also calls', () => {
+  it('keeps webhook volume names free', () => {
     // reviews calls ratings and is called by productpage, so the webhook adds its sidecar's volumes beside the endpoint's.
     const template = templateOf(generateCase(nsmPlugin, bookinfo), 'Deployment', 'bookinfo', 'reviews');
     expect(template.metadata.annotations?.['networkservicemesh.io']).toBe('kernel://bookinfo-ratings/nsm-1');
@@ -201,7 +201,7 @@ describe('nsm clients and endpoints', () => {
     expect(readme).not.toContain('hands the app no NSM address');
   });
 
-  it('states the cluster path in the README when chosen', () => {
+  it('states the cluster path in README', () => {
     const readme = generateCase(nsmPlugin, workshop, CLUSTER_PATH).files.get('README.md')!.content;
     expect(readme).toContain('| Cluster network, to `<service>.<namespace>.svc.cluster.local` (the path the app uses) |');
     expect(readme).toContain('| NSM, caller to callee | pods that carry the annotation and run as a declared caller\'s ServiceAccount |');
@@ -231,7 +231,7 @@ describe('nsm app path', () => {
     expect(find<{ clusterIP?: string }>(generated, 'Service', 'production', 'hero').spec.clusterIP).toBeUndefined();
   });
 
-  it('points the endpoint at the route its init container writes', () => {
+  it('points the endpoint at the route file', () => {
     const template = templateOf(generateCase(nsmPlugin, workshop), 'StatefulSet', 'data', 'lil-deebee');
     const nse = template.spec.containers.find((container) => container.name === 'nse')!;
     expect(nse.env).toContainEqual({ name: 'NSM_PBR_CONFIG_PATH', value: '/etc/policy-based-routing/config.yaml' });
@@ -268,7 +268,7 @@ describe('nsm app path', () => {
       'service "hero", field calls: the calls hero -> lil-deebee -> hero form a cycle, and on NSM each pod of a cycle waits in its NSM init container for the next one\'s endpoint, which starts only after that pod\'s own init containers, so none starts: remove one of those calls, or choose another mesh for this topology';
     expect(() => generateCase(nsmPlugin, cycle)).toThrow(message);
     expect(() => generateCase(nsmPlugin, cycle, CLUSTER_PATH)).toThrow(message);
-    // A chain is fine: each pod waits only for a callee that waits for nobody.
+    // A chain is fine: its last callee calls no service, so it starts first, then each caller in turn.
     expect(generateCase(nsmPlugin, bookinfo).files.has('README.md')).toBe(true);
   });
 
@@ -293,7 +293,7 @@ describe('nsm app path', () => {
     expect(template.spec.containers.find((container) => container.name === 'nse')!.env!.map((variable) => variable.name)).not.toContain('NSM_PBR_CONFIG_PATH');
   });
 
-  it('tries an annotated stranger in the evidence script', () => {
+  it('tries an annotated impostor in evidence', () => {
     const script = generateCase(nsmPlugin, workshop).files.get('verify/mesh-evidence.sh')!.content;
     expect(script).toContain('impostor=verify-stranger-nsm\n');
     expect(script).toContain('    networkservicemesh.io: kernel://$name/nsm-0\n');
@@ -456,7 +456,7 @@ describe('nsm verify on hand-broken output', () => {
     expect(problemsOf(generated)).toEqual([]);
   });
 
-  it('names a replicated callee and a translated headless port', () => {
+  it('names replicas and a translated port', () => {
     const generated = generateCase(nsmPlugin, workshop);
     find<{ replicas: number }>(generated, 'StatefulSet', 'data', 'lil-deebee').spec.replicas = 3;
     const service = find<{ ports: { port: number; targetPort: unknown }[] }>(generated, 'Service', 'data', 'lil-deebee');
@@ -469,10 +469,10 @@ describe('nsm verify on hand-broken output', () => {
     );
   });
 
-  it('names nsm-path manifests recorded as the cluster path', () => {
+  it('names a wrongly recorded app path', () => {
     const generated = generateCase(nsmPlugin, workshop);
     expect(checkExactEdges(verifyCase(nsmPlugin, generated, CLUSTER_PATH))).toEqual([
-      'Service data/lil-deebee: is headless and its endpoint sends a policy route, as nsm-app-path nsm generates, but the generation record says cluster-network: set plugin.options.nsm-app-path to nsm in generation.yaml, or regenerate',
+      'Service data/lil-deebee: is headless and its endpoint sends a policy route, as nsm-app-path nsm generates, but generation.yaml records cluster-network: set plugin.options.nsm-app-path to nsm in generation.yaml, or regenerate',
     ]);
   });
 

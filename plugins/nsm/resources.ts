@@ -58,7 +58,7 @@ export const ENDPOINT_NSM_VOLUME = 'nse-nsm-socket';
 
 /**
  * Returns the security context of the endpoint and route containers, for Pod Security `restricted`, as a new
- * object each time. Both images (alpine and busybox) run as root by default; 10001 is the user of
+ * object each time. Both images (alpine and busybox) run as root by default. 10001 is the user of
  * examples/pss/use-cases/nginx at v1.18.0.
  */
 function restrictedContainer(): Record<string, unknown> {
