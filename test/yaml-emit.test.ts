@@ -42,3 +42,28 @@ describe('stringifyDocument', () => {
     expect(stringifyDocument(pod)).toBe(stringify(pod, YAML_OPTIONS));
   });
 });
+
+describe('stringifyDocument on text that starts like a number', () => {
+  // The emitter decides these without yaml (cannotBeNumber in src/yaml/emit.ts), so they are compared one by one.
+  const numberLike = fc.oneof(
+    fc.stringMatching(/^[-+.0-9<=~][-+.:_0-9a-zA-Z/@ \t]{0,10}$/),
+    fc.stringMatching(/^[-+]?[0-9]{1,4}(\.[0-9]{0,3}){0,4}[a-zA-Z]{0,2}$/),
+    fc.stringMatching(/^[-+.]?[0-9a-fA-FxXoObB._:]{0,8}[g-zG-Z]?$/),
+  );
+
+  it('matches yaml.stringify', () => {
+    fc.assert(
+      fc.property(numberLike, (text) => {
+        // Go integers that yaml leaves plain, such as `-_1`, are quoted on purpose (kustomize-strings.test.ts).
+        fc.pre(!/^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/.test(text.replaceAll('_', '')));
+        const value = { env: [{ name: 'A', value: text }], [text]: text };
+        expect(stringifyDocument(value)).toBe(stringify(value, YAML_OPTIONS));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it.each(['1.30.5', '0.1.0', '10m', '32Mi', '1Gi', '192.168.0.0/16', '.gitignore', '-c', '5432', '0755'])('writes %j as yaml does', (text) => {
+    expect(stringifyDocument({ value: text })).toBe(stringify({ value: text }, YAML_OPTIONS));
+  });
+});

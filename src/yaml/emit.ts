@@ -28,6 +28,23 @@ const YAML_11_START = /^[-+.0-9<=~]/;
 /** A bare exponent, such as `e0`, which yaml's YAML 1.1 float pattern also matches (yaml 2.8), so yaml quotes it. */
 const BARE_EXPONENT = /^[eE][-+]?[0-9]+$/;
 
+/**
+ * A character that no number, time, null or merge key of YAML 1.2's core schema or YAML 1.1 contains, nor a Go
+ * integer: those use only digits, signs, `.`, `:`, `_`, spaces, tabs and the letters of hexadecimal digits,
+ * `0x`, `0o`, `.inf`, `.nan` and times (`T`, `Z`).
+ */
+const NOT_IN_NUMBERS = /[^-+.:_0-9a-fA-FiInNoOtTxXzZ \t<=~]/;
+
+/**
+ * Strings that start like a number but cannot be one in either schema, so their quoting depends only on NOT_PLAIN:
+ * a character no number has (`128Mi`, `10.0.0.0/16`, `.gitignore`), a sign before a letter (`-c`), or three or
+ * more groups of digits between dots (`1.30.5`), which no float pattern matches. Versions, quantities, address
+ * ranges and flags are such strings, and writing them here keeps a workshop run from loading yaml's writer.
+ */
+function cannotBeNumber(value: string): boolean {
+  return NOT_IN_NUMBERS.test(value) || /^[-+][A-Za-z]/.test(value) || /^[0-9]+(?:\.[0-9]+){2,}$/.test(value);
+}
+
 /** Returns whether yaml quotes this string, which starts with a letter, under the core schema or YAML 1.1. */
 function isTypeWord(value: string): boolean {
   return CORE_SCHEMA_WORDS.has(value) || BARE_EXPONENT.test(value);
@@ -212,8 +229,11 @@ function scalarText(value: string | number | boolean | null): string | undefined
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return String(value);
   // Strings that start with `/` or hold spaces, as paths and commands do. Those that start with a digit or a sign
-  // go to yaml, which has YAML 1.1's rules for numbers and times.
+  // and may be a number go to yaml, which has YAML 1.1's rules for numbers and times.
   if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
+  // A decimal integer as text, such as a port in an environment variable, goes between double quotes in both schemas.
+  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return `"${value}"`;
+  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && cannotBeNumber(value)) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
   // A Go integer that yaml leaves plain goes between double quotes, as the whole-document path writes it. Its

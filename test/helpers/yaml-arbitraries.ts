@@ -9,7 +9,11 @@ const awkwardString = fc.oneof(
   // Printable ASCII, which the emitter writes itself, and number-like text, which must stay a string.
   fc.stringMatching(/^[ -~]{0,16}$/),
   fc.stringMatching(/^[-+.0-9eEoxInfa ]{0,8}$/),
-  fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', 'yes', 'Off', 'y', 'n', 'e0', 'E5', 'e+1', '1_000', '0b101', '2024-01-01', '12:30', '1:20:30.5', '<<', '=', '0x_1', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b'),
+  // Text that starts like a number, as versions, quantities, address ranges and flags do.
+  fc.stringMatching(/^[-+.0-9<=~][-+.:_0-9a-zA-Z/@ \t]{0,10}$/),
+  fc.stringMatching(/^[-+]?[0-9]{1,4}(\.[0-9]{0,3}){0,4}[a-zA-Z]{0,2}$/),
+  fc.stringMatching(/^[0-9]{1,4}(-[0-9]{1,2}){0,2}([Tt ][0-9]{1,2}(:[0-9]{2}){0,2}(\.[0-9]*)?Z?)?$/),
+  fc.constantFrom('5432', '1.10', '0755', '0o17', '0x1F', '+1', '-.5', '1e-3', '.NaN', '-.inf', '1Gi', 'yes', 'Off', 'y', 'n', 'e0', 'E5', 'e+1', '1_000', '0b101', '2024-01-01', '12:30', '1:20:30.5', '<<', '=', '0x_1', '/tmp', './x', '.gitignore', 'all()', 'a b', '- ', '? a', '?', ':a', 'a:b', 'a #b', 'a# b', '[a]', '{a}', '`a`', '%a', '@a', 'a  b', '1.30.5', '0.1.0', '10m', '32Mi', '192.168.0.0/16', '-c', '+x', '-.inf', '1.2.3e4', '0x1.2.3', '0o1.2.3', '1:2.3.4', '2001-12-14t21:59:43.10-05:00', '.github/workflows/verify.yaml'),
 );
 // Multi-line text, which the emitter writes as a literal block itself when yaml would have nothing else to decide.
 const multiLineString = fc.oneof(
