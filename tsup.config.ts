@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { defineConfig, type Options } from 'tsup';
 import {
+  loadYamlLazily,
   measureAsciiFast,
   redirectToSmallerModules,
   replaceAssertForYargs,
@@ -16,7 +17,7 @@ const packageJson = JSON.parse(readFileSync(new URL('./package.json', import.met
 
 // build/record-help.mjs replaces this in dist/cli.cjs with the help text, once the runtime is built and can print it.
 const HELP_PLACEHOLDER = JSON.stringify('create-zero-trust-app help text, recorded after the build');
-// build/compress-runtime.mjs replaces this in dist/cli.cjs with the CRC-32 of dist/runtime.cjs.br, which the launcher checks.
+// build/pack-runtime.mjs replaces this in dist/cli.cjs and dist/index.cjs with the CRC-32 of dist/runtime.cjs.br, which both check.
 const RUNTIME_CRC_PLACEHOLDER = JSON.stringify('create-zero-trust-app runtime CRC-32, recorded after the build');
 
 const common: Options = {
@@ -35,17 +36,27 @@ const common: Options = {
 
 export default defineConfig([
   {
-    // dist/index.cjs is the whole runtime, as one file with no dependencies (as create-vite ships), and the
-    // package's API. It is CommonJS so that the launcher can compile it through V8's code cache
-    // (src/launcher/runtime.ts); ES modules importing the package get its named exports from Node.
+    // The runtime: the CLI, the plugins and the package's API. esbuild splits it at dynamic imports into parts
+    // (the core, yargs, the prompts, each mesh plugin), and yaml is a part of its own (loadYamlLazily), so a run
+    // compiles only the parts it loads.
+    // build/pack-runtime.mjs turns the parts into CommonJS and packs them into dist/runtime.cjs.br, which the
+    // launcher (src/launcher/runtime.ts) and the package's entry point load.
     ...common,
-    entry: { index: 'src/index.ts' },
+    entry: { index: 'src/index.ts', yaml: 'src/yaml/package.ts' },
+    outDir: 'dist/runtime-parts',
+    format: ['esm'],
+    splitting: true,
+    // build/pack-runtime.mjs groups the parts by their imports, which esbuild's metafile lists. With
+    // BUNDLE_METAFILE=1 it keeps the file as dist/metafile-esm.json, which shows what each package costs.
+    metafile: true,
+    esbuildPlugins: [loadYamlLazily(), precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), replaceAssertForYargs(), measureAsciiFast(), requireBuiltinsLazily()],
+  },
+  {
+    // dist/index.cjs, the package's entry point, which runs the runtime as its own module. It is CommonJS so that
+    // ES modules importing the package get its named exports from Node, and CommonJS can require it.
+    ...common,
+    entry: { index: 'src/launcher/package-entry.ts' },
     format: ['cjs'],
-    // The bundled packages' ES module code reads import.meta.url (yargs, for one); shims give it the file's URL.
-    shims: true,
-    // BUNDLE_METAFILE=1 writes dist/metafile-cjs.json, which shows what each package costs; never publish it.
-    metafile: Boolean(process.env.BUNDLE_METAFILE),
-    esbuildPlugins: [precompileHandlebarsPlugin(), redirectToSmallerModules(), stubUnusedModules(), stubUnusedFeatures(), slimFigures(), replaceOraForInquirer(), replaceAssertForYargs(), measureAsciiFast(), requireBuiltinsLazily()],
   },
   {
     // The package's types, as dist/index.d.ts for the ES module import.

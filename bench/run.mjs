@@ -3,9 +3,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { brotliDecompressSync } from 'node:zlib';
+import { runInNewContext } from 'node:vm';
+import { importLauncherRuntime } from '../build/launcher-module.mjs';
 import { writeScaleTopology } from './scale-topology.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -83,29 +84,43 @@ const pack = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--s
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 // npm counts kB as 1,000 bytes, so this row does too.
 addRow('unpacked size < 500 KB', `${(pack.unpackedSize / 1000).toFixed(1)} KB in ${pack.entryCount} files`, pack.unpackedSize / 500_000, pack.unpackedSize < 500_000);
-// The bin's code: the launcher loads the runtime file by path (src/launcher/runtime.ts), a bundle compressed with
-// brotli (build/compress-runtime.mjs), and the package's entry point, dist/index.cjs, loads the same file. esbuild
-// follows the imports and requires of the launcher, the entry point and the decompressed runtime, listing every
-// file they reach besides Node's own modules.
+// The bin's code: the launcher loads the runtime file by path (src/launcher/runtime.ts), parts compressed with
+// brotli (build/pack-runtime.mjs), and the package's entry point, dist/index.cjs, loads the same file. esbuild
+// follows the imports and requires of the launcher, the entry point and each module of the unpacked runtime,
+// listing every file they reach besides Node's own modules and the runtime's modules.
 const launcher = packageJson.bin['create-zero-trust-app'];
 const runtime = 'dist/runtime.cjs.br';
 const entryPoint = 'dist/index.cjs';
 const loadsRuntime = (file) => readFileSync(join(ROOT, file), 'utf8').includes(`"${runtime.slice('dist/'.length)}"`);
 const launcherLoadsRuntime = loadsRuntime(launcher) && loadsRuntime(entryPoint);
 const runtimeBytes = readFileSync(join(ROOT, runtime));
-const decompressed = join(work, 'runtime.cjs');
-writeFileSync(decompressed, brotliDecompressSync(runtimeBytes));
+const { unpackParts } = await importLauncherRuntime();
+const { parts } = unpackParts(runtimeBytes);
+const runtimeFolder = join(work, 'runtime');
+mkdirSync(runtimeFolder);
+let decompressedSize = 0;
+const moduleFiles = [];
+for (const part of parts) {
+  const source = part.source();
+  decompressedSize += source.length;
+  // A part is an object literal of module functions; each function's body is the module's CommonJS code.
+  for (const [name, factory] of Object.entries(runInNewContext(source.toString('latin1')))) {
+    const text = factory.toString();
+    moduleFiles.push(join(runtimeFolder, name));
+    writeFileSync(moduleFiles.at(-1), text.slice(text.indexOf('{') + 1, text.lastIndexOf('}')));
+  }
+}
 const { build } = await import('esbuild');
 const reachedFiles = [];
-for (const entry of [join(ROOT, launcher), join(ROOT, entryPoint), decompressed]) {
+for (const entry of [join(ROOT, launcher), join(ROOT, entryPoint), ...moduleFiles]) {
   const reached = await build({ entryPoints: [entry], bundle: true, write: false, metafile: true, platform: 'node', format: 'esm', logLevel: 'silent', absWorkingDir: ROOT });
-  reachedFiles.push(...Object.keys(reached.metafile.inputs).map((path) => resolve(ROOT, path)).filter((path) => path !== entry).map((path) => relative(ROOT, path)));
+  reachedFiles.push(...Object.keys(reached.metafile.inputs).map((path) => resolve(ROOT, path)).filter((path) => path !== entry && dirname(path) !== runtimeFolder).map((path) => relative(ROOT, path)));
 }
 const packageImports = reachedFiles.filter((path) => path.includes('node_modules'));
 const dependencies = Object.keys(packageJson.dependencies ?? {}).length;
 addRow(
   'runtime code in one file, no dependencies',
-  `${launcher} and ${entryPoint} load ${launcherLoadsRuntime ? `${runtime} (${(runtimeBytes.length / 1000).toFixed(0)} KB, ${(statSync(decompressed).size / 1000).toFixed(0)} KB decompressed)` : 'no runtime file'}; other files reached: ${reachedFiles.join(', ') || 'none'}; ${dependencies} dependencies; ${packageImports.length} package imports`,
+  `${launcher} and ${entryPoint} load ${launcherLoadsRuntime ? `${runtime} (${(runtimeBytes.length / 1000).toFixed(0)} KB, ${parts.length} parts, ${(decompressedSize / 1000).toFixed(0)} KB decompressed)` : 'no runtime file'}; other files reached: ${reachedFiles.join(', ') || 'none'}; ${dependencies} dependencies; ${packageImports.length} package imports`,
   undefined,
   launcherLoadsRuntime && reachedFiles.length === 0 && dependencies === 0 && packageImports.length === 0,
 );

@@ -265,3 +265,28 @@ export function replaceAssertForYargs(): Plugin {
     },
   };
 }
+
+/**
+ * Makes every import of `yaml` in the runtime load the yaml part (src/yaml/package.ts, an entry point of the
+ * runtime build) only when a yaml function or class is first used. The workshop's run uses none: the YAML emitter
+ * and reader (src/yaml) handle its documents. The import becomes a CommonJS module with a getter per export, which
+ * requires the part; build/pack-runtime.mjs packs it, and the launcher's require loads it.
+ */
+export function loadYamlLazily(): Plugin {
+  const names = Object.keys(require('yaml') as object).filter((name) => name !== 'default');
+  return {
+    name: 'load-yaml-lazily',
+    setup(build) {
+      build.onResolve({ filter: /^yaml$/ }, (args) => (args.importer.endsWith(join('src', 'yaml', 'package.ts')) ? undefined : { path: 'yaml', namespace: 'lazy-yaml' }));
+      build.onResolve({ filter: /^\.\/yaml\.js$/, namespace: 'lazy-yaml' }, (args) => ({ path: args.path, external: true }));
+      build.onLoad({ filter: /.*/, namespace: 'lazy-yaml' }, () => ({
+        contents: [
+          'let yaml;',
+          'const load = () => (yaml ??= require("./yaml.js"));',
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+        ].join('\n'),
+        loader: 'js',
+      }));
+    },
+  };
+}

@@ -7,7 +7,7 @@ import { brotliCompressSync, crc32 } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileCacheFolder, compileCacheName, loadRuntime, type CacheContext } from '../src/launcher/runtime.js';
+import { compileCacheFolder, compileCacheName, loadRuntime, packParts, partSource, unpackParts, type CacheContext } from '../src/launcher/runtime.js';
 
 const folders: string[] = [];
 afterAll(() => {
@@ -103,7 +103,7 @@ describe('compile cache folder', () => {
   it('names a cache by build, V8 and flags', () => {
     const bundle = new TextEncoder().encode('exports.runCli = async () => 0;');
     const name = compileCacheName(context({}), bundle);
-    expect(name).toMatch(/^1\.2\.3-create-v8-11\.3\.244\.8-x64-[0-9a-f]{8}-[0-9a-f]{8}\.bin$/);
+    expect(name).toMatch(/^1\.2\.3-create-v8-11\.3\.244\.8-x64-[0-9a-f]{8}-[0-9a-f]{8}_index\.bin$/);
     expect(compileCacheName(context({}), bundle)).toBe(name);
     // One changed byte, another V8, other flags on the command line or in NODE_OPTIONS: another cache.
     const others = [
@@ -112,8 +112,9 @@ describe('compile cache folder', () => {
       compileCacheName(context({}, { execArgv: ['--stack-size=2000'] }), bundle),
       compileCacheName(context({ NODE_OPTIONS: '--jitless' }), bundle),
       compileCacheName(context({}, { command: 'verify' }), bundle),
+      compileCacheName(context({}), bundle, 'istio'),
     ];
-    expect(new Set([name, ...others]).size).toBe(6);
+    expect(new Set([name, ...others]).size).toBe(7);
   });
 });
 
@@ -140,6 +141,50 @@ describe('loading the runtime', () => {
     expect(load(file, env, ['a', 'b', 'c'], [], compressed)).toEqual({ cacheUsed: false, code: 9, filename: file, sameRequire: true });
     expect(load(file, env, ['a'], [], compressed)).toEqual({ cacheUsed: true, code: 1, filename: file, sameRequire: true });
     expect(readdirSync(cacheFolder)).toHaveLength(1);
+  });
+
+  it('loads a runtime in parts, each part when first required', () => {
+    const { folder, file, env, cacheFolder } = setUpRuntime();
+    const packed = join(folder, 'runtime.cjs.br');
+    // The entry requires the shared module at once and the plugin part only when runCli has two or more arguments.
+    // The plugin requires the shared module too, which runs once: its counter counts the runs.
+    const parts = [
+      {
+        name: 'core',
+        modules: ['index.js', 'chunk-A.js'],
+        source: Buffer.from(
+          partSource(
+            new Map([
+              ['index.js', `"use strict"; const shared = require("./chunk-A.js"); exports.runCli = async (argv) => argv.length < 2 ? shared.count : require("./plugin.js").run(argv); exports.filename = __filename; exports.sameRequire = require("node:path") === require("path");`],
+              ['chunk-A.js', 'exports.count = (globalThis.sharedRuns = (globalThis.sharedRuns ?? 0) + 1);'],
+            ]),
+          ),
+        ),
+      },
+      { name: 'plugin', modules: ['plugin.js'], source: Buffer.from(partSource(new Map([['plugin.js', 'const shared = require("./chunk-A.js"); exports.run = (argv) => argv.length * 10 + shared.count;']]))) },
+    ];
+    writeFileSync(packed, packParts('index.js', parts));
+    const partsCached = () => readdirSync(cacheFolder).map((name) => name.slice(name.lastIndexOf('_') + 1)).sort();
+
+    expect(load(file, env, ['a'], [], packed)).toEqual({ cacheUsed: false, code: 1, filename: file, sameRequire: true });
+    expect(partsCached()).toEqual(['core.bin']);
+    expect(load(file, env, ['a', 'b'], [], packed)).toEqual({ cacheUsed: true, code: 21, filename: file, sameRequire: true });
+    expect(partsCached()).toEqual(['core.bin', 'plugin.bin']);
+    expect(load(file, env, ['a', 'b', 'c'], [], packed)).toEqual({ cacheUsed: true, code: 31, filename: file, sameRequire: true });
+  });
+
+  it('unpacks what it packs', () => {
+    const parts = [
+      { name: 'core', modules: ['index.js'], source: Buffer.from('({})') },
+      { name: 'yaml', modules: ['yaml.js', 'chunk-B.js'], source: Buffer.from('({"yaml.js":function () {}})') },
+    ];
+    const unpacked = unpackParts(packParts('index.js', parts))!;
+    expect(unpacked.entry).toBe('index.js');
+    expect(unpacked.parts.map((part) => ({ name: part.name, modules: part.modules, source: part.source() }))).toEqual(parts);
+    expect(unpackParts(Buffer.from('exports.runCli = 1;'))).toBeUndefined();
+    // A file cut short names the part that lost bytes.
+    const packed = packParts('index.js', parts);
+    expect(() => unpackParts(packed.subarray(0, packed.length - 3))).toThrow('part yaml is cut short');
   });
 
   it('runs a runtime only with the CRC-32 the build recorded', () => {

@@ -1,5 +1,4 @@
-import { stringify } from 'yaml';
-import { YAML_OPTIONS } from '../../src/yaml/emit.js';
+import { stringifyDocument } from '../../src/yaml/emit.js';
 import type { KubeObject } from '../../src/k8s/object.js';
 import { HELM_VALUES_CONFIG_MAP } from './versions.js';
 
@@ -75,6 +74,7 @@ export function buildHelmValuesConfigMap(values: Record<string, unknown>, labels
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: HELM_VALUES_CONFIG_MAP.name, namespace: HELM_VALUES_CONFIG_MAP.namespace, labels },
-    data: { [HELM_VALUES_CONFIG_MAP.key]: stringify(values, YAML_OPTIONS) },
+    // The core's emitter writes what yaml.stringify writes with the core's options, without loading yaml.
+    data: { [HELM_VALUES_CONFIG_MAP.key]: stringifyDocument(values) },
   };
 }
