@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The bin, a launcher. It prints `--version` and `--help` without loading the runtime, since `npm create` starts a
-// fresh process each time. Every other command loads the runtime bundle (dist/runtime.cjs.br, compressed), which
-// contains the CLI, through V8's code cache (src/launcher/runtime.ts).
+// fresh process each time. Every other command loads the runtime (dist/runtime.cjs.br, parts compressed with
+// brotli), which contains the CLI, through V8's code cache (src/launcher/runtime.ts).
 import { commandFirst } from './cli/command-first.js';
 import { loadRuntime } from './launcher/runtime.js';
 import { GENERATOR_VERSION } from './version.js';

@@ -182,9 +182,9 @@ describe('loading the runtime', () => {
     expect(unpacked.entry).toBe('index.js');
     expect(unpacked.parts.map((part) => ({ name: part.name, modules: part.modules, source: part.source() }))).toEqual(parts);
     expect(unpackParts(Buffer.from('exports.runCli = 1;'))).toBeUndefined();
-    // A file cut short names the part that lost bytes.
+    // A truncated file names the part that lost bytes.
     const packed = packParts('index.js', parts);
-    expect(() => unpackParts(packed.subarray(0, packed.length - 3))).toThrow('part yaml is cut short');
+    expect(() => unpackParts(packed.subarray(0, packed.length - 3))).toThrow(/^part yaml is truncated: \d+ of \d+ bytes$/);
   });
 
   it('runs a runtime only with the CRC-32 the build recorded', () => {

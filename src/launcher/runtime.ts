@@ -113,9 +113,10 @@ export interface RuntimeParts {
 }
 
 /**
- * Returns the file contents of a runtime in parts: a magic line, the length of the index, the index (JSON: the
- * entry module's name and each part's name, compressed length and modules), then each part's source compressed
- * with brotli, in the index's order. Each part is compressed on its own, so a run decompresses only what it loads.
+ * Returns the file contents of a runtime in parts: a magic line, the length of the index, the index, then each
+ * part's source compressed with brotli, in the index's order. The index is JSON: the entry module's name, and each
+ * part's name, compressed length and modules. Each part is compressed on its own, so a run decompresses only what
+ * it loads.
  */
 export function packParts(entry: string, parts: readonly Part[]): Buffer {
   const zlib = process.getBuiltinModule('node:zlib');
@@ -140,7 +141,7 @@ export function unpackParts(bytes: Buffer): RuntimeParts | undefined {
   const parts: RuntimeParts['parts'] = [];
   for (const [name, length, modules] of index.parts) {
     const data = bytes.subarray(offset, offset + length);
-    if (data.length !== length) throw new Error(`part ${name} is cut short`);
+    if (data.length !== length) throw new Error(`part ${name} is truncated: ${data.length} of ${length} bytes`);
     parts.push({ name, modules, source: () => brotliDecompressSync(data) });
     offset += length;
   }
@@ -328,7 +329,7 @@ export function unsealCache(contents: Buffer): CacheContents | undefined {
 
 /**
  * Removes all but the newest sets of caches, keeping the set of `current`, and partial files that a stopped run
- * left behind over a minute ago, so releases and Node versions used one after the other do not fill the disk.
+ * left behind over a minute ago. Releases and Node versions used one after the other then do not fill the disk.
  * Catches every error, since the cache only saves time.
  */
 function removeOldCaches(folder: string, current: string): void {

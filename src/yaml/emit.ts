@@ -36,10 +36,10 @@ const BARE_EXPONENT = /^[eE][-+]?[0-9]+$/;
 const NOT_IN_NUMBERS = /[^-+.:_0-9a-fA-FiInNoOtTxXzZ \t<=~]/;
 
 /**
- * Strings that start like a number but cannot be one in either schema, so their quoting depends only on NOT_PLAIN:
- * a character no number has (`128Mi`, `10.0.0.0/16`, `.gitignore`), a sign before a letter (`-c`), or three or
- * more groups of digits between dots (`1.30.5`), which no float pattern matches. Versions, quantities, address
- * ranges and flags are such strings, and writing them here keeps a workshop run from loading yaml's writer.
+ * Returns whether a string that starts like a number cannot be one in either schema, so NOT_PLAIN alone decides its
+ * quoting. Such a string has a character no number has (`128Mi`, `10.0.0.0/16`, `.gitignore`), a sign before a
+ * letter (`-c`), or three or more groups of digits between dots (`1.30.5`), which no float pattern matches.
+ * Versions, quantities, address ranges and flags are such strings, so a workshop run does not load yaml's writer.
  */
 function cannotBeNumber(value: string): boolean {
   return NOT_IN_NUMBERS.test(value) || /^[-+][A-Za-z]/.test(value) || /^[0-9]+(?:\.[0-9]+){2,}$/.test(value);
