@@ -80,7 +80,7 @@ describe('bundled CLI', () => {
     expect(runBundle(['app', '--yes'], cwd).status).toBe(0);
     rmSync(join(cwd, 'app/manifests/mesh/authorization.yaml'));
     const verify = runBundle(['verify', 'app'], cwd);
-    expect(verify.stderr).toContain('manifests/mesh/authorization.yaml, which is neither a YAML file nor a folder of them under manifests/');
+    expect(verify.stderr).toContain('manifests/mesh/authorization.yaml, which is not found (no YAML file or folder of them under manifests/ has that path)');
     expect(verify.status).toBe(2);
   });
 

@@ -130,6 +130,15 @@ describe('create command', () => {
     expect(JSON.parse(run.stdout)).toEqual({ error: { message, exitCode: 2 } });
   });
 
+  it.each([
+    [['plugins', 'extra'], 'unexpected argument "extra". The plugins command takes none; see --help'],
+    [['verify', 'out', 'extra'], 'unexpected argument "extra". Give at most one directory; see --help'],
+  ])('rejects extra arguments: %j', async (argv, message) => {
+    const run = await runCli(argv);
+    expect(run.stderr).toBe(`create-zero-trust-app: ${message}\n`);
+    expect(run.code).toBe(2);
+  });
+
   it('rejects a value given to a switch', async () => {
     const run = await runCli(['out', '--force=maybe']);
     expect(run.code).toBe(2);
@@ -338,6 +347,16 @@ describe('verify command', () => {
     expect(verified.stdout).toContain('FAILED');
   });
 
+  it('names a manifest with invalid YAML and the fix', async () => {
+    const created = await runCli(['out']);
+    const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
+    const path = `${CWD}/out/manifests/mesh/authorization.yaml`;
+    files[path] = `${files[path]}---\nkind: [unclosed\n`;
+    const run = await runCli(['verify', 'out'], { files });
+    expect(run.stderr).toMatch(new RegExp(`^create-zero-trust-app: ${path}: invalid YAML: [^\\n]*[^:]\\. Fix the syntax at that position, or regenerate the repository\\n$`));
+    expect(run.code).toBe(2);
+  });
+
   it.each([
     ['reading files in turn', false],
     ['reading files synchronously', true],
@@ -357,14 +376,14 @@ describe('verify command', () => {
     files[kustomization] = files[kustomization]!.replace('resources:\n', 'resources:\n  - mesh/missing.yaml\n');
     const missing = await runCli(['verify', 'out'], { files, syncReads });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain(`lists ${CWD}/out/manifests/mesh/missing.yaml, which is neither a YAML file nor a folder of them under manifests/`);
+    expect(missing.stderr).toContain(`lists ${CWD}/out/manifests/mesh/missing.yaml, which is not found (no YAML file or folder of them under manifests/ has that path)`);
   });
 
   it('explains the NETPOL column with --all', async () => {
     const created = await runCli(['out']);
     const files = Object.fromEntries(Object.entries(created.tree()).filter(([, content]) => content !== null)) as Record<string, string>;
     const verified = await runCli(['verify', 'out', '--all'], { files });
-    expect(verified.stdout).toContain('\nNETPOL is the decision of both ends together; the problems also judge each end on its own.\n');
+    expect(verified.stdout).toContain('\nNETPOL is the decision of both ends together; the problems below also check each end on its own.\n');
   });
 
   it('gives every pair with --json --all', async () => {

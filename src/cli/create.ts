@@ -163,7 +163,7 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
   if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
   const stale = previousFiles.filter((path) => !files.has(path));
   if (stale.length > 0) {
-    io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete its objects from the cluster too, since kubectl apply does not.\n`);
+    io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete their objects from the cluster too, since kubectl apply does not.\n`);
   }
   io.stdout.write(`\nNext:\n${displayedPath === '.' ? '' : `  cd ${displayedPath}\n`}  make tools      # check the pinned tools\n  make up verify  # kind cluster, ${plugin.displayName}, the app, and the live proof\n`);
   return 0;

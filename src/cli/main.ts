@@ -123,6 +123,8 @@ export async function parseArguments(givenArgv: string[]): Promise<ParsedCommand
           .option('json', { type: 'boolean', default: false, describe: 'Print the full result as JSON' }),
       (args) => {
         rejectExtraFlags(args);
+        // args._ starts with the command's own name.
+        rejectExtraArguments(args._.slice(1));
         parsed = { command: 'verify', args: { directory: args.directory, all: args.all, json: args.json, plugin: pluginList(args.plugin) } };
       },
     )
@@ -132,6 +134,7 @@ export async function parseArguments(givenArgv: string[]): Promise<ParsedCommand
       (command) => command.option('json', { type: 'boolean', default: false, describe: 'Print the list as JSON' }),
       (args) => {
         rejectExtraFlags(args);
+        rejectExtraArguments(args._.slice(1), 'The plugins command takes none');
         parsed = { command: 'plugins', args: { plugin: pluginList(args.plugin), json: args.json } };
       },
     )
@@ -172,8 +175,8 @@ function rejectRepeats(args: Record<string, unknown>, flags: readonly string[]):
   }
 }
 
-function rejectExtraArguments(extra: readonly unknown[]): void {
-  if (extra.length > 0) throw new InputError(`unexpected argument "${String(extra[0])}". Give at most one directory; see --help`);
+function rejectExtraArguments(extra: readonly unknown[], fix = 'Give at most one directory'): void {
+  if (extra.length > 0) throw new InputError(`unexpected argument "${String(extra[0])}". ${fix}; see --help`);
 }
 
 /** Escapes line breaks and other control characters, so an error message that quotes the input stays on one line. */

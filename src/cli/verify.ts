@@ -43,7 +43,7 @@ export function formatResult(result: VerifyResult, all: boolean): string {
     lines.push('', `${'CLIENT'.padEnd(36)} ${'TARGET'.padEnd(30)} ${'DECLARED'.padEnd(9)} ${'NETPOL'.padEnd(7)} ${'MESH'.padEnd(7)} ${'MTLS'.padEnd(5)} STOPPED BY`);
     for (const pair of result.pairs) lines.push(formatPair(pair));
     // The problems below judge each end of a pair on its own, so one may name an end that allows a denied pair.
-    lines.push('NETPOL is the decision of both ends together; the problems also judge each end on its own.');
+    lines.push('NETPOL is the decision of both ends together; the problems below also check each end on its own.');
   }
   if (result.mismatches.length > 0) {
     const problems = result.mismatches.reduce((total, pair) => total + pair.problems.length, 0);

@@ -99,7 +99,8 @@ function readDocuments(text: string, path: string): unknown[] {
   const fast = readBlockDocuments(text);
   if (fast) return fast;
   return parseAllDocuments(text).map((document) => {
-    if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
+    // yaml's message ends its first line with a colon before a picture of the position.
+    if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]!.replace(/[:.]$/, '')}. Fix the syntax at that position, or regenerate the repository`);
     return document.toJS() as unknown;
   });
 }
@@ -126,7 +127,7 @@ async function listManifests(fs: FileSystem, directory: string): Promise<string[
   const found = new Set(files.flatMap(coveringEntries));
   for (const entry of listed) {
     if (!found.has(entry)) {
-      throw new InputError(`${kustomizationPath}: lists ${entry}, which is neither a YAML file nor a folder of them under manifests/. Regenerate the repository or fix the list`);
+      throw new InputError(`${kustomizationPath}: lists ${entry}, which is not found (no YAML file or folder of them under manifests/ has that path). Regenerate the repository or fix the list`);
     }
   }
   return files.filter((path) => coveringEntries(path).length > 0);
