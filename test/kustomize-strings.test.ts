@@ -6,7 +6,7 @@ import { istioPlugin } from '../plugins/istio/index.js';
 
 // Strings that YAML 1.2 reads as strings but YAML 1.1, which kubectl and kustomize follow, reads as booleans,
 // numbers or times, and one that yaml's block scalars change.
-const TRICKY = ['yes', 'on', 'Off', 'y', 'n', '1_000', '0b101', '0x_1', '2024-01-01', '12:30', '1:20:30.5', '0755', '<<', 'e0', ' \n', 'a\u0001b', 'tab\there', '日本 é', ' lead', 'trail ', 'a: b', 'c #d', '"q"', "'s'", '0X1F', '0O17', '0B101', '-0X1F', '+0O17', '0X_1F', '0B1_0', '-_1', '1_0'];
+const TRICKY = ['yes', 'on', 'Off', 'y', 'n', '1_000', '0b101', '0x_1', '2024-01-01', '12:30', '1:20:30.5', '0755', '<<', 'e0', ' \n', 'a\u0001b', 'tab\there', '日本 é', ' lead', 'trail ', 'a: b', 'c #d', '"q"', "'s'", '0X1F', '0O17', '0B101', '-0X1F', '+0O17', '0X_1F', '0B1_0', '-_1', '1_0', '2001-12-14 21:59:43,10', '2001-1-2T3:4:5,6Z', '-e5'];
 
 describe('manifests through kubectl kustomize', () => {
   it('keeps env values and args as the strings given', () => {

@@ -7,7 +7,7 @@ import { runCli } from './support/cli.js';
 // Words a command line may hold: directories and values that look like other types or like commands, every core
 // flag, and words only yargs reads.
 const WORDS = [
-  'hero', 'apps/shop', '.', '123', '1e3', '0x10', '-1', 'true', 'false', 'TRUE', 'null', 'a=b', 'a b', 'verify', 'plugins', 'verfy', 'toString', '__proto__', 'constructor',
+  'hero', 'apps/shop', '.', '123', '1e3', '0x10', '-1', 'true', 'false', 'TRUE', 'null', 'a=b', 'a b', 'verify', 'plugins', 'help', 'version', 'completion', '$0', 'verfy', 'toString', '__proto__', 'constructor',
   'istio', 'linkerd', 'kuma', 'nsm', 'cilium-spiffe', 'workshop', 'bookinfo', 'topology.yaml',
   '--yes', '-y', '--force', '--dry-run', '--json', '--debug', '--mesh', '--preset', '--topology',
   '--help', '-h', '--version', '--plugin', '--no-yes', '--mesh=istio', '--yes=false', '--kuma-identity', '--all', '-yf', '--', '-', '',
@@ -41,7 +41,7 @@ describe('simpleCreateArguments', () => {
   });
 
   it.each([
-    ['verify'], ['plugins', '--json'], ['--help'], ['-h'], ['--version'], ['a', 'b'], ['--mesh'], ['--mesh', '--yes'], ['--mesh', ''], ['--mesh=istio'], ['--yes', '--yes'], ['-y', '--yes'],
+    ['verify'], ['plugins', '--json'], ['help'], ['help', '--yes'], ['$0', '--dry-run'], ['--help'], ['-h'], ['--version'], ['a', 'b'], ['--mesh'], ['--mesh', '--yes'], ['--mesh', ''], ['--mesh=istio'], ['--yes', '--yes'], ['-y', '--yes'],
     ['--mesh', 'istio', '--mesh', 'kuma'], ['--plugin', 'x'], ['--kuma-identity', 'spiffe'], ['--no-yes'], ['--'], ['-'], [''], ['--yes=false'], ['-yf'], ['--force', 'false'], ['hero', '--yes', 'TRUE'],
   ])('leaves %j to yargs', (...argv) => {
     expect(simpleCreateArguments(argv)).toBeUndefined();

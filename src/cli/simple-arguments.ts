@@ -14,6 +14,12 @@ const SWITCHES: Record<string, 'yes' | 'force' | 'dryRun' | 'json' | undefined> 
   '--debug': undefined,
 };
 
+/**
+ * Words that yargs reads as a command, or as its name for the default command, where a directory would go: the
+ * `help` command that `.help()` adds among them.
+ */
+const COMMAND_WORDS = new Set(['verify', 'plugins', 'help', 'version', 'completion', '$0']);
+
 /** The options of the create command that take a value in the next word. */
 const VALUE_OPTIONS: Record<string, 'mesh' | 'preset' | 'topology'> = { '--mesh': 'mesh', '--preset': 'preset', '--topology': 'topology' };
 
@@ -40,7 +46,7 @@ export function simpleCreateArguments(argv: readonly string[]): CreateArguments 
       if (value === undefined || value === '' || value.startsWith('-')) return undefined;
       args[VALUE_OPTIONS[word]!] = value;
       index++;
-    } else if (word.startsWith('-') || args.directory !== undefined || word === 'verify' || word === 'plugins') {
+    } else if (word.startsWith('-') || args.directory !== undefined || COMMAND_WORDS.has(word)) {
       return undefined;
     } else {
       args.directory = word;

@@ -31,18 +31,19 @@ const BARE_EXPONENT = /^[eE][-+]?[0-9]+$/;
 /**
  * A character that no number, time, null or merge key of YAML 1.2's core schema or YAML 1.1 contains, nor a Go
  * integer: those use only digits, signs, `.`, `:`, `_`, spaces, tabs and the letters of hexadecimal digits,
- * `0x`, `0o`, `.inf`, `.nan` and times (`T`, `Z`).
+ * `0x`, `0o`, `.inf`, `.nan` and times (`T`, `Z`). Go's times may also contain a comma, so GO_TIME is checked first.
  */
 const NOT_IN_NUMBERS = /[^-+.:_0-9a-fA-FiInNoOtTxXzZ \t<=~]/;
 
 /**
  * Returns whether a string that starts like a number cannot be one in either schema, so NOT_PLAIN alone decides its
  * quoting. Such a string has a character no number has (`128Mi`, `10.0.0.0/16`, `.gitignore`), a sign before a
- * letter (`-c`), or three or more groups of digits between dots (`1.30.5`), which no float pattern matches.
+ * letter other than `e` (`-c`), or three or more groups of digits between dots (`1.30.5`), which no float pattern matches.
  * Versions, quantities, address ranges and flags are such strings, so a workshop run does not load yaml's writer.
  */
 function cannotBeNumber(value: string): boolean {
-  return NOT_IN_NUMBERS.test(value) || /^[-+][A-Za-z]/.test(value) || /^[0-9]+(?:\.[0-9]+){2,}$/.test(value);
+  // A sign before `e` or `E` may start a float such as `-e5`, which yaml's YAML 1.1 pattern reads as a number.
+  return NOT_IN_NUMBERS.test(value) || /^[-+][A-DF-Za-df-z]/.test(value) || /^[0-9]+(?:\.[0-9]+){2,}$/.test(value);
 }
 
 /** Returns whether yaml quotes this string, which starts with a letter, under the core schema or YAML 1.1. */
@@ -113,9 +114,25 @@ export function stringifyDocument(value: unknown): string {
  */
 const GO_INTEGER = /^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$/;
 
-/** Returns whether a string must be double-quoted whatever yaml would choose (see GO_INTEGER and misreadAsBlock). */
+/**
+ * Dates, and dates with a time, in the shapes go-yaml tries with Go's time.Parse. Go takes forms that yaml's
+ * YAML 1.1 pattern does not, such as a comma before the fraction (`2001-12-14 21:59:43,10`), which yaml leaves
+ * plain and kubectl then reads as a time. The pattern takes more than Go does, which only adds quotes.
+ */
+const GO_TIME = /^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t][ \t0-9:.,+\-TtZz]*)?$/;
+
+/**
+ * Returns whether go-yaml reads a plain string as a Go integer or time (see GO_INTEGER and GO_TIME). It tries
+ * numbers and times only for a string that starts with a digit, a sign or a dot (resolveTable in resolve.go of
+ * sigs.k8s.io/yaml/goyaml.v3, the copy that kubectl uses).
+ */
+function goReadsAsOtherType(text: string): boolean {
+  return /^[-+.0-9]/.test(text) && (GO_INTEGER.test(text.replaceAll('_', '')) || GO_TIME.test(text));
+}
+
+/** Returns whether a string must be double-quoted whatever yaml would choose (see goReadsAsOtherType and misreadAsBlock). */
 function needsDoubleQuotes(text: string): boolean {
-  return GO_INTEGER.test(text.replaceAll('_', '')) || misreadAsBlock(text);
+  return goReadsAsOtherType(text) || misreadAsBlock(text);
 }
 
 /** Strings already checked by {@link misreadAsBlock}, with the result. */
@@ -233,12 +250,14 @@ function scalarText(value: string | number | boolean | null): string | undefined
   if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
   // A decimal integer as text, such as a port in an environment variable, goes between double quotes in both schemas.
   if (typeof value === 'string' && /^[0-9]+$/.test(value)) return `"${value}"`;
+  // A Go time goes between double quotes, as the whole-document path writes it. Its characters need no escapes.
+  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && GO_TIME.test(value)) return `"${value}"`;
   if (typeof value === 'string' && SIMPLE_TEXT.test(value) && cannotBeNumber(value)) return simpleStringText(value);
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
-  // A Go integer that yaml leaves plain goes between double quotes, as the whole-document path writes it. Its
-  // characters need no escapes.
-  if (typeof value === 'string' && GO_INTEGER.test(value.replaceAll('_', '')) && text === value) text = `"${value}"`;
+  // A Go integer or time that yaml leaves plain goes between double quotes, as the whole-document path writes it.
+  // Its characters need no escapes.
+  if (typeof value === 'string' && goReadsAsOtherType(value) && text === value) text = `"${value}"`;
   // A line break, or a document marker (which yaml writes differently at the top level), needs yaml's full rules.
   if (text.includes('\n') || (typeof value === 'string' && (value.includes('\n') || /^(%|---|\.\.\.)/m.test(value)))) text = undefined;
   if (scalarTexts.size < 100_000) scalarTexts.set(value, text);
