@@ -61,6 +61,7 @@ describe('create command', () => {
   it('prints no cd step when writing into the current folder', async () => {
     const run = await runCli(['.', '--yes']);
     expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Created the repository in the current folder: 2 services, 1 edge, on Istio');
     expect(run.stdout).toContain('\nNext:\n  make tools ');
     expect(run.stdout).not.toContain('cd .');
   });

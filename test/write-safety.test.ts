@@ -135,7 +135,7 @@ describe('existing target', () => {
   it('lists the files it replaced', async () => {
     const run = await runCli([...CREATE, '--force'], { files: USER_FILES });
 
-    expect(run.stdout).toContain('Replaced 1 existing files: README.md\n');
+    expect(run.stdout).toContain('Replaced 1 existing file: README.md\n');
   });
 
   it('lists replaced files in --json', async () => {

@@ -159,8 +159,8 @@ export async function runCreate(args: CreateArguments, io: CliIo): Promise<numbe
     ...(topology.exposures.length > 0 ? [count(topology.exposures.length, 'exposed port')] : []),
     ...(topology.externals.length > 0 ? [count(topology.externals.length, 'external dependency', 'external dependencies')] : []),
   ];
-  io.stdout.write(`Created ${displayedPath}: ${[count(topology.services.length, 'service'), count(topology.edges.length, 'edge'), ...extras].join(', ')}, on ${plugin.displayName} (${pins}).\n`);
-  if (written.replaced.length > 0) io.stdout.write(`Replaced ${written.replaced.length} existing files: ${written.replaced.join(', ')}\n`);
+  io.stdout.write(`Created ${displayedPath === '.' ? 'the repository in the current folder' : displayedPath}: ${[count(topology.services.length, 'service'), count(topology.edges.length, 'edge'), ...extras].join(', ')}, on ${plugin.displayName} (${pins}).\n`);
+  if (written.replaced.length > 0) io.stdout.write(`Replaced ${count(written.replaced.length, 'existing file')}: ${written.replaced.join(', ')}\n`);
   const stale = previousFiles.filter((path) => !files.has(path));
   if (stale.length > 0) {
     io.stdout.write(`No longer generated, left in place: ${stale.join(', ')}. Delete them if you removed what they describe, and delete their objects from the cluster too, since kubectl apply does not.\n`);
