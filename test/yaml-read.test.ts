@@ -31,8 +31,9 @@ describe('readBlockDocuments', () => {
       }),
       { numRuns: 3_000 },
     );
-    // The property proves nothing if the reader gives up on everything. These values are awkward on purpose.
-    expect(read).toBeGreaterThan(150);
+    // The property proves nothing if the reader gives up on everything. These values are awkward on purpose, and
+    // the reader takes about 170 of the 3,000 (155 to 187 in six runs), so 100 leaves room for chance.
+    expect(read).toBeGreaterThan(100);
   });
 
   it('reads the literal blocks the emitter writes itself', () => {
