@@ -1,7 +1,7 @@
 import { InputError } from '../../src/errors.js';
 import type { PodTemplate } from '../../src/plugin/api.js';
 import { groupEdges, indexServices } from '../../src/k8s/network-policy.js';
-import { serviceLabels, type KubeObject } from '../../src/k8s/object.js';
+import { restrictedSecurityContext, serviceLabels, type KubeObject } from '../../src/k8s/object.js';
 import type { Service, Topology } from '../../src/topology/types.js';
 import {
   CLIENT_ANNOTATION,
@@ -57,21 +57,10 @@ export const ENDPOINT_SPIRE_VOLUME = 'nse-spire-agent-socket';
 export const ENDPOINT_NSM_VOLUME = 'nse-nsm-socket';
 
 /**
- * Returns the security context of the endpoint and route containers, for Pod Security `restricted`, as a new
- * object each time. Both images (alpine and busybox) run as root by default. 10001 is the user of
- * examples/pss/use-cases/nginx at v1.18.0.
+ * The user and group of the endpoint and route containers, for Pod Security `restricted`: both images (alpine and
+ * busybox) run as root by default. 10001 is the user of examples/pss/use-cases/nginx at v1.18.0.
  */
-function restrictedContainer(): Record<string, unknown> {
-  return {
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    runAsUser: 10001,
-    runAsGroup: 10001,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
-}
+const NSM_CONTAINER_USER = { user: 10001, group: 10001 };
 
 /** The name of the init container that writes an endpoint's policy route, and of the volume it writes it to. */
 export const ROUTES_CONTAINER = 'nsm-routes';
@@ -322,7 +311,7 @@ function buildEndpointContainer(callee: Callee, appOverNsm: boolean): Record<str
       { name: 'NSM_CIDR_PREFIX', value: callee.prefix },
       ...(appOverNsm ? [{ name: 'NSM_PBR_CONFIG_PATH', value: `${ROUTES_DIR}/${ROUTES_FILE}` }] : []),
     ],
-    securityContext: restrictedContainer(),
+    securityContext: restrictedSecurityContext(NSM_CONTAINER_USER),
     volumeMounts: [
       { name: ENDPOINT_SPIRE_VOLUME, mountPath: '/run/spire/sockets', readOnly: true },
       { name: ENDPOINT_NSM_VOLUME, mountPath: '/var/lib/networkservicemesh', readOnly: true },
@@ -356,7 +345,7 @@ function buildRoutesContainer(): Record<string, unknown> {
     image: CORE_VERSIONS.probeImage,
     command: ['sh', '-c', ROUTES_SCRIPT],
     env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
-    securityContext: restrictedContainer(),
+    securityContext: restrictedSecurityContext(NSM_CONTAINER_USER),
     volumeMounts: [{ name: ROUTES_CONTAINER, mountPath: ROUTES_DIR }],
     resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { cpu: '50m', memory: '16Mi' } },
   };

@@ -1,6 +1,6 @@
 import type { LiveVerification } from '../plugin/api.js';
 import type { Topology } from '../topology/types.js';
-import type { KubeObject } from '../k8s/object.js';
+import { restrictedSecurityContext, type KubeObject } from '../k8s/object.js';
 import { CORE_VERSIONS } from '../versions.js';
 
 /** The identity of the in-mesh client whose ServiceAccount has no edges. */
@@ -78,13 +78,7 @@ export function buildClientObjects(topology: Topology, clients: VerificationClie
             name: 'probe',
             image: CORE_VERSIONS.probeImage,
             command: ['sleep', '3600'],
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              runAsNonRoot: true,
-              capabilities: { drop: ['ALL'] },
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedSecurityContext(),
             resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '32Mi' } },
           },
         ],

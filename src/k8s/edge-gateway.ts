@@ -1,7 +1,7 @@
 import type { Finding, GatewayPods, GatewayRoute } from '../plugin/api.js';
 import type { Exposure, Topology } from '../topology/types.js';
 import { buildNetworkPolicy, podsInNamespace, tcp, type NetworkPolicyRule } from './network-policy.js';
-import { selectorOf, type KubeObject } from './object.js';
+import { restrictedSecurityContext, selectorOf, type KubeObject } from './object.js';
 
 /**
  * A plain HTTP reverse proxy at the edge of the cluster, for meshes that ship no ingress of their own (Linkerd, NSM).
@@ -134,15 +134,7 @@ export function buildEdgeGateway(topology: Topology, options: EdgeGatewayOptions
               // Runs nginx itself rather than the image's entrypoint, whose scripts try to rewrite files under /etc/nginx.
               command: ['nginx', '-c', `${CONFIG_DIR}/${EDGE_GATEWAY_CONFIG_KEY}`],
               ports: [{ name: 'http', containerPort: EDGE_GATEWAY_LISTEN_PORT, protocol: 'TCP' }],
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                runAsUser: NGINX_UID,
-                runAsGroup: NGINX_UID,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: restrictedSecurityContext({ user: NGINX_UID, group: NGINX_UID }),
               volumeMounts: [
                 { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: TEMP_DIR },

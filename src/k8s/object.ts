@@ -35,3 +35,20 @@ export function selectorOf(service: string): Record<string, string> {
  * verification clients, which carry a service's name label but another component, never become endpoints.
  */
 export const SERVER_COMPONENT = { 'app.kubernetes.io/component': 'server' } as const;
+
+/**
+ * Returns a container security context that Pod Security `restricted` admits: no privilege escalation, no
+ * capabilities, RuntimeDefault seccomp, a non-root user (`user` and `group` when given) and, unless
+ * `writableRoot`, a read-only root filesystem. A new object each call, so callers may change it.
+ */
+export function restrictedSecurityContext(options: { user?: number; group?: number; writableRoot?: boolean } = {}): Record<string, unknown> {
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: !options.writableRoot,
+    runAsNonRoot: true,
+    ...(options.user !== undefined && { runAsUser: options.user }),
+    ...(options.group !== undefined && { runAsGroup: options.group }),
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}

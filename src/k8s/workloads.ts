@@ -1,7 +1,7 @@
 import type { PodTemplate } from '../plugin/api.js';
 import type { Service, Topology } from '../topology/types.js';
 import { runtimeProfileOf } from '../generate/images.js';
-import { SERVER_COMPONENT, serviceLabels, type KubeObject } from './object.js';
+import { SERVER_COMPONENT, restrictedSecurityContext, serviceLabels, type KubeObject } from './object.js';
 
 /** Builds an application namespace with the Pod Security level enforced by label, and the mesh's labels and annotations. */
 export function buildNamespace(name: string, topology: Topology, level: string, meshLabels: Record<string, string>, meshAnnotations: Record<string, string> = {}): KubeObject {
@@ -59,15 +59,7 @@ export function buildPodTemplate(service: Service, topology: Topology): PodTempl
     ...(service.args && { args: service.args }),
     ports: service.ports.map((port) => ({ name: port.name, containerPort: port.targetPort, protocol: 'TCP' })),
     ...(env.length > 0 && { env }),
-    securityContext: {
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: !profile.writableRoot,
-      runAsNonRoot: true,
-      runAsUser: profile.user,
-      runAsGroup: profile.group,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: restrictedSecurityContext({ user: profile.user, group: profile.group, writableRoot: profile.writableRoot }),
     volumeMounts: mounts,
   };
 
