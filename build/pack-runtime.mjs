@@ -4,11 +4,11 @@
 // dist/runtime.cjs.br (src/launcher/runtime.ts has the format). It then records the file's CRC-32 in the launcher
 // and the package's entry point, and the export names in the entry point.
 import { appendFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { createRequire } from 'node:module';
+import { basename } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { transformSync } from 'esbuild';
 import { importLauncherRuntime } from './launcher-module.mjs';
-import { crc32 } from 'node:zlib';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
 const partsFolder = `${dist}runtime-parts/`;
@@ -76,11 +76,14 @@ for (const [name, rootsOfModule] of reachedBy) {
   const key = rootsOfModule.join(' ');
   groups.set(key, [...(groups.get(key) ?? []), name]);
 }
+// A part is named after its root without esbuild's hash (`istio`), `core` for the entry's, and a shared part
+// after its first module. Cache file names end in the part's name after an underscore, so it may not contain one.
 const parts = [...groups].map(([key, names]) => {
-  const own = key.split(' ');
-  const name = own.length === 1 ? (own[0] === ENTRY ? 'core' : own[0].replace(/(-[A-Z0-9]+)?\.js$/, '')) : `shared-${names[0].replace(/\.js$/, '')}`;
-  if (!/^[a-z][a-z0-9-]*(-[A-Z0-9]+)?$/.test(name)) throw new Error(`part name ${name}: use letters, digits and "-", which cache file names allow`);
-  const ordered = names.sort();
+  const ownRoots = key.split(' ');
+  const ordered = [...names].sort();
+  let name = `shared-${ordered[0].replace(/\.js$/, '')}`;
+  if (ownRoots.length === 1) name = ownRoots[0] === ENTRY ? 'core' : ownRoots[0].replace(/(-[A-Z0-9]+)?\.js$/, '');
+  if (!/^[a-z][a-z0-9-]*(-[A-Z0-9]+)?$/.test(name)) throw new Error(`part name ${name} is invalid: cache file names allow only letters, digits and "-"`);
   return { name, modules: ordered, source: Buffer.from(partSource(new Map(ordered.map((module) => [module, modules.get(module).source]))), 'latin1') };
 });
 const missing = [...modules.keys()].filter((name) => !reachedBy.has(name));

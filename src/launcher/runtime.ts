@@ -90,7 +90,7 @@ export function runtimeBytes(file: string, bytes: Buffer): Buffer {
 
 /**
  * Returns the source of a part: an object literal that maps each of its modules' names to the module's code,
- * wrapped in a function as Node wraps a CommonJS module. V8 compiles each function only when it first runs.
+ * wrapped in a function as Node wraps a CommonJS module. V8 compiles such functions lazily, when they first run.
  */
 export function partSource(modules: ReadonlyMap<string, string>): string {
   return `({${[...modules].map(([name, source]) => `${JSON.stringify(name)}:function (${WRAPPER_PARAMETERS}) {${source}\n}`).join(',\n')}})`;
@@ -179,9 +179,10 @@ export function loadRuntime(file: string, context: CacheContext, sourceFile = fi
     const actual = process.getBuiltinModule('node:zlib').crc32(bytes).toString(16).padStart(8, '0');
     if (actual !== expectedCrc) throw new Error(`${sourceFile} is damaged: its CRC-32 is ${actual}, the build's was ${expectedCrc}`);
   }
+  // A file in another format is one CommonJS module, which becomes a part with that one module.
   const runtime: RuntimeParts = unpackParts(bytes) ?? {
     entry: 'index',
-    parts: [{ name: 'index', modules: ['index'], source: () => Buffer.from(`({"index":function (${WRAPPER_PARAMETERS}) {${runtimeBytes(sourceFile, bytes).toString('latin1')}\n}})`, 'latin1') }],
+    parts: [{ name: 'index', modules: ['index'], source: () => Buffer.from(partSource(new Map([['index', runtimeBytes(sourceFile, bytes).toString('latin1')]])), 'latin1') }],
   };
   const partOf = new Map(runtime.parts.flatMap((part) => part.modules.map((name) => [name, part] as const)));
   const entryPart = partOf.get(runtime.entry);
@@ -229,13 +230,13 @@ export function loadRuntime(file: string, context: CacheContext, sourceFile = fi
     return result;
   }
 
-  function loadModule(name: string, given?: NodeJS.Module): NodeJS.Module {
+  function loadModule(name: string, asModule?: NodeJS.Module): NodeJS.Module {
     const loaded = modules.get(name);
     if (loaded) return loaded;
     const factory = compilePart(partOf.get(name)!).factories[name];
     if (typeof factory !== 'function') throw new Error(`${sourceFile} has no module ${name}`);
     const isEntry = name === runtime.entry;
-    let module = given;
+    let module = asModule;
     if (!module) {
       module = new Module.Module(isEntry ? file : path.join(sourceFile, name));
       module.filename = file;
@@ -351,8 +352,8 @@ function removeOldCaches(folder: string, current: string): void {
       }
     }
     newest.delete(currentSet);
-    const kept = new Set([currentSet, ...[...newest].sort((a, b) => b[1] - a[1]).slice(0, KEPT_CACHES - 1).map(([set]) => set)]);
-    for (const name of names) if (!kept.has(setOf(name))) fs.rmSync(path.join(folder, name), { force: true });
+    const keptSets = new Set([currentSet, ...[...newest].sort((a, b) => b[1] - a[1]).slice(0, KEPT_CACHES - 1).map(([set]) => set)]);
+    for (const name of names) if (!keptSets.has(setOf(name))) fs.rmSync(path.join(folder, name), { force: true });
   } catch {
     // Another run removed a file first, or the folder cannot be read: the next run tries again.
   }
