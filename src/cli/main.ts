@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { GENERATOR_NAME, GENERATOR_VERSION } from '../version.js';
-import { CANCELLED, runCreate, type CreateArguments } from './create.js';
+import { runCreate, type CreateArguments } from './create.js';
 import { commandFirst } from './command-first.js';
 import type { CliIo } from './io.js';
 import { simpleCreateArguments } from './simple-arguments.js';
@@ -38,8 +38,8 @@ export type ParsedCommand =
   | { command: 'help'; output: string };
 
 async function dispatch(givenArgv: string[], io: CliIo): Promise<number> {
-  // A plain create command line, such as the workshop's `hero --yes --mesh istio`, skips yargs: loading and
-  // running yargs costs a first run about 14 ms (measured on a 2-core machine). simple-arguments.ts lists those lines.
+  // A plain create command line, such as the workshop's `hero --yes --mesh istio`, skips yargs, which costs a first
+  // run about 14 ms (simple-arguments.ts).
   const simple = simpleCreateArguments(givenArgv);
   const parsed: ParsedCommand = simple ? { command: 'create', args: simple } : await parseArguments(givenArgv);
   switch (parsed.command) {
@@ -54,10 +54,8 @@ async function dispatch(givenArgv: string[], io: CliIo): Promise<number> {
       const { runPlugins } = await import('./list.js');
       return runPlugins(parsed.args, io);
     }
-    case 'create': {
-      const code = await runCreate(parsed.args, io);
-      return code === CANCELLED ? CANCELLED : code;
-    }
+    case 'create':
+      return runCreate(parsed.args, io);
   }
 }
 
