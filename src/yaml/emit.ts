@@ -245,14 +245,15 @@ function scalarText(value: string | number | boolean | null): string | undefined
   // yaml writes safe integers in decimal, and -0 as -0, which String() would not.
   if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
   if (typeof value === 'boolean') return String(value);
-  // Strings that start with `/` or hold spaces, as paths and commands do. Those that start with a digit or a sign
-  // and may be a number go to yaml, which has YAML 1.1's rules for numbers and times.
-  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && !YAML_11_START.test(value)) return simpleStringText(value);
-  // A decimal integer as text, such as a port in an environment variable, goes between double quotes in both schemas.
-  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return `"${value}"`;
-  // A Go time goes between double quotes, as the whole-document path writes it. Its characters need no escapes.
-  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && GO_TIME.test(value)) return `"${value}"`;
-  if (typeof value === 'string' && SIMPLE_TEXT.test(value) && cannotBeNumber(value)) return simpleStringText(value);
+  if (typeof value === 'string' && SIMPLE_TEXT.test(value)) {
+    // Strings that start with `/` or hold spaces, as paths and commands do.
+    if (!YAML_11_START.test(value)) return simpleStringText(value);
+    // A decimal integer as text (a port in an environment variable) is quoted in both schemas, and a Go time as
+    // the whole-document path writes it. Their characters need no escapes.
+    if (/^[0-9]+$/.test(value) || GO_TIME.test(value)) return `"${value}"`;
+    if (cannotBeNumber(value)) return simpleStringText(value);
+  }
+  // Other strings that start with a digit or a sign go to yaml, which has YAML 1.1's rules for numbers and times.
   if (scalarTexts.has(value)) return scalarTexts.get(value);
   let text: string | undefined = stringify(value, YAML_OPTIONS).slice(0, -1);
   // A Go integer or time that yaml leaves plain goes between double quotes, as the whole-document path writes it.
