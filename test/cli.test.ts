@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -25,6 +26,8 @@ describe('create command', () => {
     expect(run.stdout).toContain('Created hero: 2 services, 1 edge, on Istio (istio 1.30.5).');
     const tree = run.tree();
     expect(tree[`${CWD}/hero/Makefile`]).toContain('up: cluster mesh deploy');
+    expect(tree[`${CWD}/hero/README.md`]).toContain('waits up to `VERIFY_TIMEOUT` seconds (180 by default) for its client pods.\n\n## What `make verify` proves\n');
+    expect(tree[`${CWD}/hero/README.md`]).not.toContain('VERIFY_SKIP_EXTERNAL');
     expect(parse(tree[`${CWD}/hero/generation.yaml`]!).plugin.id).toBe('istio');
   });
 
@@ -144,6 +147,15 @@ describe('create command', () => {
     const run = await runCli(['out', '--force=maybe']);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe('create-zero-trust-app: --force: "maybe" is not valid. The option is a switch: give --force alone, or =true or =false\n');
+  });
+
+  it('documents verify switches for externals', async () => {
+    const topology = readFileSync(fileURLToPath(new URL('./fixtures/external-topology.yaml', import.meta.url)), 'utf8');
+    const run = await runCli(['out', '--topology', 'topology.yaml'], { files: { 'topology.yaml': topology } });
+    expect(run.code).toBe(0);
+    const readme = run.tree()[`${CWD}/out/README.md`]!;
+    expect(readme).toContain('for its client pods and the gateway.\n`VERIFY_SKIP_EXTERNAL=1 make verify` leaves out the dependencies outside the cluster');
+    expect(readme).toContain('that cannot reach them.\n\n## What `make verify` proves\n');
   });
 
   it('rejects an unknown YAML tag in the topology', async () => {
