@@ -143,7 +143,7 @@ describe('loading the runtime', () => {
     expect(readdirSync(cacheFolder)).toHaveLength(1);
   });
 
-  it('loads a runtime in parts, each part when first required', () => {
+  it('loads parts when first required', () => {
     const { folder, file, env, cacheFolder } = setUpRuntime();
     const packed = join(folder, 'runtime.cjs.br');
     // The entry requires the shared module at once and the plugin part only when runCli has two or more arguments.

@@ -99,8 +99,11 @@ function readDocuments(text: string, path: string): unknown[] {
   const fast = readBlockDocuments(text);
   if (fast) return fast;
   return parseAllDocuments(text).map((document) => {
-    // yaml's message ends its first line with a colon before a picture of the position.
-    if (document.errors.length > 0) throw new InputError(`${path}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]!.replace(/[:.]$/, '')}. Fix the syntax at that position, or regenerate the repository`);
+    if (document.errors.length > 0) {
+      // yaml's message ends its first line with a colon, before a picture of the position.
+      const problem = document.errors[0]!.message.split('\n')[0]!.replace(/[:.]$/, '');
+      throw new InputError(`${path}: invalid YAML: ${problem}. Fix the syntax at that position, or regenerate the repository`);
+    }
     return document.toJS() as unknown;
   });
 }
